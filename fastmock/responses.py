@@ -1,0 +1,107 @@
+"""Response heads and small complete responses, as ready-made bytes.
+
+Streams and static documents are pre-encoded once; only error answers are
+built per request (they carry a message), and they are off the hot path.
+"""
+from __future__ import annotations
+
+from fastmock.frames import json_string
+
+REASONS = {
+    100: "Continue", 200: "OK", 204: "No Content",
+    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict",
+    413: "Content Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
+    422: "Unprocessable Content", 429: "Too Many Requests", 431: "Request Header Fields Too Large",
+    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Gateway Timeout", 529: "Overloaded",
+}
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+COMMON_HEADERS = b"Server: fastmock\r\nAccess-Control-Allow-Origin: *\r\n"
+JSON_HEADERS = COMMON_HEADERS + b"Content-Type: application/json\r\n"
+ALLOW_GET = b"GET, HEAD, OPTIONS"
+ALLOW_POST = b"POST, OPTIONS"
+
+# Connection variants of a stream's head, in this order.
+CHUNKED_KEEP_ALIVE = 0
+CHUNKED_CLOSE = 1
+RAW_CLOSE = 2       # HTTP/1.0: no chunked coding, the body ends when the connection does
+
+
+def status_line(status: int) -> bytes:
+    return b"HTTP/1.1 %d %s\r\n" % (status, REASONS.get(status, "Error").encode())
+
+
+def stream_heads(content_type: bytes) -> tuple[bytes, bytes, bytes]:
+    """The head of a 200 stream for each connection variant."""
+    head = (status_line(200) + COMMON_HEADERS + b"Content-Type: " + content_type + b"\r\n"
+            b"Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n")
+    return (
+        head + b"Transfer-Encoding: chunked\r\n\r\n",
+        head + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        head + b"Connection: close\r\n\r\n",
+    )
+
+
+SSE_HEADS = stream_heads(b"text/event-stream")
+NDJSON_HEADS = stream_heads(b"application/x-ndjson")
+
+
+def _connection_line(keep_alive: bool, http10: bool) -> bytes:
+    if not keep_alive:
+        return b"Connection: close\r\n"
+    return b"Connection: keep-alive\r\n" if http10 else b""
+
+
+def complete(status: int, content_type: bytes, body: bytes, *, keep_alive: bool = True,
+             http10: bool = False, head_only: bool = False, extra: bytes = b"") -> bytes:
+    """A whole response with a Content-Length body (``extra``: more CRLF-ended header lines)."""
+    head = (status_line(status) + COMMON_HEADERS + b"Content-Type: " + content_type + b"\r\n"
+            + extra + b"Content-Length: %d\r\n" % len(body) + _connection_line(keep_alive, http10)
+            + b"\r\n")
+    return head if head_only else head + body
+
+
+# OpenAI's error "type" for each status the mock can be asked to fail with.
+OPENAI_ERROR_TYPES = {
+    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+    404: "not_found_error", 408: "timeout", 409: "conflict_error", 413: "invalid_request_error",
+    414: "invalid_request_error", 422: "invalid_request_error", 429: "rate_limit_error",
+    431: "invalid_request_error",
+}
+
+
+def openai_error_body(status: int, message: str, param: str | None = None) -> bytes:
+    """OpenAI's error object: ``{"error": {"message", "type", "param", "code"}}``."""
+    kind = OPENAI_ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    param_json = b'"' + json_string(param) + b'"' if param else b"null"
+    return (b'{"error":{"message":"' + json_string(message) + b'","type":"' + kind.encode()
+            + b'","param":' + param_json + b',"code":null}}')
+
+
+def openai_error(status: int, message: str, param: str | None = None, *, keep_alive: bool = True,
+                 http10: bool = False, head_only: bool = False) -> bytes:
+    extra = b"Retry-After: 1\r\n" if status in (429, 503) else b""
+    return complete(status, b"application/json", openai_error_body(status, message, param),
+                    keep_alive=keep_alive, http10=http10, head_only=head_only, extra=extra)
+
+
+def method_not_allowed(allow: bytes, method: str, *, keep_alive: bool, http10: bool) -> bytes:
+    body = openai_error_body(405, f"method {method} is not allowed here; allowed: {allow.decode()}")
+    return complete(405, b"application/json", body, keep_alive=keep_alive, http10=http10,
+                    extra=b"Allow: " + allow + b"\r\n")
+
+
+def preflight(allow: bytes, *, keep_alive: bool, http10: bool) -> bytes:
+    """The answer to a CORS preflight: any origin, the route's methods, any request headers."""
+    return (status_line(204) + COMMON_HEADERS + b"Allow: " + allow + b"\r\n"
+            b"Access-Control-Allow-Methods: " + allow + b"\r\n"
+            b"Access-Control-Allow-Headers: *\r\nAccess-Control-Max-Age: 86400\r\n"
+            + _connection_line(keep_alive, http10) + b"\r\n")
+
+
+# Answers to requests that could not be parsed: always followed by a close.
+BAD_REQUEST = openai_error(400, "malformed HTTP request", keep_alive=False)
+INTERNAL_ERROR = openai_error(500, "internal server error", keep_alive=False)

@@ -1,0 +1,231 @@
+"""Process life cycle: bind, serve on uvloop, sweep timeouts, shut down gracefully, fork workers.
+
+It knows processes and sockets, not requests.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+
+import uvloop
+
+from fastmock import __version__
+from fastmock.accesslog import AccessLog
+from fastmock.frames import Frames
+from fastmock.metrics import Metrics
+from fastmock.pacer import Pacer
+from fastmock.protocol import HttpProtocol
+
+log = logging.getLogger("fastmock")
+
+SWEEP_SECONDS = 1.0
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class App:
+    """What every connection of one process shares."""
+
+    __slots__ = ("config", "loop", "frames", "static", "pacer", "metrics", "connections",
+                 "access_log", "shutting_down", "_id_prefix", "_id_count")
+
+    def __init__(self, config, loop, frames: Frames) -> None:
+        self.config = config
+        self.loop = loop
+        self.frames = frames
+        self.static = {b"/api/data": frames.api_data, b"/health": frames.health}
+        self.pacer = Pacer(loop, config.tick_ms)
+        self.metrics = Metrics()
+        self.connections: set[HttpProtocol] = set()
+        self.access_log = AccessLog() if config.access_log else None
+        self.shutting_down = False
+        self._id_prefix = os.urandom(4).hex()
+        self._id_count = 0
+
+    def next_id(self) -> bytes:
+        """A fixed-width, process-unique completion id: chatcmpl- and 24 hex digits."""
+        self._id_count += 1
+        return b"chatcmpl-%s%016x" % (self._id_prefix.encode(), self._id_count)
+
+
+def load_frames(config) -> Frames:
+    """The frame tables for the configured corpus (built once, before any fork)."""
+    if config.text_file is None:
+        return Frames(model=config.model)
+    with open(config.text_file, encoding="utf-8") as f:
+        return Frames(f.read(), config.model)
+
+
+def bind_socket(host: str, port: int, backlog: int, reuse_port: bool, listen: bool = True):
+    """A non-blocking listening socket, bound here rather than by the loop (no resolver thread)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+        if listen:
+            sock.listen(backlog)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def serve(config, frames: Frames, sock) -> int:
+    """Run one server process on ``sock`` until SIGTERM or SIGINT; returns the exit code."""
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    app = App(config, loop, frames)
+    try:
+        server = loop.run_until_complete(
+            loop.create_server(lambda: HttpProtocol(app), sock=sock, backlog=config.backlog))
+        stop = loop.create_future()
+        for sig in HANDLED_SIGNALS:
+            loop.add_signal_handler(sig, _request_stop, stop, sig)
+        _sweep(app)
+        loop.run_until_complete(stop)
+        loop.run_until_complete(shutdown(app, server, stop))
+    finally:
+        app.pacer.close()
+        if app.access_log is not None:
+            app.access_log.flush()
+        loop.close()
+    return 0
+
+
+def _request_stop(stop, sig) -> None:
+    if not stop.done():
+        log.info("%s: shutting down", signal.Signals(sig).name)
+        stop.set_result(sig)
+
+
+def _sweep(app: App) -> None:
+    """Once a second: timeouts of every connection, and the access log's buffer."""
+    now = app.loop.time()
+    for conn in list(app.connections):
+        conn.check_timeouts(now)
+    if app.access_log is not None:
+        app.access_log.flush()
+    if not app.shutting_down:
+        app.loop.call_later(SWEEP_SECONDS, _sweep, app)
+
+
+async def shutdown(app: App, server, stop) -> None:
+    """Stop accepting, close idle connections, give streams a grace period, then end them."""
+    loop = app.loop
+    app.shutting_down = True
+    server.close()
+    for conn in list(app.connections):
+        conn.shutdown()
+    await _wait_closed(app, loop.time() + app.config.shutdown_timeout)
+    for conn in list(app.connections):
+        conn.end_stream_now()
+    await _wait_closed(app, loop.time() + 1.0)
+    for conn in list(app.connections):
+        if conn.transport is not None:
+            conn.transport.abort()   # a client that never reads what is buffered
+    await asyncio.sleep(0)
+
+
+async def _wait_closed(app: App, deadline: float) -> None:
+    while app.connections and app.loop.time() < deadline:
+        await asyncio.sleep(0.05)
+
+
+# -- workers -------------------------------------------------------------------
+
+def run(config) -> int:
+    """Start one process or supervise ``config.workers`` of them; returns the exit code."""
+    frames = load_frames(config)
+    workers = config.workers or len(os.sched_getaffinity(0))
+    try:
+        # With several workers this socket only reserves the port (and resolves port 0);
+        # each worker listens on its own SO_REUSEPORT socket, and the kernel spreads connections.
+        sock = bind_socket(config.host, config.port, config.backlog, reuse_port=workers > 1,
+                           listen=workers == 1)
+    except OSError as exc:
+        print(f"fastmock: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
+    host, port = sock.getsockname()[:2]
+    sys.stderr.write(f"fastmock {__version__} listening on http://{_show(host)}:{port} "
+                     f"(pid {os.getpid()}, {workers} worker{'s' if workers > 1 else ''}, "
+                     f"{len(frames.corpus)} tokens)\n")
+    sys.stderr.flush()
+    if workers == 1:
+        return serve(config, frames, sock)
+    return Supervisor(config, frames, host, port, workers).run()
+
+
+def _show(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+class Supervisor:
+    """The parent of N workers: restarts one that dies, forwards SIGTERM/SIGINT to all."""
+
+    def __init__(self, config, frames: Frames, host: str, port: int, count: int) -> None:
+        self.config = config
+        self.frames = frames
+        self.host = host
+        self.port = port
+        self.count = count
+        self.children: dict[int, int] = {}   # pid -> worker number
+        self.stopping = False
+
+    def run(self) -> int:
+        for sig in HANDLED_SIGNALS:
+            signal.signal(sig, self._on_signal)
+        for number in range(self.count):
+            self._spawn(number)
+        status = 0
+        while self.children:
+            try:
+                pid, code = os.wait()
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+            number = self.children.pop(pid, None)
+            if number is None:
+                continue
+            code = os.waitstatus_to_exitcode(code)
+            if self.stopping:
+                status = status or (code if code > 0 else 0)
+            else:
+                log.warning("worker %d (pid %d) exited with %d; starting a new one", number, pid, code)
+                self._spawn(number)
+        return status
+
+    def _on_signal(self, sig, _frame) -> None:
+        self.stopping = True
+        for pid in list(self.children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def _spawn(self, number: int) -> None:
+        pid = os.fork()
+        if pid:
+            self.children[pid] = number
+            return
+        # the worker
+        code = 1
+        try:
+            for sig in HANDLED_SIGNALS:
+                signal.signal(sig, signal.SIG_DFL)
+            sock = bind_socket(self.host, self.port, self.config.backlog, reuse_port=True)
+            code = serve(self.config, self.frames, sock)
+        except BaseException:
+            log.exception("worker %d failed", number)
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
