@@ -1,0 +1,3 @@
+module fastmock-bench/streamload
+
+go 1.19
