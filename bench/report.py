@@ -17,7 +17,7 @@ METRICS = [
     ("startup.startup_ms", "start-up to first /health answer (ms)", "raw", "lower", 0, "≤ 150"),
     ("startup.idle_rss_kb", "idle VmRSS (MB)", "mb", "lower", 1, "≤ 22.5"),
     ("startup.idle_pss_kb", "idle PSS (MB)", "mb", "lower", 1, ""),
-    ("wrk.rps", "/api/data req/s, wrk -t2 -c400", "raw", "higher", 0, ""),
+    ("wrk.rps", "/api/data req/s, wrk -t{wrk_threads} -c{wrk_conns}", "raw", "higher", 0, ""),
     ("wrk.p50_ms", "/api/data latency p50 (ms)", "raw", "lower", 2, ""),
     ("wrk.p99_ms", "/api/data latency p99 (ms)", "raw", "lower", 2, ""),
     ("wrk.cpu_us_per_req", "server CPU µs per /api/data request", "raw", "lower", 2, "≤ 0.95× nginx"),
@@ -26,27 +26,27 @@ METRICS = [
     ("wrk.rss_growth_kb", "VmRSS growth after the wrk load (MB)", "mb", "lower", 2, "≤ 1"),
     ("wrk.load_core_busy_pct", "load-generator core busy during wrk (%)", "raw", None, 0, ""),
     ("wrk.steal_pct", "server core stolen by the hypervisor during wrk (%)", "raw", None, 0, ""),
-    ("stream.ok", "paced streams completed (of 1,000)", "raw", "higher", 0, ""),
+    ("stream.ok", "paced streams completed (of {streams:,})", "raw", "higher", 0, ""),
     ("stream.failed", "paced streams failed", "raw", "lower", 0, "0"),
     ("stream.ttff_p50_ms", "time to first frame p50 (ms)", "raw", "lower", 2, ""),
     ("stream.ttff_p99_ms", "time to first frame p99 (ms)", "raw", "lower", 2, ""),
-    ("stream.gap_p50_ms", "inter-frame gap p50 (ms, asked 20)", "raw", None, 2, ""),
+    ("stream.gap_p50_ms", "inter-frame gap p50 (ms, asked {stream_delay})", "raw", None, 2, ""),
     ("stream.gap_p90_ms", "inter-frame gap p90 (ms)", "raw", "lower", 2, ""),
     ("stream.gap_p99_ms", "inter-frame gap p99 (ms)", "raw", "lower", 2, "≤ 25"),
     ("stream.gap_max_ms", "inter-frame gap max (ms)", "raw", "lower", 1, ""),
     ("stream.cpu_us_per_frame", "server CPU µs per streamed frame", "raw", "lower", 2, "≤ 0.5× go-seed"),
     ("stream.drift_max_ms", "worst stream's last token vs ideal, under load (ms)", "raw", "lower", 1, ""),
-    ("stream.probe_drift_ms", "drift: 100 tokens at 20 ms, end vs ideal (ms)", "raw", "lower", 1, "≤ 25"),
-    ("hold.held", "idle /stream-loop streams held (of 10,000)", "raw", "higher", 0, ""),
+    ("stream.probe_drift_ms", "drift: {drift_tokens} tokens at {stream_delay} ms, end vs ideal (ms)", "raw", "lower", 1, "≤ 25"),
+    ("hold.held", "idle /stream-loop streams held (of {hold_streams:,})", "raw", "higher", 0, ""),
     ("hold.rss_per_stream_kb", "VmRSS per open stream (KB)", "raw", "lower", 2, "≤ 1.6"),
     ("hold.rss_end_kb", "VmRSS with all streams open (MB)", "mb", "lower", 1, ""),
-    ("limits.idle_charged_kb", "memory charged to the 20 MB cgroup, idle (MB)", "mb", "lower", 1, "≤ 16"),
-    ("limits.wrk_rps", "/api/data req/s under 0.1 CPU / 20 MB", "raw", "higher", 0, "≥ 12,000"),
+    ("limits.idle_charged_kb", "memory charged to the cgroup, idle (MB)", "mb", "lower", 1, "≤ 16"),
+    ("limits.wrk_rps", "/api/data req/s under the cgroup limits", "raw", "higher", 0, "≥ 12,000"),
     ("limits.wrk_non2xx", "non-2xx under the limits", "raw", "lower", 0, "0"),
     ("limits.wrk_errors", "socket errors under the limits", "raw", "lower", 0, ""),
     ("limits.wrk_oom_kills", "OOM kills under the wrk load", "raw", "lower", 0, "0"),
     ("limits.wrk_peak_kb", "peak cgroup memory under wrk (MB)", "mb", "lower", 1, ""),
-    ("limits.streams_held", "streams held under the limits (of 2,500)", "raw", "higher", 0, "≥ 2,500"),
+    ("limits.streams_held", "streams held under the limits (of {limit_streams:,})", "raw", "higher", 0, "≥ 2,500"),
     ("limits.streams_max_open", "most streams open at once under the limits", "raw", "higher", 0, ""),
     ("limits.streams_oom_kills", "OOM kills under the streams", "raw", "lower", 0, "0"),
     ("limits.streams_peak_kb", "peak cgroup memory under the streams (MB)", "mb", "lower", 1, ""),
@@ -69,6 +69,13 @@ def _fmt(v, unit, dec):
     return f"{v:,.{dec}f}"
 
 
+def _title(t: str, doc: dict) -> str:
+    try:
+        return t.format(**doc["settings"])
+    except (KeyError, ValueError):
+        return t
+
+
 def write_markdown(doc: dict, path: str) -> str:
     fm = doc["fastmock"]
     labels = [s["label"] for s in doc["servers"]]
@@ -83,7 +90,12 @@ def write_markdown(doc: dict, path: str) -> str:
         f"taken pair by pair within a round, then the median",
         f"- machine: {m['cpu']}, {m['cores']} cores, {m['mem_gb']} GB, Linux {m['kernel']}, Python {m['python']}; "
         f"servers pinned to CPU {doc['settings']['server_cpu']}, load generators to CPU {doc['settings']['load_cpu']}",
-        f"- command: `{doc['command']}`",
+        f"- command: `{doc['command']}`" + (f" at commit {m['commit']}" if m.get("commit") else ""),
+        f"- limits: {doc['settings']['cg_cpu']} CPU, {doc['settings']['cg_mem'] // 1048576} MB (cgroups); "
+        f"loads: wrk -t{doc['settings']['wrk_threads']} -c{doc['settings']['wrk_conns']} "
+        f"-d{doc['settings']['wrk_duration']}s; {doc['settings']['streams']} streams at "
+        f"{doc['settings']['stream_delay']} ms; {doc['settings']['hold_streams']} held /stream-loop streams; "
+        f"{doc['settings']['limit_streams']} streams under the limits",
     ]
     for s in doc["servers"]:
         lines.append(f"- `{s['label']}`: `{s['command']}`")
@@ -98,7 +110,7 @@ def write_markdown(doc: dict, path: str) -> str:
     for key, title, unit, better, dec, target in METRICS:
         if not any(key in med.get(lb, {}) for lb in labels):
             continue
-        row = [title]
+        row = [_title(title, doc)]
         v = med.get(fm, {}).get(key)
         row.append(_fmt(v["median"] if v else None, unit, dec))
         for o in others:
@@ -151,7 +163,7 @@ def write_chart(doc: dict, path: str) -> str | None:
         return None
     labels = [s["label"] for s in doc["servers"]]
     med = doc["medians"]
-    info = {k: (t, u, b, d) for k, t, u, b, d, _ in METRICS}
+    info = {k: (_title(t, doc), u, b, d) for k, t, u, b, d, _ in METRICS}
     keys = [k for k in CHART if any(k in med.get(lb, {}) for lb in labels)]
     if not keys:
         return None

@@ -885,7 +885,19 @@ def machine_info(args) -> dict:
             tools[t] = (r.stdout + r.stderr).strip().splitlines()[0]
         except (OSError, IndexError, subprocess.TimeoutExpired):
             pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "mem_gb": round(mem_kb / 1048576, 1),
+    try:
+        r = subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                           timeout=10)
+        commit = r.stdout.strip() or None
+    except (OSError, subprocess.TimeoutExpired):
+        commit = None
+    try:
+        first = shlex.split(args.server.replace("{port}", "0").replace("{host}", "x"))
+        r = subprocess.run(first[:1] + ["--version"], capture_output=True, text=True, timeout=10)
+        tools["server_version"] = (r.stdout + r.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        pass
+    return {"commit": commit, "cpu": cpu, "cores": os.cpu_count(), "mem_gb": round(mem_kb / 1048576, 1),
             "kernel": platform.release(), "python": platform.python_version(), "tools": tools}
 
 
