@@ -31,7 +31,10 @@ class Pacer:
         self._stamp = b""
 
     def now_ms(self) -> int:
-        return int(self._loop.time() * 1000)
+        # round, not int: uvloop's time() is whole ms / 1000, and int() of it times 1000 lands
+        # 1 ms short for many clock values (e.g. 1048576.003 s), so a timer armed for slot k
+        # would find nothing due and spin on call_soon until the next millisecond.
+        return round(self._loop.time() * 1000)
 
     # -- scheduling ---------------------------------------------------------
 
