@@ -126,7 +126,8 @@ class HttpProtocol(asyncio.Protocol):
         """Loop: the client will send no more; keep the transport open while answers are due."""
         self.eof = True
         if self.stream is not None or self.pending:
-            self.keep_alive = False
+            if not self.pending:   # else the last pending answer closes (see handle)
+                self.keep_alive = False
             return True
         return None
 
@@ -244,7 +245,7 @@ class HttpProtocol(asyncio.Protocol):
             status, response = 400, responses.BAD_REQUEST
         self.in_message = False
         if self.stream is not None or self.pending:
-            self.pending.append((None, response, status))  # after the answers already due
+            self.pending.append((None, response, status, False, False))  # after the answers already due
             self.eof = True
             self._update_reading()
         else:
@@ -257,7 +258,7 @@ class HttpProtocol(asyncio.Protocol):
         if method is None:
             self.respond(url, "error", mock_headers, False)
             return
-        if self.eof or self.app.shutting_down:
+        if (self.eof and not self.pending) or self.app.shutting_down:
             keep_alive = False
         if self.app.access_log is not None:
             self.request_line = _request_line(method, url, http10)
