@@ -75,7 +75,8 @@ class FrameStream:
 
     def due(self, now_ms: int) -> None:
         """Pacer: frames are due; send every one whose time has come."""
-        self._send((now_ms - self.next_ms) // self.delay_ms + 1)
+        delay = self.delay_ms
+        self._send((now_ms - self.next_ms) // delay + 1 if delay else MAX_BATCH)
         self._continue()
 
     def pause(self) -> None:
@@ -117,7 +118,7 @@ class FrameStream:
     def _continue(self) -> None:
         if self.finished or self.paused:
             return
-        if self.delay_ms > 0:
+        if self.delay_ms > 0 or self.next_ms > self.pacer.now_ms():  # unpaced: wait out the TTFT
             self.pacer.add(self, self.next_ms)
         elif self.burst is None:
             self.burst = self.pacer._loop.call_soon(self._burst)
