@@ -67,7 +67,9 @@ class ManualClockLoop:
     """The parts of an event loop that fastmock's App, Pacer and HttpProtocol use."""
 
     def __init__(self, start: float = START) -> None:
-        self._now = start
+        # Integer nanoseconds, so that many uneven steps add up exactly: time() of a whole
+        # millisecond k is then the same float as k / 1000, as with uvloop's ms clock.
+        self._ns = round(start * 1e9)
         self._timers: list = []          # heap of (when, seq, handle)
         self._ready: deque[Handle] = deque()
         self._seq = itertools.count()
@@ -77,7 +79,7 @@ class ManualClockLoop:
     # -- the loop API ----------------------------------------------------------
 
     def time(self) -> float:
-        return self._now
+        return self._ns / 1e9
 
     def call_at(self, when: float, callback, *args, context=None) -> Handle:
         handle = Handle(self, when, callback, args, "call_at")
@@ -86,12 +88,12 @@ class ManualClockLoop:
         return handle
 
     def call_later(self, delay: float, callback, *args, context=None) -> Handle:
-        handle = self.call_at(self._now + delay, callback, *args)
+        handle = self.call_at(self.time() + delay, callback, *args)
         handle.kind = "call_later"
         return handle
 
     def call_soon(self, callback, *args, context=None) -> Handle:
-        handle = Handle(self, self._now, callback, args, "call_soon")
+        handle = Handle(self, self.time(), callback, args, "call_soon")
         self._ready.append(handle)
         self.scheduled.append(handle)
         return handle
@@ -134,39 +136,40 @@ class ManualClockLoop:
                 raise AssertionError(f"more than {limit} call_soon callbacks: a busy loop")
         return n
 
-    def _fire_due(self, until: float, punctual: bool) -> int:
+    def _fire_due(self, until_ns: int, punctual: bool) -> int:
         n = self.run_ready()
+        until = until_ns / 1e9
         while True:
             while self._timers and self._timers[0][2].cancelled():
                 heapq.heappop(self._timers)
             if not self._timers or self._timers[0][0] > until:
                 break
             when, _, handle = heapq.heappop(self._timers)
-            if punctual and when > self._now:
-                self._now = when
+            if punctual and when > self.time():
+                self._ns = min(until_ns, round(when * 1e9))
             handle._run()
             n += 1 + self.run_ready()
             if n > MAX_CALLBACKS:
-                raise AssertionError(f"more than {MAX_CALLBACKS} callbacks at t={self._now}: "
+                raise AssertionError(f"more than {MAX_CALLBACKS} callbacks at t={self.time()}: "
                                      "a timer that keeps re-arming without progress")
         return n
 
     def advance(self, seconds: float) -> int:
         """Move the clock forward, firing every timer at its own deadline, in order."""
         assert seconds >= 0
-        target = self._now + seconds
+        target = self._ns + round(seconds * 1e9)
         n = self._fire_due(target, punctual=True)
-        self._now = target
+        self._ns = target
         return n + self.run_ready()
 
     def advance_to(self, when: float) -> int:
-        return self.advance(max(0.0, when - self._now))
+        return self.advance(max(0.0, when - self.time()))
 
     def jump(self, seconds: float) -> int:
         """The loop was busy: the clock moves first, then everything due runs at the new time."""
         assert seconds >= 0
-        self._now += seconds
-        return self._fire_due(self._now, punctual=False)
+        self._ns += round(seconds * 1e9)
+        return self._fire_due(self._ns, punctual=False)
 
 
 class MockTransport:
@@ -178,6 +181,7 @@ class MockTransport:
         self._losing = False         # connection_lost is scheduled
         self.protocol = protocol
         self.writes: list[bytes] = []
+        self.log: list[tuple[float, bytes]] = []   # (loop time, data) of every write
         self.closed = False          # close() called
         self.aborted = False         # abort() called
         self.lost = False            # connection_lost delivered
@@ -199,6 +203,7 @@ class MockTransport:
         if self.closed or self.aborted:
             self.writes_after_close.append(bytes(data))
         self.writes.append(bytes(data))
+        self.log.append((self.loop.time(), bytes(data)))
         if self.high_water is not None:
             self.buffered += len(data)
             if self.buffered > self.high_water and not self.write_paused:
