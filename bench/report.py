@@ -26,6 +26,7 @@ METRICS = [
     ("wrk.rss_growth_kb", "VmRSS growth after the wrk load (MB)", "mb", "lower", 2, "≤ 1"),
     ("wrk.load_core_busy_pct", "load-generator core busy during wrk (%)", "raw", None, 0, ""),
     ("wrk.steal_pct", "server core stolen by the hypervisor during wrk (%)", "raw", None, 0, ""),
+    ("wrk.other_cpu_pct", "other processes' CPU during wrk (% of a core)", "raw", None, 0, ""),
     ("stream.ok", "paced streams completed (of {streams:,})", "raw", "higher", 0, ""),
     ("stream.failed", "paced streams failed", "raw", "lower", 0, "0"),
     ("stream.ttff_p50_ms", "time to first frame p50 (ms)", "raw", "lower", 2, ""),
@@ -36,6 +37,8 @@ METRICS = [
     ("stream.gap_max_ms", "inter-frame gap max (ms)", "raw", "lower", 1, ""),
     ("stream.cpu_us_per_frame", "server CPU µs per streamed frame", "raw", "lower", 2, "≤ 0.5× go-seed"),
     ("stream.drift_max_ms", "worst stream's last token vs ideal, under load (ms)", "raw", "lower", 1, ""),
+    ("stream.load_core_busy_pct", "load-generator core busy during the streams (%)", "raw", None, 0, ""),
+    ("stream.other_cpu_pct", "other processes' CPU during the streams (% of a core)", "raw", None, 0, ""),
     ("stream.probe_drift_ms", "drift: {drift_tokens} tokens at {stream_delay} ms, end vs ideal (ms)", "raw", "lower", 1, "≤ 25"),
     ("hold.held", "idle /stream-loop streams held (of {hold_streams:,})", "raw", "higher", 0, ""),
     ("hold.rss_per_stream_kb", "VmRSS per open stream (KB)", "raw", "lower", 2, "≤ 1.6"),
@@ -54,7 +57,7 @@ METRICS = [
 
 CHART = [
     "wrk.cpu_us_per_req", "wrk.rps", "limits.wrk_rps", "stream.cpu_us_per_frame", "stream.gap_p99_ms",
-    "stream.probe_drift_ms", "hold.rss_per_stream_kb", "limits.streams_held", "startup.idle_rss_kb",
+    "stream.probe_drift_ms", "hold.rss_per_stream_kb", "limits.streams_max_open", "startup.idle_rss_kb",
     "limits.idle_charged_kb", "startup.startup_ms", "stream.ttff_p99_ms",
 ]
 

@@ -141,16 +141,69 @@ def reset_hwm(pid: int) -> None:
             pass
 
 
-def cpu_snapshot() -> dict[str, tuple[int, int, int]]:
-    """per core: (busy, steal, total) ticks from /proc/stat"""
+def cpu_snapshot() -> dict[str, tuple[int, int, int, int]]:
+    """per core: (busy, steal, total, user+nice+system) ticks from /proc/stat"""
     snap = {}
     with open("/proc/stat") as f:
         for line in f:
             if re.match(r"cpu\d", line):
                 v = [int(x) for x in line.split()[1:]]
                 idle, steal = v[3] + v[4], v[7]
-                snap[line.split()[0]] = (sum(v[:8]) - idle - steal, steal, sum(v[:8]))
+                snap[line.split()[0]] = (sum(v[:8]) - idle - steal, steal, sum(v[:8]), v[0] + v[1] + v[2])
     return snap
+
+
+def _own_ticks() -> float:
+    """CPU ticks used by this script and its finished children (wrk, streamload)"""
+    t = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        r = resource.getrusage(who)
+        t += (r.ru_utime + r.ru_stime) * CLK_TCK
+    return t
+
+
+class Meter:
+    """CPU accounting around one load: the server tree's ticks, both cores' use, and how
+    much of the machine other processes (not this bench) used meanwhile."""
+
+    def __init__(self, args, srv: "Server"):
+        self.args, self.srv = args, srv
+        self.t0 = time.monotonic()
+        self.s0 = cpu_snapshot()
+        self.own0 = _own_ticks()
+        self.c0 = tree_cpu_ticks(srv.pid)
+
+    def stop(self) -> tuple[float, dict]:
+        c1 = tree_cpu_ticks(self.srv.pid) if self.srv.alive() else self.c0
+        s1, own1, t1 = cpu_snapshot(), _own_ticks(), time.monotonic()
+        server_ticks = c1 - self.c0
+        ust = sum(s1[k][3] - self.s0[k][3] for k in s1 if k in self.s0)
+        other = max(0.0, ust - server_ticks - (own1 - self.own0))
+        st = {"server_core_busy_pct": busy_pct(self.s0, s1, self.args.server_cpu),
+              "load_core_busy_pct": busy_pct(self.s0, s1, self.args.load_cpu),
+              "steal_pct": busy_pct(self.s0, s1, self.args.server_cpu, 1),
+              "other_cpu_pct": round(100.0 * other / ((t1 - self.t0) * CLK_TCK), 1)}
+        return server_ticks / CLK_TCK, st
+
+
+def wait_quiet(args) -> float:
+    """before a measurement: wait (up to --quiet-wait s) until processes other than this
+    bench use less than --quiet-pct % of one core; returns the seconds waited"""
+    t0 = time.monotonic()
+    warned = False
+    while True:
+        a = cpu_snapshot()
+        time.sleep(1)
+        b = cpu_snapshot()
+        used = 100.0 * sum(b[k][3] - a[k][3] for k in b if k in a) / CLK_TCK
+        waited = time.monotonic() - t0
+        if used < args.quiet_pct or waited >= args.quiet_wait:
+            if used >= args.quiet_pct:
+                log(f"   the machine is still busy ({used:.0f}% of a core used by others); measuring anyway")
+            return round(waited - 1, 1)
+        if not warned:
+            log(f"   other processes use {used:.0f}% of a core; waiting up to {args.quiet_wait:.0f} s for quiet")
+            warned = True
 
 
 def busy_pct(a, b, core: str, what: int = 0) -> float | None:
@@ -162,10 +215,6 @@ def busy_pct(a, b, core: str, what: int = 0) -> float | None:
     return round(100.0 * dv / dt, 1) if dt else None
 
 
-def core_stats(s0, s1, args) -> dict:
-    return {"server_core_busy_pct": busy_pct(s0, s1, args.server_cpu),
-            "load_core_busy_pct": busy_pct(s0, s1, args.load_cpu),
-            "steal_pct": busy_pct(s0, s1, args.server_cpu, 1)}
 
 
 # --------------------------------------------------------------------------- cgroups
@@ -601,14 +650,14 @@ def _ms(v: str) -> float | None:
 def run_wrk(args, srv: Server, logname: str) -> dict:
     cmd = load_pin(args) + [args.wrk_bin, f"-t{args.wrk_threads}", f"-c{args.wrk_conns}",
                             f"-d{args.wrk_duration}s", "--latency", "--timeout", "5s", srv.base + "/api/data"]
-    c0, s0 = tree_cpu_ticks(srv.pid), cpu_snapshot()
+    meter = Meter(args, srv)
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.wrk_duration + 30)
         text = r.stdout + r.stderr
     except subprocess.TimeoutExpired as e:
         text = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
         log("WARNING: wrk overran its time limit and was killed")
-    c1, s1 = tree_cpu_ticks(srv.pid), cpu_snapshot()
+    cpu_s, cores = meter.stop()
     with open(os.path.join(args.logdir, logname), "w") as f:
         f.write(" ".join(cmd) + "\n" + text)
     res: dict = {}
@@ -627,11 +676,10 @@ def run_wrk(args, srv: Server, logname: str) -> dict:
     res["timeouts"] = int(m.group(4)) if m else 0
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     res["non2xx"] = int(m.group(1)) if m else 0
-    cpu_s = (c1 - c0) / CLK_TCK
     res["server_cpu_s"] = round(cpu_s, 2)
     if res.get("requests"):
         res["cpu_us_per_req"] = round(cpu_s * 1e6 / res["requests"], 2)
-    res.update(core_stats(s0, s1, args))
+    res.update(cores)
     return res
 
 
@@ -686,7 +734,7 @@ def phase_stream(args, srv: Server, rnd: int) -> dict:
             return {"skipped": "no streaming endpoints"}
         time.sleep(1)
         reset_hwm(srv.pid)
-        c0, s0 = tree_cpu_ticks(srv.pid), cpu_snapshot()
+        meter = Meter(args, srv)
         d = args.stream_delay
         main = run_streamload(args, srv, f"/stream-sse?delay_ms={d}", args.streams, f"r{rnd}-stream-{srv.label}.txt",
                               ramp=args.stream_ramp, timeout=args.stream_timeout, expect_ms=d, wait=False)
@@ -694,19 +742,18 @@ def phase_stream(args, srv: Server, rnd: int) -> dict:
         time.sleep(args.stream_ramp + 0.5)
         probe = run_streamload(args, srv, f"/stream-sse?delay_ms={d}&max_tokens={args.drift_tokens}", 1,
                                f"r{rnd}-drift-{srv.label}.txt", timeout=args.stream_timeout, expect_ms=d, wait=False)
-        res = finish_streamload(*main)
-        c1, s1 = tree_cpu_ticks(srv.pid), cpu_snapshot()
         pr = finish_streamload(*probe)
+        res = finish_streamload(*main)
+        cpu_s, cores = meter.stop()
         out = {k: res.get(k) for k in ("n", "ok", "failed", "errors", "finished", "frames", "wall_s",
                                         "ttff_p50_ms", "ttff_p90_ms", "ttff_p99_ms", "ttff_max_ms",
                                         "gap_p50_ms", "gap_p90_ms", "gap_p99_ms", "gap_max_ms",
                                         "drift_p50_ms", "drift_max_ms")}
-        cpu_s = (c1 - c0) / CLK_TCK
         out["server_cpu_s"] = round(cpu_s, 2)
         if res.get("frames"):
             out["cpu_us_per_frame"] = round(cpu_s * 1e6 / res["frames"], 2)
         out["hwm_kb"] = tree_status_kb(srv.pid, "VmHWM") if srv.alive() else None
-        out.update(core_stats(s0, s1, args))
+        out.update(cores)
         out["probe_ok"] = pr.get("ok")
         out["probe_drift_ms"] = pr.get("drift_p50_ms")
         out["probe_gap_max_ms"] = pr.get("gap_max_ms")
@@ -724,18 +771,19 @@ def phase_hold(args, srv: Server, rnd: int) -> dict:
             return {"skipped": "no streaming endpoints"}
         time.sleep(1)
         base = tree_status_kb(srv.pid, "VmRSS")
-        c0 = tree_cpu_ticks(srv.pid)
+        meter = Meter(args, srv)
         res = run_streamload(args, srv, f"/stream-loop?delay_ms={args.hold_delay}", args.hold_streams,
                              f"r{rnd}-hold-{srv.label}.txt", ramp=args.hold_ramp,
                              duration=args.hold_ramp + args.hold_secs, timeout=args.hold_ramp + args.hold_secs + 20,
                              pid=True)
-        c1 = tree_cpu_ticks(srv.pid)
+        cpu_s, cores = meter.stop()
         out = {k: res.get(k) for k in ("n", "ok", "held", "failed", "errors", "open_end", "max_open",
                                         "rss_end_kb", "rss_max_kb", "ttff_p99_ms", "gap_p99_ms")}
         out["rss_base_kb"] = base
         if res.get("open_end"):
             out["rss_per_stream_kb"] = round((res["rss_end_kb"] - base) / res["open_end"], 2)
-        out["server_cpu_s"] = round((c1 - c0) / CLK_TCK, 2)
+        out["server_cpu_s"] = round(cpu_s, 2)
+        out["other_cpu_pct"] = cores["other_cpu_pct"]
         out["alive_after"] = int(srv.alive())
         return out
     finally:
@@ -765,7 +813,7 @@ def phase_limits(args, srv: Server, rnd: int) -> dict:
             out["idle_rss_kb"] = tree_status_kb(srv.pid, "VmRSS")
             w = run_wrk(args, srv, f"r{rnd}-limits-wrk-{srv.label}.txt")
             for k in ("rps", "p50_ms", "p99_ms", "errors", "timeouts", "non2xx", "cpu_us_per_req", "requests",
-                      "steal_pct"):
+                      "steal_pct", "other_cpu_pct"):
                 out[f"wrk_{k}"] = w.get(k)
             time.sleep(1)
             out["wrk_alive_after"] = int(srv.alive())
@@ -928,6 +976,11 @@ def main(argv=None) -> int:
     ap.add_argument("--no-install", action="store_true", help="never apt-get/pip install anything")
     ap.add_argument("--no-chart", action="store_true", help="skip the PNG")
     ap.add_argument("--streamload", help="a prebuilt bench/streamload binary (default: build it with go)")
+    ap.add_argument("--quiet-wait", type=float, default=20,
+                    help="before each measurement wait up to this many s for other processes to calm down "
+                         "(0 = don't check; default %(default)s)")
+    ap.add_argument("--quiet-pct", type=float, default=15,
+                    help="'quiet' = others use less than this %% of one core (default %(default)s)")
     ap.add_argument("--start-timeout", type=float, default=30)
     ap.add_argument("--startup-repeats", type=int, default=3)
     g = ap.add_argument_group("load sizes")
@@ -1019,11 +1072,12 @@ def main(argv=None) -> int:
             for ph in phases:
                 for srv in order:
                     log(f"round {rnd}/{args.runs} {ph:8s} {srv.label}")
+                    waited = wait_quiet(args) if args.quiet_wait > 0 else 0
                     res = PHASES[ph](args, srv, rnd)
                     res["round"] = rnd
+                    res["quiet_wait_s"] = waited
                     raw[srv.label][ph].append(res)
                     log("   " + summary_line(ph, res))
-                    time.sleep(1)
     except KeyboardInterrupt:
         interrupted = True
         log("interrupted: cleaning up and writing what was measured")
@@ -1064,9 +1118,9 @@ def summary_line(ph: str, r: dict) -> str:
     keys = {
         "startup": ("startup_ms", "idle_rss_kb", "idle_pss_kb"),
         "wrk": ("rps", "p99_ms", "cpu_us_per_req", "non2xx", "errors", "rss_growth_kb", "load_core_busy_pct",
-                "steal_pct"),
+                "steal_pct", "other_cpu_pct"),
         "stream": ("ok", "failed", "cpu_us_per_frame", "gap_p50_ms", "gap_p99_ms", "ttff_p99_ms", "drift_max_ms",
-                   "probe_drift_ms"),
+                   "probe_drift_ms", "load_core_busy_pct", "other_cpu_pct"),
         "hold": ("held", "failed", "open_end", "rss_per_stream_kb"),
         "limits": ("idle_charged_kb", "wrk_rps", "wrk_non2xx", "wrk_oom_kills", "wrk_peak_kb", "streams_held",
                    "streams_max_open", "streams_oom_kills", "skipped"),
