@@ -1062,8 +1062,10 @@ def main(argv=None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # even when started in the background with SIGINT ignored
     log(f"servers: {', '.join(f'{s.label}={s.cmd!r}' for s in servers)}; phases {phases}; "
         f"{args.runs} round(s); server cpu {args.server_cpu!r}, load cpu {args.load_cpu!r}; logs in {args.logdir}")
+    info = machine_info(args)  # at the start: the commit being measured
     t_start = time.time()
     interrupted = False
     try:
@@ -1090,7 +1092,7 @@ def main(argv=None) -> int:
         "command": "python3 bench/run.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
         "duration_s": round(time.time() - t_start),
         "complete": not interrupted,
-        "machine": machine_info(args),
+        "machine": info,
         "settings": {k: v for k, v in vars(args).items()
                      if k not in ("wrk_bin", "streamload_bin", "logdir", "label", "baseline", "server")},
         "servers": [{"label": s.label, "command": s.cmd, "port": s.port} for s in servers],
@@ -1100,17 +1102,19 @@ def main(argv=None) -> int:
         "medians": medians,
         "ratios": ratios,
     }
-    path = os.path.join(args.out, "results.json")
+    # an interrupted run never replaces the last complete results
+    stem = "results" if not interrupted else "results-interrupted"
+    path = os.path.join(args.out, stem + ".json")
     with open(path, "w") as f:
         json.dump(doc, f, indent=1, sort_keys=False)
         f.write("\n")
-    md = report.write_markdown(doc, os.path.join(args.out, "results.md"))
+    md = report.write_markdown(doc, os.path.join(args.out, stem + ".md"))
     print(md)
     if not args.no_chart:
-        png = report.write_chart(doc, os.path.join(args.out, "results.png"))
+        png = report.write_chart(doc, os.path.join(args.out, stem + ".png"))
         if png:
             log(f"chart: {png}")
-    log(f"results: {path} (+ results.md); raw logs: {args.logdir}")
+    log(f"results: {path} (+ {stem}.md/.png); raw logs: {args.logdir}")
     return 130 if interrupted else 0
 
 
