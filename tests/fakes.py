@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+import logging
 from collections import deque
 
 import pytest
@@ -428,11 +429,15 @@ def chat_deltas(events: list[bytes]) -> list[dict]:
 # -- fixtures -----------------------------------------------------------------------
 
 @pytest.fixture
-def loop():
-    """A manual-clock loop; the test fails if anything reached its exception handler."""
+def loop(caplog):
+    """A manual-clock loop; the test fails if anything reached its exception handler,
+    or if fastmock logged more errors than the test declared in ``loop.expected_errors``."""
     loop = ManualClockLoop()
+    loop.expected_errors = 0
     yield loop
     assert loop.exception_contexts == [], loop.exception_contexts
+    errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
+    assert len(errors) == loop.expected_errors, [r.getMessage() for r in errors]
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 from fastmock import responses
 from fastmock.routes import ROUTES
 from fakes import (  # noqa: F401  (loop and client are fixtures)
-    FRAMES, Client, chat_deltas, client, loop, parse_head, parse_response, parse_responses,
-    sse_events,
+    FRAMES, Client, chat_deltas, client, loop, make_app, parse_head, parse_response,
+    parse_responses, sse_events,
 )
 
 TEXT = FRAMES.corpus.text
@@ -665,3 +665,60 @@ def test_metrics_route(client):
     assert r.header("content-type").startswith("text/plain")
     assert b'fastmock_requests_total{route="/health",status="200"} 1' in r.body
     assert b"fastmock_open_connections 1" in r.body
+
+
+# -- shutdown --------------------------------------------------------------------------------------------
+
+def test_shutdown_closes_an_idle_connection(client):
+    client.protocol.shutdown()
+    assert client.data() == b""
+    assert_closed(client)
+
+
+def test_shutdown_lets_a_stream_finish_then_closes(client):
+    client.send(req("/stream-sse?max_tokens=5") + req("/health"))
+    client.app.shutting_down = True
+    client.protocol.shutdown()
+    assert_open(client)
+    finish(client)
+    [r] = client.responses()
+    assert len(chat_deltas(sse_events(r.body))) == 5
+    assert_closed(client)
+
+
+def test_requests_during_shutdown_get_connection_close(client):
+    client.app.shutting_down = True
+    client.send(req("/health"))
+    assert client.data() == FRAMES.health[0][2]
+    assert_closed(client)
+
+
+@pytest.mark.parametrize("path", ["/stream-loop", "/stream-ndjson"])
+def test_end_stream_now_ends_cleanly(client, path):
+    client.send(req(path))
+    client.loop.advance(0.05)
+    client.protocol.end_stream_now()
+    assert client.app.metrics.streams == 0 and len(client.app.pacer) == 0
+    client.loop.advance(1)
+    [r] = client.responses()            # a complete chunked body: terminator included
+    if path == "/stream-loop":
+        assert len(chat_deltas(sse_events(r.body))) == 6
+    else:
+        last = json.loads(r.body.split(b"\n")[-2])
+        assert last["done"] is True and last["eval_count"] == 6
+    assert_closed(client)
+
+
+def test_access_log_line(loop):
+    import io
+
+    from fastmock.accesslog import AccessLog
+    app = make_app(loop, delay_ms=10)
+    out = io.StringIO()
+    app.access_log = AccessLog(out)
+    c = Client(loop, app)
+    c.send(b'GET /nope?"x" HTTP/1.1\r\nHost: a\r\n\r\n')
+    c.app.access_log.flush()
+    line = out.getvalue()
+    assert line.startswith("127.0.0.1 - - [")
+    assert line.endswith('] "GET /nope?\\x22x\\x22 HTTP/1.1" 404 ' + str(len(c.data())) + "\n")

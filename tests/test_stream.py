@@ -302,6 +302,7 @@ def test_an_error_in_a_stream_aborts_only_that_connection(loop, caplog, broken_f
     second.send(get("/stream-sse?max_tokens=50"))
     assert a.protocol.stream.slot == b.protocol.stream.slot, "both wait in the same bucket"
     a.transport.write = _explode
+    loop.expected_errors = 1
     with caplog.at_level(logging.ERROR, logger="fastmock"):
         loop.advance(0.01)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -319,6 +320,7 @@ def test_an_error_in_an_unpaced_stream_aborts_it(loop, caplog):
     c = Client(loop, delay_ms=0)
     c.send(get("/stream-loop"), run=False)
     c.transport.write = _explode
+    loop.expected_errors = 1
     with caplog.at_level(logging.ERROR, logger="fastmock"):
         loop.run_ready()
     assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1
