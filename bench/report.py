@@ -36,6 +36,7 @@ METRICS = [
     ("stream.gap_p99_ms", "inter-frame gap p99 (ms)", "raw", "lower", 2, "≤ 25"),
     ("stream.gap_max_ms", "inter-frame gap max (ms)", "raw", "lower", 1, ""),
     ("stream.cpu_us_per_frame", "server CPU µs per streamed frame", "raw", "lower", 2, "≤ 0.5× go-seed"),
+    ("stream.client_cpu_us_per_frame", "load client's own CPU µs per frame (on the load core)", "raw", None, 2, ""),
     ("stream.drift_max_ms", "worst stream's last token vs ideal, under load (ms)", "raw", "lower", 1, ""),
     ("stream.load_core_busy_pct", "load-generator core busy during the streams (%)", "raw", None, 0, ""),
     ("stream.other_cpu_pct", "other processes' CPU during the streams (% of a core)", "raw", None, 0, ""),

@@ -177,8 +177,10 @@ class Meter:
         c1 = tree_cpu_ticks(self.srv.pid) if self.srv.alive() else self.c0
         s1, own1, t1 = cpu_snapshot(), _own_ticks(), time.monotonic()
         server_ticks = c1 - self.c0
-        ust = sum(s1[k][3] - self.s0[k][3] for k in s1 if k in self.s0)
-        other = max(0.0, ust - server_ticks - (own1 - self.own0))
+        # busy includes irq/softirq time: a process's stime does too (loopback TCP work
+        # runs in softirq context, charged to whichever process is on the CPU)
+        busy = sum(s1[k][0] - self.s0[k][0] for k in s1 if k in self.s0)
+        other = max(0.0, busy - server_ticks - (own1 - self.own0))
         st = {"server_core_busy_pct": busy_pct(self.s0, s1, self.args.server_cpu),
               "load_core_busy_pct": busy_pct(self.s0, s1, self.args.load_cpu),
               "steal_pct": busy_pct(self.s0, s1, self.args.server_cpu, 1),
@@ -623,18 +625,30 @@ def run_streamload(args, srv: Server, path: str, n: int, logname: str, *, ramp: 
 
 
 def finish_streamload(p, out, hard) -> dict:
-    try:
-        p.wait(timeout=hard)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-        log("WARNING: streamload overran its time limit and was killed")
+    """wait (bounded) for a streamload started with wait=False; its RESULT plus its own CPU"""
+    end = time.monotonic() + hard
+    ru = None
+    while ru is None:
+        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+        if pid == p.pid:
+            ru = usage
+            p.returncode = os.waitstatus_to_exitcode(status)
+            break
+        if time.monotonic() > end:
+            p.kill()
+            log("WARNING: streamload overran its time limit and was killed")
+            _, _, ru = os.wait4(p.pid, 0)
+            p.returncode = -9
+            break
+        time.sleep(0.05)
     out.seek(0)
     text = out.read()
     out.close()
     for line in text.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[7:])
+            res = json.loads(line[7:])
+            res["client_cpu_s"] = round(ru.ru_utime + ru.ru_stime, 2)
+            return res
     log(f"WARNING: streamload gave no RESULT (see {out.name})")
     return {}
 
@@ -750,8 +764,10 @@ def phase_stream(args, srv: Server, rnd: int) -> dict:
                                         "gap_p50_ms", "gap_p90_ms", "gap_p99_ms", "gap_max_ms",
                                         "drift_p50_ms", "drift_max_ms")}
         out["server_cpu_s"] = round(cpu_s, 2)
+        out["client_cpu_s"] = res.get("client_cpu_s")
         if res.get("frames"):
             out["cpu_us_per_frame"] = round(cpu_s * 1e6 / res["frames"], 2)
+            out["client_cpu_us_per_frame"] = round(res.get("client_cpu_s", 0) * 1e6 / res["frames"], 2)
         out["hwm_kb"] = tree_status_kb(srv.pid, "VmHWM") if srv.alive() else None
         out.update(cores)
         out["probe_ok"] = pr.get("ok")
