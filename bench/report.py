@@ -191,9 +191,9 @@ def write_chart(doc: dict, path: str) -> str | None:
                 hi.append(0)
         x = range(len(labels))
         bars = ax.bar(x, vals, yerr=[lo, hi], capsize=3, color=[colors[i % len(colors)] for i in x])
-        for b, v, lb in zip(bars, vals, labels):
+        for b, v, up, lb in zip(bars, vals, hi, labels):
             present = key in med.get(lb, {})
-            ax.annotate(_fmt(v, "raw", dec) if present else "n/a", (b.get_x() + b.get_width() / 2, b.get_height()),
+            ax.annotate(_fmt(v, "raw", dec) if present else "n/a", (b.get_x() + b.get_width() / 2, b.get_height() + up),
                         ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
         ax.set_xticks(list(x))
         ax.set_xticklabels(labels, fontsize=8)
