@@ -129,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_config(argv)
     logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s fastmock: %(message)s")
-    from fastmock.server import run  # after parsing: --help and --version stay instant
-
+    try:
+        from fastmock.server import run  # after parsing: --help and --version stay instant
+    except ImportError as exc:
+        print(f"fastmock: {exc}", file=sys.stderr)
+        return 1
     return run(config)

@@ -78,8 +78,12 @@ def bind_socket(host: str, port: int, backlog: int, reuse_port: bool, listen: bo
     return sock
 
 
-def serve(config, frames: Frames, sock) -> int:
-    """Run one server process on ``sock`` until SIGTERM or SIGINT; returns the exit code."""
+def serve(config, frames: Frames, sock, announce: str = "") -> int:
+    """Run one server process on ``sock`` until SIGTERM or SIGINT; returns the exit code.
+
+    ``announce`` is printed once the signal handlers are in place, so whoever waits
+    for it may signal the process at once.
+    """
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     app = App(config, loop, frames)
@@ -89,6 +93,7 @@ def serve(config, frames: Frames, sock) -> int:
         stop = loop.create_future()
         for sig in HANDLED_SIGNALS:
             loop.add_signal_handler(sig, _request_stop, stop, sig)
+        _announce(announce)
         _sweep(app)
         loop.run_until_complete(stop)
         loop.run_until_complete(shutdown(app, server, stop))
@@ -155,17 +160,22 @@ def run(config) -> int:
               file=sys.stderr)
         return 1
     host, port = sock.getsockname()[:2]
-    sys.stderr.write(f"fastmock {__version__} listening on http://{_show(host)}:{port} "
-                     f"(pid {os.getpid()}, {workers} worker{'s' if workers > 1 else ''}, "
-                     f"{len(frames.corpus)} tokens)\n")
-    sys.stderr.flush()
+    announce = (f"fastmock {__version__} listening on http://{_show(host)}:{port} "
+                f"(pid {os.getpid()}, {workers} worker{'s' if workers > 1 else ''}, "
+                f"{len(frames.corpus)} tokens)")
     if workers == 1:
-        return serve(config, frames, sock)
-    return Supervisor(config, frames, host, port, workers).run()
+        return serve(config, frames, sock, announce)
+    return Supervisor(config, frames, host, port, workers).run(announce)
 
 
 def _show(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+def _announce(line: str) -> None:
+    if line:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 class Supervisor:
@@ -180,11 +190,12 @@ class Supervisor:
         self.children: dict[int, int] = {}   # pid -> worker number
         self.stopping = False
 
-    def run(self) -> int:
+    def run(self, announce: str = "") -> int:
         for sig in HANDLED_SIGNALS:
             signal.signal(sig, self._on_signal)
         for number in range(self.count):
             self._spawn(number)
+        _announce(announce)
         status = 0
         while self.children:
             try:

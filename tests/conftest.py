@@ -1,0 +1,117 @@
+"""Fixtures that start the real server as a subprocess on a free port."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+LISTENING = re.compile(r"listening on http://([^ ]+):(\d+)")
+
+
+class LiveServer:
+    """A fastmock process: its address, its log, and a strict check that nothing went wrong."""
+
+    def __init__(self, *args: str, env: dict | None = None) -> None:
+        self.args = ["--host", "127.0.0.1", "--port", "0", *args]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fastmock", *self.args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, **(env or {})})
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+        self.port = 0
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
+        if not self._ready.wait(15):
+            self.proc.kill()
+            raise RuntimeError("fastmock did not start:\n" + "".join(self.lines))
+
+    def _drain(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            match = LISTENING.search(line)
+            if match and not self._ready.is_set():
+                self.port = int(match.group(2))
+                self._ready.set()
+        self._ready.set()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def connect(self, timeout: float = 5.0) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+        finally:
+            self._drainer.join(5)
+            self.proc.stdout.close()
+
+    def assert_clean_log(self) -> None:
+        """No traceback and no error: the loop's exception handler was never called."""
+        text = self.log
+        assert "Traceback" not in text and " ERROR " not in text, text
+
+
+@pytest.fixture
+def start_server():
+    """start_server(*flags) -> LiveServer; every server is stopped and its log checked."""
+    servers: list[LiveServer] = []
+
+    def start(*args: str, env: dict | None = None) -> LiveServer:
+        server = LiveServer(*args, env=env)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        code = server.stop()
+        server.assert_clean_log()
+        assert code == 0, f"exit code {code}\n{server.log}"
+
+
+@pytest.fixture
+def server(start_server) -> LiveServer:
+    """A server with fast default pacing (5 ms), so whole streams finish quickly."""
+    return start_server("--delay-ms", "5")
+
+
+def http_request(server: LiveServer, raw: bytes, timeout: float = 10.0) -> bytes:
+    """Send raw bytes, read until the server closes; returns everything received."""
+    with server.connect(timeout) as sock:
+        sock.sendall(raw)
+        chunks = []
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+    return b"".join(chunks)
+
+
+def wait_for(predicate, timeout: float = 5.0, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
