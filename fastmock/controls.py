@@ -41,18 +41,21 @@ class Controls:
 def parse(query: bytes | None, headers: dict | None, delay_ms: int, ttft_ms: int) -> Controls:
     """Controls for one request: defaults, then the query string, then the headers."""
     controls = Controls(delay_ms, ttft_ms)
+    overridden = ()
+    if headers:
+        overridden = []
+        for name, (header, _, _) in LIMITS.items():
+            value = headers.get(header)
+            if value is not None:
+                _set(controls, name, value)
+                overridden.append(name)
     if query:
         for pair in query.split(b"&"):
             key, _, value = pair.partition(b"=")
             name = _QUERY_NAMES.get(key)
-            if name is not None:
+            if name is not None and name not in overridden:  # the header wins, even over a bad value
                 if b"%" in value or b"+" in value:
                     value = unquote_to_bytes(value.replace(b"+", b" "))
-                _set(controls, name, value)
-    if headers:
-        for name, (header, _, _) in LIMITS.items():
-            value = headers.get(header)
-            if value is not None:
                 _set(controls, name, value)
     return controls
 

@@ -202,7 +202,9 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         """Parser: the head is complete; a client waiting on 100-continue may send its body."""
-        if self.expect_continue and self.stream is None and not self.pending:
+        # HTTP/1.0 has no interim responses; behind a running stream a 100 would corrupt it.
+        if (self.expect_continue and self.stream is None and not self.pending
+                and self.parser.get_http_version() != "1.0"):
             self.transport.write(responses.CONTINUE)
 
     def on_body(self, body: bytes) -> None:

@@ -229,3 +229,17 @@ def test_server_keeps_serving_after_every_error(server):
             pass
     assert json.loads(http_request(server, get("/health", "Connection: close"))
                       .partition(b"\r\n\r\n")[2]) == {"status": "ok"}
+
+
+def test_expect_100_continue_is_not_sent_to_http10_clients(server):
+    with server.connect() as sock:
+        sock.sendall(b"POST /nope HTTP/1.0\r\nHost: t\r\nContent-Length: 4\r\n"
+                     b"Expect: 100-continue\r\n\r\nbody")
+        reader = sock.makefile("rb")
+        assert read_response(reader).status == 404
+
+
+def test_a_valid_header_wins_over_an_invalid_query_value(server):
+    with server.connect() as sock:
+        sock.sendall(get("/stream-sse?delay_ms=abc&max_tokens=2", "X-Mock-Delay-Ms: 1"))
+        assert len(read_response(sock.makefile("rb")).sse_events()) == 3
