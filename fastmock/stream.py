@@ -82,10 +82,7 @@ class FrameStream:
     def pause(self) -> None:
         """The transport's buffer is full: stop until resume()."""
         self.paused = True
-        self.pacer.remove(self)
-        if self.burst is not None:
-            self.burst.cancel()
-            self.burst = None
+        self._stop_timers()
 
     def resume(self) -> None:
         """The transport drained: go on from the frame it stopped at, paced from now."""
@@ -98,10 +95,7 @@ class FrameStream:
     def cancel(self) -> None:
         """The connection is gone: forget every timer; idempotent."""
         self.finished = True
-        self.pacer.remove(self)
-        if self.burst is not None:
-            self.burst.cancel()
-            self.burst = None
+        self._stop_timers()
         self.transport = None
         self.conn = None
 
@@ -114,6 +108,12 @@ class FrameStream:
             transport.abort()
 
     # -- internals -----------------------------------------------------------
+
+    def _stop_timers(self) -> None:
+        self.pacer.remove(self)
+        if self.burst is not None:
+            self.burst.cancel()
+            self.burst = None
 
     def _continue(self) -> None:
         if self.finished or self.paused:
