@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import select
 import signal
 import socket
 import sys
+import time
 
 import uvloop
 
@@ -78,11 +80,11 @@ def bind_socket(host: str, port: int, backlog: int, reuse_port: bool, listen: bo
     return sock
 
 
-def serve(config, frames: Frames, sock, announce: str = "") -> int:
+def serve(config, frames: Frames, sock, on_ready=None) -> int:
     """Run one server process on ``sock`` until SIGTERM or SIGINT; returns the exit code.
 
-    ``announce`` is printed once the signal handlers are in place, so whoever waits
-    for it may signal the process at once.
+    ``on_ready()`` is called once it listens with its signal handlers in place, so
+    whoever waits for it may connect or signal at once.
     """
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -93,7 +95,8 @@ def serve(config, frames: Frames, sock, announce: str = "") -> int:
         stop = loop.create_future()
         for sig in HANDLED_SIGNALS:
             loop.add_signal_handler(sig, _request_stop, stop, sig)
-        _announce(announce)
+        if on_ready is not None:
+            on_ready()
         _sweep(app)
         loop.run_until_complete(stop)
         loop.run_until_complete(shutdown(app, server, stop))
@@ -164,7 +167,7 @@ def run(config) -> int:
                 f"(pid {os.getpid()}, {workers} worker{'s' if workers > 1 else ''}, "
                 f"{len(frames.corpus)} tokens)")
     if workers == 1:
-        return serve(config, frames, sock, announce)
+        return serve(config, frames, sock, lambda: _announce(announce))
     return Supervisor(config, frames, host, port, workers).run(announce)
 
 
@@ -173,9 +176,8 @@ def _show(host: str) -> str:
 
 
 def _announce(line: str) -> None:
-    if line:
-        sys.stderr.write(line + "\n")
-        sys.stderr.flush()
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 class Supervisor:
@@ -189,12 +191,17 @@ class Supervisor:
         self.count = count
         self.children: dict[int, int] = {}   # pid -> worker number
         self.stopping = False
+        self.ready_r, self.ready_w = os.pipe()  # each worker writes one byte once it listens
 
-    def run(self, announce: str = "") -> int:
+    def run(self, announce: str) -> int:
         for sig in HANDLED_SIGNALS:
             signal.signal(sig, self._on_signal)
         for number in range(self.count):
             self._spawn(number)
+        ready, deadline = 0, time.monotonic() + 30  # a worker that fails to start is restarted below
+        while ready < self.count and not self.stopping and time.monotonic() < deadline:
+            if select.select([self.ready_r], [], [], 0.2)[0]:  # short waits: a signal may come
+                ready += len(os.read(self.ready_r, self.count - ready))
         _announce(announce)
         status = 0
         while self.children:
@@ -234,7 +241,7 @@ class Supervisor:
             for sig in HANDLED_SIGNALS:
                 signal.signal(sig, signal.SIG_DFL)
             sock = bind_socket(self.host, self.port, self.config.backlog, reuse_port=True)
-            code = serve(self.config, self.frames, sock)
+            code = serve(self.config, self.frames, sock, lambda: os.write(self.ready_w, b"."))
         except BaseException:
             log.exception("worker %d failed", number)
         finally:
