@@ -81,17 +81,11 @@ class FrameStream:
         if (0 < delay and now_ms - self.next_ms < delay and 0 < n and n + 1 != self.total
                 and n + 1 != self.fail_after):
             i = n % self.count
-            data = self.heads[PLAIN][i] + self.frame_splice() + self.tails[PLAIN][i]
             self.sent = n + 1
             self.next_ms += delay
-            metrics = self.metrics
-            metrics.tokens_sent += 1
-            metrics.bytes_sent += len(data)
-            self.transport.write(data)
-            if not self.paused:
-                self.pacer.add(self, self.next_ms)
-            return
-        self._send((now_ms - self.next_ms) // delay + 1 if delay else MAX_BATCH)
+            self._write(self.heads[PLAIN][i] + self.frame_splice() + self.tails[PLAIN][i], 1)
+        else:
+            self._send((now_ms - self.next_ms) // delay + 1 if delay else MAX_BATCH)
         self._continue()
 
     def pause(self) -> None:
@@ -200,10 +194,12 @@ class OllamaStream(FrameStream):
 
     __slots__ = ("model", "started_ns", "done_reason")
 
-    def __init__(self, *args, model: bytes, done_reason: str = "stop", **kwargs) -> None:
+    def __init__(self, conn, transport, pacer, metrics, table, *, model: bytes,
+                 done_reason: str = "stop", **kwargs) -> None:
         # splice = '{"model":"M","created_at":"' + a stamp of fixed width added per frame
-        super().__init__(*args, splice=b'{"model":"' + model + b'","created_at":"',
-                         splice_extra=len(args[2].stamp()), **kwargs)
+        super().__init__(conn, transport, pacer, metrics, table,
+                         splice=b'{"model":"' + model + b'","created_at":"',
+                         splice_extra=len(pacer.stamp()), **kwargs)
         self.model = model
         self.started_ns = time.monotonic_ns()
         self.done_reason = done_reason
