@@ -1,0 +1,66 @@
+"""StreamSpec: everything the engine needs to stream one response, as pre-encoded bytes.
+
+An API module (seed, OpenAI, Anthropic, Ollama) decides *what* a stream says; the
+engine decides *when* each frame goes out and how it is framed on the wire (chunked
+for HTTP/1.1, close-delimited for HTTP/1.0). Between the two there is only this
+object: no JSON is encoded per token, the engine only joins the pieces below.
+
+A stream on the wire, before HTTP framing:
+
+    opening                                   (sent with the head, before the TTFT wait)
+    frame(0) frame(1) ... frame(total - 1)    (paced: ttft_ms, then delay_ms apart)
+    closing(sent, finish)                     (unless fail_after cut the stream)
+
+and every frame is
+
+    splice [stamp] prefix token suffix [str(seq_base + n) seq_tail]
+
+where ``prefix`` is ``first_prefix`` for frame 0 and ``suffix`` is ``last_suffix``
+for the last frame when that is set (the seed /stream-sse puts finish_reason there).
+"""
+from __future__ import annotations
+
+
+class StreamSpec:
+    __slots__ = ("content_type", "opening", "splice", "stamp", "first_prefix", "prefix",
+                 "suffix", "last_suffix", "seq_base", "seq_tail", "tokens", "total", "finish",
+                 "closing")
+
+    def __init__(self, *, content_type: bytes, tokens: tuple, total: int, splice: bytes = b"",
+                 prefix: bytes = b"", suffix: bytes = b"", first_prefix: bytes | None = None,
+                 last_suffix: bytes | None = None, opening: bytes = b"", stamp: bool = False,
+                 seq_base: int = -1, seq_tail: bytes = b"", finish: str = "stop",
+                 closing=b"") -> None:
+        self.content_type = content_type  # b"text/event-stream" or b"application/x-ndjson"
+        self.opening = opening            # events before the first token (b"" = none)
+        self.splice = splice              # per-response bytes at the start of every frame
+        self.stamp = stamp                # Ollama: the shared created_at stamp follows the splice
+        self.first_prefix = prefix if first_prefix is None else first_prefix
+        self.prefix = prefix              # between splice (and stamp) and the token
+        self.suffix = suffix              # after the token
+        self.last_suffix = last_suffix    # after the last token instead of suffix, if set
+        self.seq_base = seq_base          # Responses API: sequence_number of frame 0; -1 = none
+        self.seq_tail = seq_tail          # after the sequence number
+        self.tokens = tokens              # JSON-escaped token bodies, cycled when total > len
+        self.total = total                # frames to send; -1 = until the client leaves
+        self.finish = finish              # the finish reason closing() is given at the end
+        self.closing = closing            # bytes, or a callable (sent, finish) -> bytes
+
+    def frame(self, n: int, stamp: bytes = b"") -> bytes:
+        """Frame ``n`` as the engine must send it (the reference the engine is tested against)."""
+        tokens = self.tokens
+        parts = [self.splice]
+        if self.stamp:
+            parts.append(stamp)
+        parts.append(self.first_prefix if n == 0 else self.prefix)
+        parts.append(tokens[n % len(tokens)])
+        last = self.last_suffix is not None and n == self.total - 1
+        parts.append(self.last_suffix if last else self.suffix)
+        if self.seq_base >= 0:
+            parts.append(b"%d" % (self.seq_base + n))
+            parts.append(self.seq_tail)
+        return b"".join(parts)
+
+    def closing_bytes(self, sent: int) -> bytes:
+        closing = self.closing
+        return closing if isinstance(closing, bytes) else closing(sent, self.finish)
