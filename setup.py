@@ -1,14 +1,19 @@
-"""Build the Cython frame tables; all metadata lives in pyproject.toml."""
+"""Build the Cython extensions; all metadata lives in pyproject.toml."""
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-extensions = [Extension("fastmock._chunks", ["fastmock/_chunks.pyx"])]
+extensions = [
+    Extension("fastmock._chunks", ["fastmock/_chunks.pyx"]),
+    Extension("fastmock._pacer", ["fastmock/_pacer.pyx"]),
+    Extension("fastmock._counters", ["fastmock/_counters.pyx"]),
+    Extension("fastmock._connection", ["fastmock/_connection.pyx"]),
+]
 
 setup(
     ext_modules=cythonize(
         extensions,
         compiler_directives={"language_level": 3, "boundscheck": False, "wraparound": False},
-        # Always regenerate the C file: a stale one must never shadow the .pyx.
+        # Always regenerate the C files: a stale one must never shadow the .pyx.
         force=True,
     ),
 )

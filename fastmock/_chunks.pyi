@@ -3,12 +3,14 @@ CHAT_MODEL: str
 OLLAMA_MODEL: str
 PROMPT_TOKENS: int
 STATIC_CREATED: int
-PLAIN: int
-FIRST: int
-LAST: int
-ONLY: int
 CRLF: bytes
-END_CHUNKED: bytes
+CHAT_FIRST_PREFIX: bytes
+CHAT_PREFIX: bytes
+CHAT_SUFFIX: bytes
+CHAT_LAST_SUFFIX: bytes
+SSE_DONE: bytes
+OLLAMA_PREFIX: bytes
+OLLAMA_SUFFIX: bytes
 HEALTH_BODY: bytes
 KEEP_ALIVE: int
 KEEP_ALIVE_10: int
@@ -17,16 +19,6 @@ CLOSE: int
 def json_string(text: str) -> bytes: ...
 def split_tokens(text: str) -> list[str]: ...
 
-class FrameTable:
-    count: int
-    chunked: tuple[tuple[bytes, ...], ...]
-    raw: tuple[tuple[bytes, ...], ...]
-    no_size_lines: tuple[tuple[bytes, ...], ...]
-    done_chunked: bytes
-    done_raw: bytes
-    def __init__(self, variants: tuple[tuple[bytes, ...], ...], done: bytes) -> None: ...
-    def size_lines(self, splice_len: int) -> tuple[tuple[bytes, ...], ...]: ...
-
 class Corpus:
     text: str
     tokens: tuple[str, ...]
@@ -34,9 +26,8 @@ class Corpus:
     def __init__(self, text: str) -> None: ...
     def __len__(self) -> int: ...
 
-def chat_chunk_table(corpus: Corpus) -> FrameTable: ...
 def chat_chunk_splice(completion_id: bytes, created: int, model: bytes) -> bytes: ...
-def ollama_generate_table(corpus: Corpus) -> FrameTable: ...
+def ollama_generate_splice(model: bytes) -> bytes: ...
 def ollama_generate_done(model: bytes, stamp: bytes, eval_count: int, total_ns: int, done_reason: str) -> bytes: ...
 def api_data_body(corpus: Corpus, model: bytes) -> bytes: ...
 def whole_responses(status_line: bytes, headers: bytes, body: bytes) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]: ...

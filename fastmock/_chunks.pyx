@@ -1,13 +1,11 @@
 # cython: language_level=3
 """Every byte fastmock streams, encoded once.
 
-A corpus is split into tokens once; each token is JSON-escaped once and baked
-into the tail of its frame for every stream kind, in two framings: HTTP/1.1
-chunked (size line and CRLF included) and raw (HTTP/1.0, close-delimited).
-A frame on the wire is ``size_line + splice + tail``: the splice is the part
-that differs per response (ids, timestamps, model) and always has one length
-within a response, so its size lines are computed once per length and cached.
-Whole responses for /api/data and /health are complete HTTP messages.
+A corpus is split into tokens once and each token is JSON-escaped once; the
+constant pieces of every stream kind's frames around a token are bytes here
+too, so a frame on the wire is only these pieces joined (see StreamSpec): no
+JSON is encoded per token, and one token table serves every API. Whole
+responses for /api/data and /health are complete HTTP messages.
 
 No I/O and no asyncio here: bytes in, bytes out.
 """
@@ -35,16 +33,7 @@ PROMPT_TOKENS = 12
 # Keeps /api/data byte-identical across requests, runs and servers.
 STATIC_CREATED = 1700000000
 
-# Variant indexes of FrameTable.tails: a frame is plain, the first of its
-# response, the last, or both at once (a one-token response).
-PLAIN = 0
-FIRST = 1
-LAST = 2
-ONLY = 3
-
 CRLF = b"\r\n"
-# The zero-size chunk that ends a chunked body.
-END_CHUNKED = b"0\r\n\r\n"
 
 cdef str _ESCAPES = '"\\'
 
@@ -88,49 +77,6 @@ cpdef list split_tokens(str text):
     return tokens
 
 
-cdef bytes _size_line(Py_ssize_t size):
-    return b"%x\r\n" % size
-
-
-cdef class FrameTable:
-    """The tails of one stream kind's frames, per token and variant, in both framings."""
-
-    cdef readonly Py_ssize_t count          # tokens in the corpus
-    cdef readonly tuple chunked             # 4 variants x count tails, CRLF included
-    cdef readonly tuple raw                 # the same without chunked framing
-    cdef readonly tuple no_size_lines       # empty heads for raw frames, shaped like size_lines()
-    cdef readonly bytes done_chunked        # what ends the stream (terminator included)
-    cdef readonly bytes done_raw
-    cdef dict _size_lines
-
-    def __init__(self, tuple variants, bytes done):
-        cdef tuple tails
-        self.count = len(variants[PLAIN])
-        self.raw = variants
-        self.chunked = tuple([tuple([tail + CRLF for tail in tails]) for tails in variants])
-        self.no_size_lines = tuple([tuple([b"" for tail in tails]) for tails in variants])
-        self.done_raw = done
-        self.done_chunked = (_size_line(len(done)) + done + CRLF if done else b"") + END_CHUNKED
-        self._size_lines = {}
-
-    cpdef tuple size_lines(self, Py_ssize_t splice_len):
-        """Chunk size lines for every tail when each frame carries ``splice_len`` spliced bytes."""
-        cdef tuple lines = self._size_lines.get(splice_len)
-        cdef tuple tails
-        if lines is None:
-            lines = tuple([
-                tuple([_size_line(splice_len + len(tail)) for tail in tails])
-                for tails in self.raw
-            ])
-            if len(self._size_lines) < 64:   # one entry per model-name length in practice
-                self._size_lines[splice_len] = lines
-        return lines
-
-
-cdef tuple _variants(list plain, list first, list last, list only):
-    return (tuple(plain), tuple(first), tuple(last), tuple(only))
-
-
 cdef class Corpus:
     """A text split into tokens, each JSON-escaped once."""
 
@@ -150,16 +96,17 @@ cdef class Corpus:
         return len(self.tokens)
 
 
-cpdef FrameTable chat_chunk_table(Corpus corpus):
-    """OpenAI chat.completion.chunk SSE events; splice = ``data: {"id":...,"delta":{``."""
-    cdef list plain = [], first = [], last = [], only = []
-    cdef bytes tok
-    for tok in corpus.escaped:
-        plain.append(b'"content":"' + tok + b'"},"finish_reason":null}]}\n\n')
-        first.append(b'"role":"assistant","content":"' + tok + b'"},"finish_reason":null}]}\n\n')
-        last.append(b'"content":"' + tok + b'"},"finish_reason":"stop"}]}\n\n')
-        only.append(b'"role":"assistant","content":"' + tok + b'"},"finish_reason":"stop"}]}\n\n')
-    return FrameTable(_variants(plain, first, last, only), b"data: [DONE]\n\n")
+# The pieces of an OpenAI chat.completion.chunk SSE event around its token:
+#   splice + (CHAT_FIRST_PREFIX | CHAT_PREFIX) + token + (CHAT_SUFFIX | CHAT_LAST_SUFFIX)
+CHAT_FIRST_PREFIX = b'"role":"assistant","content":"'
+CHAT_PREFIX = b'"content":"'
+CHAT_SUFFIX = b'"},"finish_reason":null}]}\n\n'
+CHAT_LAST_SUFFIX = b'"},"finish_reason":"stop"}]}\n\n'
+SSE_DONE = b"data: [DONE]\n\n"
+
+# An Ollama /api/generate line: splice + created_at stamp + OLLAMA_PREFIX + token + OLLAMA_SUFFIX
+OLLAMA_PREFIX = b'","response":"'
+OLLAMA_SUFFIX = b'","done":false}\n'
 
 
 cpdef bytes chat_chunk_splice(bytes completion_id, long created, bytes model):
@@ -168,17 +115,9 @@ cpdef bytes chat_chunk_splice(bytes completion_id, long created, bytes model):
             + b"%d" % created + b',"model":"' + model + b'","choices":[{"index":0,"delta":{')
 
 
-cpdef FrameTable ollama_generate_table(Corpus corpus):
-    """Ollama /api/generate lines; splice = ``{"model":"...","created_at":"<stamp>``.
-
-    The final ``done: true`` line carries per-response durations, so it is not
-    in the table: see ollama_generate_done.
-    """
-    cdef list plain = []
-    cdef bytes tok
-    for tok in corpus.escaped:
-        plain.append(b'","response":"' + tok + b'","done":false}\n')
-    return FrameTable(_variants(plain, plain, plain, plain), b"")
+cpdef bytes ollama_generate_splice(bytes model):
+    """The per-response part in front of every /api/generate line's created_at stamp."""
+    return b'{"model":"' + model + b'","created_at":"'
 
 
 cpdef bytes ollama_generate_done(bytes model, bytes stamp, long eval_count,

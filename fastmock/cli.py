@@ -132,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from fastmock.server import run  # after parsing: --help and --version stay instant
     except ImportError as exc:
-        print(f"fastmock: {exc}", file=sys.stderr)
+        if (exc.name or "").startswith("fastmock._"):  # never a silent pure-Python fallback
+            print(f"fastmock: the compiled extension {exc.name} is missing or broken ({exc}); "
+                  "reinstall fastmock with a C compiler available: pip install .", file=sys.stderr)
+        else:
+            print(f"fastmock: {exc}", file=sys.stderr)
         return 1
     return run(config)

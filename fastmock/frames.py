@@ -1,33 +1,39 @@
-"""The frame tables of one server, built once at start from its corpus and model.
+"""The pre-encoded bytes of one server, built once at start from its corpus and model.
 
-This is the only module that imports the compiled extension: fastmock never
-runs on a silent pure-Python fallback, so a missing build fails loudly here.
+fastmock never runs on a silent pure-Python fallback: a missing build fails
+loudly here (and in the CLI, for every compiled module).
 """
 from __future__ import annotations
+
+import time
 
 try:
     from fastmock import _chunks
 except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     raise ImportError(
-        "fastmock's compiled extension fastmock._chunks is missing or broken "
+        "the compiled extension fastmock._chunks is missing or broken "
         f"({exc}); reinstall fastmock with a C compiler available: pip install ."
     ) from exc
 
+from fastmock.streamspec import StreamSpec
+
 Corpus = _chunks.Corpus
-FrameTable = _chunks.FrameTable
 json_string = _chunks.json_string
+split_tokens = _chunks.split_tokens
 chat_chunk_splice = _chunks.chat_chunk_splice
 ollama_generate_done = _chunks.ollama_generate_done
-PLAIN, FIRST, LAST, ONLY = _chunks.PLAIN, _chunks.FIRST, _chunks.LAST, _chunks.ONLY
 KEEP_ALIVE, KEEP_ALIVE_10, CLOSE = _chunks.KEEP_ALIVE, _chunks.KEEP_ALIVE_10, _chunks.CLOSE
 DEFAULT_TEXT = _chunks.DEFAULT_TEXT
 EXTENSION_FILE = _chunks.__file__
+
+SSE = b"text/event-stream"
+NDJSON = b"application/x-ndjson"
 
 
 class Frames:
     """Everything pre-encoded for one corpus and model name."""
 
-    __slots__ = ("corpus", "chat_model", "ollama_model", "chat", "ollama", "api_data", "health")
+    __slots__ = ("corpus", "chat_model", "ollama_model", "api_data", "health", "_ollama_splice")
 
     def __init__(self, text: str = DEFAULT_TEXT, model: str | None = None) -> None:
         from fastmock import responses  # responses needs this module's escaper first
@@ -35,11 +41,31 @@ class Frames:
         self.corpus = Corpus(text)
         self.chat_model = json_string(model or _chunks.CHAT_MODEL)
         self.ollama_model = json_string(model or _chunks.OLLAMA_MODEL)
-        self.chat = _chunks.chat_chunk_table(self.corpus)
-        self.ollama = _chunks.ollama_generate_table(self.corpus)
+        self._ollama_splice = _chunks.ollama_generate_splice(self.ollama_model)
         # (GET variants, HEAD variants), indexed by KEEP_ALIVE / KEEP_ALIVE_10 / CLOSE
         self.api_data = _chunks.whole_responses(
             responses.status_line(200), responses.JSON_HEADERS,
             _chunks.api_data_body(self.corpus, self.chat_model))
         self.health = _chunks.whole_responses(
             responses.status_line(200), responses.JSON_HEADERS, _chunks.HEALTH_BODY)
+
+    def chat_stream(self, completion_id: bytes, created: int, total: int) -> StreamSpec:
+        """/stream-sse and /stream-loop: chat.completion.chunk events, then ``data: [DONE]``."""
+        return StreamSpec(
+            content_type=SSE, tokens=self.corpus.escaped, total=total,
+            splice=chat_chunk_splice(completion_id, created, self.chat_model),
+            first_prefix=_chunks.CHAT_FIRST_PREFIX, prefix=_chunks.CHAT_PREFIX,
+            suffix=_chunks.CHAT_SUFFIX, last_suffix=_chunks.CHAT_LAST_SUFFIX,
+            closing=_chunks.SSE_DONE)
+
+    def ollama_stream(self, total: int, stamp) -> StreamSpec:
+        """/stream-ndjson: /api/generate lines, each stamped when written, then the done line."""
+        model, started = self.ollama_model, time.monotonic_ns()
+
+        def closing(sent: int, finish: str) -> bytes:
+            return ollama_generate_done(model, stamp(), sent, time.monotonic_ns() - started, finish)
+
+        return StreamSpec(
+            content_type=NDJSON, tokens=self.corpus.escaped, total=total,
+            splice=self._ollama_splice, stamp=True, prefix=_chunks.OLLAMA_PREFIX,
+            suffix=_chunks.OLLAMA_SUFFIX, closing=closing)

@@ -1,37 +1,58 @@
-"""Counters behind ``GET /metrics``, rendered in the Prometheus text format."""
+"""``GET /metrics``: the shared counters in the Prometheus text format.
+
+The counters live in memory every worker shares (fastmock._counters), so any
+worker renders the totals of all of them.
+"""
 from __future__ import annotations
 
+from fastmock._counters import BOUNDS, LAYOUT, SLOTS
+from fastmock.routes import ROUTE_NAMES
 
-class Metrics:
-    __slots__ = ("requests", "connections", "streams", "tokens_sent", "bytes_sent")
+_SCALARS = (
+    ("open_connections", "gauge", "TCP connections open now."),
+    ("active_streams", "gauge", "Streaming responses in progress."),
+    ("connections", "counter", "TCP connections accepted."),
+    ("connections_rejected", "counter", "Connections refused with 503 beyond --max-connections."),
+    ("tokens_sent", "counter", "Stream frames (tokens) sent."),
+    ("bytes_sent", "counter", "Response bytes written to sockets."),
+)
+_HISTOGRAMS = (
+    ("time_to_first_token_seconds", "ttft_base",
+     "From a streaming request's first byte to its first token frame."),
+    ("request_duration_seconds", "duration_base",
+     "From a request's first byte to the last byte of its answer."),
+)
+_LE = [f"{bound:g}" for bound in BOUNDS] + ["+Inf"]
 
-    def __init__(self) -> None:
-        self.requests: dict[tuple[str, int], int] = {}   # (route, status) -> count
-        self.connections = 0                              # open now
-        self.streams = 0                                  # streaming now
-        self.tokens_sent = 0
-        self.bytes_sent = 0
 
-    def count(self, route: str, status: int) -> None:
-        key = (route, status)
-        requests = self.requests
-        requests[key] = requests.get(key, 0) + 1
-
-    def render(self) -> bytes:
-        lines = [
-            "# HELP fastmock_requests_total HTTP requests answered, by route and status.",
-            "# TYPE fastmock_requests_total counter",
-        ]
-        for (route, status), n in sorted(self.requests.items()):
-            lines.append(f'fastmock_requests_total{{route="{route}",status="{status}"}} {n}')
-        for name, kind, value, text in (
-            ("open_connections", "gauge", self.connections, "TCP connections open now."),
-            ("active_streams", "gauge", self.streams, "Streaming responses in progress."),
-            ("tokens_sent_total", "counter", self.tokens_sent, "Stream frames (tokens) sent."),
-            ("bytes_sent_total", "counter", self.bytes_sent, "Response bytes written to sockets."),
-        ):
-            lines.append(f"# HELP fastmock_{name} {text}")
-            lines.append(f"# TYPE fastmock_{name} {kind}")
-            lines.append(f"fastmock_{name} {value}")
-        lines.append("")
-        return "\n".join(lines).encode()
+def render(counters) -> bytes:
+    lines = ["# HELP fastmock_requests_total HTTP requests answered, by route and status.",
+             "# TYPE fastmock_requests_total counter"]
+    statuses, low = LAYOUT["statuses"], LAYOUT["status_low"]
+    for index, route in enumerate(ROUTE_NAMES):
+        values = counters.values(LAYOUT["requests_base"] + index * statuses, statuses)
+        for offset, n in enumerate(values):
+            if n:
+                lines.append(f'fastmock_requests_total{{route="{route}",status="{low + offset}"}} {n}')
+    for name, kind, text in _SCALARS:
+        suffix = "_total" if kind == "counter" else ""
+        lines.append(f"# HELP fastmock_{name}{suffix} {text}")
+        lines.append(f"# TYPE fastmock_{name}{suffix} {kind}")
+        lines.append(f"fastmock_{name}{suffix} {counters.value(SLOTS[name])}")
+    width = LAYOUT["histogram"]
+    for name, base, text in _HISTOGRAMS:
+        lines.append(f"# HELP fastmock_{name} {text}")
+        lines.append(f"# TYPE fastmock_{name} histogram")
+        for index, route in enumerate(ROUTE_NAMES):
+            values = counters.values(LAYOUT[base] + index * width, width)
+            count = values[-1]
+            if not count:
+                continue
+            cumulative = 0
+            for le, n in zip(_LE, values):
+                cumulative += n
+                lines.append(f'fastmock_{name}_bucket{{route="{route}",le="{le}"}} {cumulative}')
+            lines.append(f'fastmock_{name}_sum{{route="{route}"}} {values[-2] / 1e6:.6f}')
+            lines.append(f'fastmock_{name}_count{{route="{route}"}} {count}')
+    lines.append("")
+    return "\n".join(lines).encode()

@@ -5,29 +5,35 @@ from fastmock.responses import ALLOW_GET
 
 # Route kinds
 STATIC = 0      # a whole pre-encoded response
-STREAM = 1      # a paced FrameStream
+STREAM = 1      # a paced stream
 METRICS = 2     # rendered per request
+
+# Metrics labels of answers that belong to no route; a Route's index follows them.
+OTHER = 0       # an unknown path
+ERROR = 1       # a request that could not be parsed, or did not arrive in time
+ROUTE_NAMES = ["other", "error"]
 
 
 class Route:
-    __slots__ = ("name", "kind", "allow", "methods", "table", "endless", "ollama")
+    __slots__ = ("name", "index", "kind", "allow", "methods", "endless", "ollama")
 
-    def __init__(self, name: str, kind: int, *, allow: bytes = ALLOW_GET, table: str = "",
-                 endless: bool = False, ollama: bool = False) -> None:
+    def __init__(self, name: str, kind: int, *, allow: bytes = ALLOW_GET, endless: bool = False,
+                 ollama: bool = False) -> None:
         self.name = name                  # the metrics label
+        self.index = len(ROUTE_NAMES)     # its slots in the shared counters
+        ROUTE_NAMES.append(name)
         self.kind = kind
         self.allow = allow                # the Allow header of a 405
         self.methods = frozenset(allow.decode().replace(" ", "").encode().split(b","))
-        self.table = table                # Frames attribute of a stream's frame table
         self.endless = endless            # /stream-loop: cycle the text until the client leaves
         self.ollama = ollama              # NDJSON lines stamped with created_at
 
 
 ROUTES = {
-    b"/stream-sse": Route("/stream-sse", STREAM, table="chat"),
-    b"/stream-loop": Route("/stream-loop", STREAM, table="chat", endless=True),
-    b"/stream-ndjson": Route("/stream-ndjson", STREAM, table="ollama", ollama=True),
-    b"/api/data": Route("/api/data", STATIC, table="api_data"),
-    b"/health": Route("/health", STATIC, table="health"),
+    b"/stream-sse": Route("/stream-sse", STREAM),
+    b"/stream-loop": Route("/stream-loop", STREAM, endless=True),
+    b"/stream-ndjson": Route("/stream-ndjson", STREAM, ollama=True),
+    b"/api/data": Route("/api/data", STATIC),
+    b"/health": Route("/health", STATIC),
     b"/metrics": Route("/metrics", METRICS),
 }

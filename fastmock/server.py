@@ -16,10 +16,11 @@ import time
 import uvloop
 
 from fastmock import __version__
+from fastmock._connection import Shared
+from fastmock._counters import Counters
+from fastmock._pacer import Pacer
 from fastmock.accesslog import AccessLog
 from fastmock.frames import Frames
-from fastmock.metrics import Metrics
-from fastmock.pacer import Pacer
 from fastmock.protocol import HttpProtocol
 
 log = logging.getLogger("fastmock")
@@ -28,29 +29,24 @@ SWEEP_SECONDS = 1.0
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-class App:
+class App(Shared):
     """What every connection of one process shares."""
 
-    __slots__ = ("config", "loop", "frames", "static", "pacer", "metrics", "connections",
-                 "access_log", "shutting_down", "_id_prefix", "_id_count")
+    __slots__ = ("frames", "static", "_id_prefix", "_id_count")
 
-    def __init__(self, config, loop, frames: Frames) -> None:
-        self.config = config
-        self.loop = loop
+    def __init__(self, config, loop, frames: Frames, counters: Counters | None = None) -> None:
+        super().__init__(loop, config, Pacer(loop, config.tick_ms),
+                         counters if counters is not None else Counters(),
+                         AccessLog() if config.access_log else None)
         self.frames = frames
         self.static = {b"/api/data": frames.api_data, b"/health": frames.health}
-        self.pacer = Pacer(loop, config.tick_ms)
-        self.metrics = Metrics()
-        self.connections: set[HttpProtocol] = set()
-        self.access_log = AccessLog() if config.access_log else None
-        self.shutting_down = False
-        self._id_prefix = os.urandom(4).hex()
+        self._id_prefix = os.urandom(4).hex().encode()
         self._id_count = 0
 
     def next_id(self) -> bytes:
         """A fixed-width, process-unique completion id: chatcmpl- and 24 hex digits."""
         self._id_count += 1
-        return b"chatcmpl-%s%016x" % (self._id_prefix.encode(), self._id_count)
+        return b"chatcmpl-%s%016x" % (self._id_prefix, self._id_count)
 
 
 def load_frames(config) -> Frames:
@@ -80,7 +76,7 @@ def bind_socket(host: str, port: int, backlog: int, reuse_port: bool, listen: bo
     return sock
 
 
-def serve(config, frames: Frames, sock, on_ready=None) -> int:
+def serve(config, frames: Frames, sock, on_ready=None, counters: Counters | None = None) -> int:
     """Run one server process on ``sock`` until SIGTERM or SIGINT; returns the exit code.
 
     ``on_ready()`` is called once it listens with its signal handlers in place, so
@@ -88,7 +84,7 @@ def serve(config, frames: Frames, sock, on_ready=None) -> int:
     """
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
-    app = App(config, loop, frames)
+    app = App(config, loop, frames, counters)
     try:
         server = loop.run_until_complete(
             loop.create_server(lambda: HttpProtocol(app), sock=sock, backlog=config.backlog))
@@ -116,9 +112,7 @@ def _request_stop(stop, sig) -> None:
 
 def _sweep(app: App) -> None:
     """Once a second: timeouts of every connection, and the access log's buffer."""
-    now = app.loop.time()
-    for conn in list(app.connections):
-        conn.check_timeouts(now)
+    app.sweep()
     if app.access_log is not None:
         app.access_log.flush()
     if not app.shutting_down:
@@ -166,9 +160,11 @@ def run(config) -> int:
     announce = (f"fastmock {__version__} listening on http://{_show(host)}:{port} "
                 f"(pid {os.getpid()}, {workers} worker{'s' if workers > 1 else ''}, "
                 f"{len(frames.corpus)} tokens)")
+    # Made before any fork, so that every worker writes its own row of the same counters.
+    counters = Counters(workers)
     if workers == 1:
-        return serve(config, frames, sock, lambda: _announce(announce))
-    return Supervisor(config, frames, host, port, workers).run(announce)
+        return serve(config, frames, sock, lambda: _announce(announce), counters)
+    return Supervisor(config, frames, counters, host, port, workers).run(announce)
 
 
 def _show(host: str) -> str:
@@ -183,9 +179,11 @@ def _announce(line: str) -> None:
 class Supervisor:
     """The parent of N workers: restarts one that dies, forwards SIGTERM/SIGINT to all."""
 
-    def __init__(self, config, frames: Frames, host: str, port: int, count: int) -> None:
+    def __init__(self, config, frames: Frames, counters: Counters, host: str, port: int,
+                 count: int) -> None:
         self.config = config
         self.frames = frames
+        self.counters = counters
         self.host = host
         self.port = port
         self.count = count
@@ -219,6 +217,7 @@ class Supervisor:
                 status = status or (code if code > 0 else 0)
             else:
                 log.warning("worker %d (pid %d) exited with %d; starting a new one", number, pid, code)
+                self.counters.reset_gauges(number)
                 self._spawn(number)
         return status
 
@@ -241,7 +240,9 @@ class Supervisor:
             for sig in HANDLED_SIGNALS:
                 signal.signal(sig, signal.SIG_DFL)
             sock = bind_socket(self.host, self.port, self.config.backlog, reuse_port=True)
-            code = serve(self.config, self.frames, sock, lambda: os.write(self.ready_w, b"."))
+            self.counters.select(number)
+            code = serve(self.config, self.frames, sock, lambda: os.write(self.ready_w, b"."),
+                         self.counters)
         except BaseException:
             log.exception("worker %d failed", number)
         finally:

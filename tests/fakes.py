@@ -23,9 +23,11 @@ from collections import deque
 
 import pytest
 
+from fastmock._counters import LAYOUT, SLOTS
 from fastmock.config import Config
 from fastmock.frames import Frames
 from fastmock.protocol import HttpProtocol
+from fastmock.routes import ROUTE_NAMES
 from fastmock.server import App
 
 START = 1_048_576.0    # loop clock at the start (s): 12 days of uptime, where int(t*1000) often lands 1 ms short
@@ -190,6 +192,8 @@ class MockTransport:
         self.reading_calls: list[str] = []
         self.writes_after_close: list[bytes] = []
         self.high_water = high_water  # pause_writing when buffered > high_water
+        self.half_close = False       # can_write_eof(): lingering closes are tested with True
+        self.eof_written = False
         self.buffered = 0
         self.write_paused = False
 
@@ -227,6 +231,13 @@ class MockTransport:
         if not self._losing:
             self._losing = True
             self.loop.call_soon(self._lose, None)
+
+    def can_write_eof(self) -> bool:
+        return self.half_close
+
+    def write_eof(self) -> None:
+        assert self.half_close and not self.eof_written
+        self.eof_written = True
 
     def is_closing(self) -> bool:
         return self.closed or self.aborted
@@ -288,8 +299,47 @@ FRAMES = Frames()   # the default corpus and models, built once for every test
 
 
 def make_app(loop: ManualClockLoop, frames: Frames | None = None, **settings) -> App:
-    """The real server App on the fake loop; settings override Config defaults."""
-    return App(Config(**settings), loop, frames if frames is not None else FRAMES)
+    """The real server App on the fake loop (and its clock); settings override Config defaults."""
+    app = App(Config(**settings), loop, frames if frames is not None else FRAMES)
+    app.clock = loop.time
+    return app
+
+
+class Stats:
+    """The App's shared counters, by name, as the tests read them."""
+
+    def __init__(self, app: App) -> None:
+        self.counters = app.counters
+
+    @property
+    def streams(self) -> int:
+        return self.counters.value(SLOTS["active_streams"])
+
+    @property
+    def connections(self) -> int:
+        return self.counters.value(SLOTS["open_connections"])
+
+    @property
+    def tokens_sent(self) -> int:
+        return self.counters.value(SLOTS["tokens_sent"])
+
+    @property
+    def bytes_sent(self) -> int:
+        return self.counters.value(SLOTS["bytes_sent"])
+
+    @property
+    def requests(self) -> dict[tuple[str, int], int]:
+        """(route, status) -> answers, for every pair answered at least once."""
+        statuses, low = LAYOUT["statuses"], LAYOUT["status_low"]
+        found = {}
+        for index, route in enumerate(ROUTE_NAMES):
+            values = self.counters.values(LAYOUT["requests_base"] + index * statuses, statuses)
+            found.update({(route, low + i): n for i, n in enumerate(values) if n})
+        return found
+
+
+def stats(app: App) -> Stats:
+    return Stats(app)
 
 
 class Client:

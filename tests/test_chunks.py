@@ -7,17 +7,17 @@ import json
 import pytest
 
 from fastmock import _chunks, frames, responses
-from fastmock.frames import CLOSE, FIRST, KEEP_ALIVE, KEEP_ALIVE_10, LAST, ONLY, PLAIN, Frames
+from fastmock.frames import CLOSE, KEEP_ALIVE, KEEP_ALIVE_10, Frames
 
 SPLICE = _chunks.chat_chunk_splice(b"chatcmpl-abc", 1700000123, b"mock-gpt-4o")
 HELLO = Frames("Hello world")
+STAMP = b"2026-01-02T03:04:05.000006Z"
 
 
-def frame(table, variant: int, i: int, splice: bytes, chunked: bool = True) -> bytes:
-    """A frame exactly as FrameStream puts it on the wire."""
-    if chunked:
-        return table.size_lines(len(splice))[variant][i] + splice + table.chunked[variant][i]
-    return table.no_size_lines[variant][i] + splice + table.raw[variant][i]
+def chat_events(f: Frames, total: int) -> list[bytes]:
+    spec = f.chat_stream(b"chatcmpl-abc", 1700000123, total)
+    assert spec.splice == SPLICE or f is not HELLO
+    return [spec.frame(n) for n in range(total)]
 
 
 # -- the extension itself ---------------------------------------------------------
@@ -36,88 +36,51 @@ def test_chat_splice_golden():
                       b'"created":1700000123,"model":"mock-gpt-4o","choices":[{"index":0,"delta":{')
 
 
-@pytest.mark.parametrize(("variant", "i", "payload"), [
-    (PLAIN, 1, b'"content":"world"},"finish_reason":null}]}'),
-    (FIRST, 0, b'"role":"assistant","content":"Hello "},"finish_reason":null}]}'),
-    (LAST, 1, b'"content":"world"},"finish_reason":"stop"}]}'),
-    (ONLY, 0, b'"role":"assistant","content":"Hello "},"finish_reason":"stop"}]}'),
+@pytest.mark.parametrize(("total", "n", "payload"), [
+    (2, 1, b'"content":"world"},"finish_reason":"stop"}]}'),
+    (3, 1, b'"content":"world"},"finish_reason":null}]}'),
+    (2, 0, b'"role":"assistant","content":"Hello "},"finish_reason":null}]}'),
+    (1, 0, b'"role":"assistant","content":"Hello "},"finish_reason":"stop"}]}'),
+    (-1, 5, b'"content":"world"},"finish_reason":null}]}'),
 ])
-def test_chat_frame_golden_bytes(variant, i, payload):
-    event = SPLICE + payload + b"\n\n"
-    raw = frame(HELLO.chat, variant, i, SPLICE, chunked=False)
-    assert raw == event
-    chunked = frame(HELLO.chat, variant, i, SPLICE)
-    assert chunked == b"%x\r\n" % len(event) + event + b"\r\n"
+def test_chat_frame_golden_bytes(total, n, payload):
+    spec = HELLO.chat_stream(b"chatcmpl-abc", 1700000123, total)
+    assert spec.frame(n) == SPLICE + payload + b"\n\n"
 
 
-def test_chat_frames_are_valid_json_with_the_right_fields():
-    table = HELLO.chat
-    for variant in (PLAIN, FIRST, LAST, ONLY):
-        for i, token in enumerate(HELLO.corpus.tokens):
-            event = frame(table, variant, i, SPLICE, chunked=False)
-            assert event.startswith(b"data: ") and event.endswith(b"\n\n")
-            chunk = json.loads(event[6:-2])
-            assert chunk["object"] == "chat.completion.chunk"
-            assert chunk["id"] == "chatcmpl-abc" and chunk["created"] == 1700000123
-            choice = chunk["choices"][0]
-            assert choice["delta"]["content"] == token
-            assert ("role" in choice["delta"]) == (variant in (FIRST, ONLY))
-            assert choice["finish_reason"] == ("stop" if variant in (LAST, ONLY) else None)
+@pytest.mark.parametrize("total", [1, 2, 7])
+def test_chat_frames_are_valid_json_with_the_right_fields(total):
+    tokens = HELLO.corpus.tokens
+    for n, event in enumerate(chat_events(HELLO, total)):
+        assert event.startswith(b"data: ") and event.endswith(b"\n\n")
+        chunk = json.loads(event[6:-2])
+        assert chunk["object"] == "chat.completion.chunk"
+        assert chunk["id"] == "chatcmpl-abc" and chunk["created"] == 1700000123
+        choice = chunk["choices"][0]
+        assert choice["delta"]["content"] == tokens[n % len(tokens)]
+        assert ("role" in choice["delta"]) == (n == 0)
+        assert choice["finish_reason"] == ("stop" if n == total - 1 else None)
 
 
-@pytest.mark.parametrize("splice_len", [0, 1, 15, 16, 200, 4095, 4096])
-def test_chunk_size_line_is_splice_plus_tail(splice_len):
-    table = Frames().chat
-    lines = table.size_lines(splice_len)
-    assert len(lines) == 4
-    for variant in range(4):
-        assert len(lines[variant]) == table.count
-        for i in range(table.count):
-            tail = table.raw[variant][i]
-            assert lines[variant][i] == b"%x\r\n" % (splice_len + len(tail))
-            assert table.chunked[variant][i] == tail + b"\r\n"
-
-
-def test_chunked_frame_decodes_to_the_raw_frame():
-    table = Frames().chat
-    for i in range(table.count):
-        wire = frame(table, PLAIN, i, SPLICE)
-        size_line, _, rest = wire.partition(b"\r\n")
-        size = int(size_line, 16)
-        assert rest[size:] == b"\r\n"
-        assert rest[:size] == frame(table, PLAIN, i, SPLICE, chunked=False)
-
-
-def test_raw_variant_has_no_framing():
-    table = HELLO.chat
-    assert table.no_size_lines == ((b"", b""),) * 4
-    for variant in range(4):
-        for tail in table.raw[variant]:
-            assert tail.endswith(b"}\n\n") and not tail.endswith(b"\r\n")
-
-
-def test_done_and_zero_chunk_terminator():
-    table = HELLO.chat
-    assert table.done_raw == b"data: [DONE]\n\n"
-    assert table.done_chunked == b"e\r\ndata: [DONE]\n\n\r\n0\r\n\r\n"
-    assert len(b"data: [DONE]\n\n") == 0xE
+def test_chat_stream_ends_with_done():
+    spec = HELLO.chat_stream(b"chatcmpl-abc", 1, 2)
+    assert spec.closing_bytes(2) == b"data: [DONE]\n\n"
+    assert spec.content_type == b"text/event-stream" and spec.opening == b""
 
 
 # -- Ollama NDJSON lines ----------------------------------------------------------------
 
 def test_ndjson_line_golden():
-    table = HELLO.ollama
-    splice = b'{"model":"mock-llama3","created_at":"2026-01-02T03:04:05.000006Z'
-    line = frame(table, PLAIN, 0, splice, chunked=False)
+    spec = HELLO.ollama_stream(2, lambda: STAMP)
+    line = spec.frame(0, STAMP)
     assert line == (b'{"model":"mock-llama3","created_at":"2026-01-02T03:04:05.000006Z",'
                     b'"response":"Hello ","done":false}\n')
     assert json.loads(line) == {"model": "mock-llama3", "created_at": "2026-01-02T03:04:05.000006Z",
                                 "response": "Hello ", "done": False}
-    chunked = frame(table, PLAIN, 0, splice)
-    assert chunked == b"%x\r\n" % len(line) + line + b"\r\n"
-    # every variant of an NDJSON line is the same line: there is no role or finish marker
-    assert table.raw[PLAIN] == table.raw[FIRST] == table.raw[LAST] == table.raw[ONLY]
-    assert table.done_raw == b"" and table.done_chunked == b"0\r\n\r\n"
+    # every NDJSON line has the same shape: there is no role or finish marker
+    assert spec.frame(1, STAMP) == line.replace(b"Hello ", b"world")
+    done = json.loads(spec.closing_bytes(2))
+    assert done["done"] is True and done["eval_count"] == 2 and done["created_at"] == STAMP.decode()
 
 
 def test_ndjson_done_line():
@@ -164,7 +127,7 @@ def test_api_data_body_is_the_whole_text():
     doc = json.loads(body)
     assert doc["object"] == "chat.completion" and doc["model"] == "mock-gpt-4o"
     assert doc["choices"][0]["message"] == {"role": "assistant", "content": _chunks.DEFAULT_TEXT}
-    assert doc["usage"]["completion_tokens"] == len(f.corpus) == f.chat.count
+    assert doc["usage"]["completion_tokens"] == len(f.corpus) == 209
     assert doc["usage"]["total_tokens"] == doc["usage"]["prompt_tokens"] + len(f.corpus)
     assert body == Frames().api_data[0][KEEP_ALIVE].partition(b"\r\n\r\n")[2], "not deterministic"
 
@@ -221,19 +184,13 @@ def test_custom_corpus_and_quoted_model_give_valid_json():
     model = 'my "best" \\ model\n'
     f = Frames(text, model)
     assert f.chat_model == _chunks.json_string(model)
-    splice = _chunks.chat_chunk_splice(b"chatcmpl-1", 1, f.chat_model)
-    n = f.chat.count
-    deltas = []
-    for i in range(n):
-        variant = ONLY if n == 1 else FIRST if i == 0 else LAST if i == n - 1 else PLAIN
-        chunk = json.loads(frame(f.chat, variant, i, splice, chunked=False)[6:-2])
-        assert chunk["model"] == model
-        deltas.append(chunk["choices"][0]["delta"]["content"])
-    assert "".join(deltas) == text
-    stamp = b"2026-01-02T03:04:05.000006Z"
-    lines = [frame(f.ollama, PLAIN, i, b'{"model":"' + f.ollama_model + b'","created_at":"' + stamp,
-                   chunked=False) for i in range(f.ollama.count)]
-    objects = [json.loads(line) for line in lines]
+    n = len(f.corpus)
+    events = [f.chat_stream(b"chatcmpl-1", 1, n).frame(i) for i in range(n)]
+    chunks = [json.loads(event[6:-2]) for event in events]
+    assert {c["model"] for c in chunks} == {model}
+    assert "".join(c["choices"][0]["delta"]["content"] for c in chunks) == text
+    spec = f.ollama_stream(n, lambda: STAMP)
+    objects = [json.loads(spec.frame(i, STAMP)) for i in range(n)]
     assert {o["model"] for o in objects} == {model}
     assert "".join(o["response"] for o in objects) == text
     body = f.api_data[0][KEEP_ALIVE].partition(b"\r\n\r\n")[2]

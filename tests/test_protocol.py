@@ -9,11 +9,11 @@ from fastmock import responses
 from fastmock.routes import ROUTES
 from fakes import (  # noqa: F401  (loop and client are fixtures)
     FRAMES, Client, chat_deltas, client, loop, make_app, parse_head, parse_response,
-    parse_responses, sse_events,
+    parse_responses, sse_events, stats,
 )
 
 TEXT = FRAMES.corpus.text
-COUNT = FRAMES.chat.count
+COUNT = len(FRAMES.corpus)
 GET_ROUTES = sorted(p.decode() for p, r in ROUTES.items() if b"GET" in r.methods)
 
 
@@ -36,7 +36,7 @@ def assert_closed(client: Client) -> None:
     client.loop.run_ready()
     assert client.transport.closed and not client.transport.aborted
     assert client.transport.lost
-    assert client.app.metrics.connections == 0
+    assert stats(client.app).connections == 0
     assert client.protocol not in client.app.connections
 
 
@@ -61,7 +61,7 @@ def test_get_health(client):
     assert r.status == 200 and r.json() == {"status": "ok"}
     assert r.header("connection") is None and r.header("content-length") == "15"
     assert_open(client)
-    assert client.app.metrics.requests == {("/health", 200): 1}
+    assert stats(client.app).requests == {("/health", 200): 1}
 
 
 def test_get_api_data(client):
@@ -87,7 +87,7 @@ def test_get_stream_sse(client):
     assert r.chunked
     assert_full_sse(r)
     assert len(r.chunks) == COUNT + 1
-    assert client.app.metrics.streams == 0 and client.app.metrics.tokens_sent == COUNT
+    assert stats(client.app).streams == 0 and stats(client.app).tokens_sent == COUNT
     assert_open(client)
 
 
@@ -135,7 +135,7 @@ def test_pipelined_requests_wait_for_the_stream(client):
     client.send(req("/stream-sse") + req("/health") + req("/api/data"))
     so_far = client.data()
     assert b'{"status":"ok"}' not in so_far, "answered while the stream runs"
-    assert len(client.protocol.pending) == 2
+    assert client.protocol.pending == 2
     client.loop.advance(0.5)
     assert b'{"status":"ok"}' not in client.data()
     finish(client)
@@ -243,7 +243,7 @@ def test_head_on_every_get_route(loop, path):
     head.send(req(path, method="HEAD"))
     get_head = get.data()[:get.data().index(b"\r\n\r\n") + 4]
     assert head.data() == get_head, "HEAD must answer the same head without a body"
-    assert head.app.metrics.streams == 0 and len(head.app.pacer) == 0
+    assert stats(head.app).streams == 0 and len(head.app.pacer) == 0
     loop.advance(10)
     assert head.data() == get_head
     assert_open(head)
@@ -290,7 +290,7 @@ def test_options_preflight(client):
     assert "GET" in r.header("access-control-allow-methods")
     assert r.header("access-control-allow-headers") == "*"
     assert r.header("content-length") is None and r.header("transfer-encoding") is None
-    assert client.app.metrics.streams == 0
+    assert stats(client.app).streams == 0
     assert_open(client)
 
 
@@ -418,7 +418,7 @@ def test_invalid_control_is_400_naming_it(client, target, headers, param):
     assert error["param"] == param and param in error["message"]
     assert error["type"] == "invalid_request_error"
     assert r.header("connection") is None
-    assert client.app.metrics.streams == 0 and len(client.app.pacer) == 0
+    assert stats(client.app).streams == 0 and len(client.app.pacer) == 0
     client.send(req("/health"))
     assert client.responses()[1].status == 200, "the connection stays usable"
     assert_open(client)
@@ -459,7 +459,7 @@ def test_status_429(client):
     assert set(body) == {"error"}
     assert set(body["error"]) == {"message", "type", "param", "code"}
     assert body["error"]["type"] == "rate_limit_error"
-    assert client.app.metrics.streams == 0
+    assert stats(client.app).streams == 0
     assert_open(client)
 
 
@@ -493,15 +493,15 @@ def test_fail_after_cuts_after_n_frames(client, n):
         assert body[size:size + 2] == b"\r\n"
         body = body[size + 2:]
     assert len(chunks) == n
-    assert client.transport.lost and client.app.metrics.streams == 0
-    assert len(client.app.pacer) == 0 and client.app.metrics.tokens_sent == n
+    assert client.transport.lost and stats(client.app).streams == 0
+    assert len(client.app.pacer) == 0 and stats(client.app).tokens_sent == n
 
 
 def test_fail_after_zero_sends_only_the_head(client):
     client.send(req("/stream-sse?fail_after=0"))
     finish(client)
     assert client.data().endswith(b"\r\n\r\n") and b"data:" not in client.data()
-    assert client.transport.aborted and client.app.metrics.streams == 0
+    assert client.transport.aborted and stats(client.app).streams == 0
 
 
 def test_fail_after_beyond_max_tokens_ends_normally(client):
@@ -544,14 +544,14 @@ def test_keep_alive_timeout_never_cuts_a_stream(client):
     client.loop.advance(timeout * 10)
     client.protocol.check_timeouts(client.loop.time())
     assert_open(client)
-    assert client.app.metrics.streams == 1
+    assert stats(client.app).streams == 1
 
 
 def test_keep_alive_timeout_counts_from_the_end_of_the_stream(client):
     timeout = client.app.config.keepalive_timeout
     client.send(req("/stream-sse?delay_ms=100&max_tokens=60"))   # 5.9 s
     client.loop.advance(6.0)
-    assert client.app.metrics.streams == 0
+    assert stats(client.app).streams == 0
     client.protocol.check_timeouts(client.loop.time())
     assert_open(client)
     client.loop.advance(timeout)
@@ -583,7 +583,7 @@ def test_close_that_never_drains_is_aborted(client):
     client.protocol.check_timeouts(client.loop.time())
     assert client.transport.aborted
     client.loop.run_ready()
-    assert client.transport.lost and client.app.metrics.connections == 0
+    assert client.transport.lost and stats(client.app).connections == 0
 
 
 # -- flow control ------------------------------------------------------------------------------------
@@ -633,9 +633,9 @@ def test_connection_lost_mid_stream_frees_everything(client):
     app = client.app
     client.send(req("/stream-loop"))
     client.loop.advance(0.1)
-    assert app.metrics.streams == 1 and len(app.pacer) == 1
+    assert stats(app).streams == 1 and len(app.pacer) == 1
     client.transport.peer_reset()
-    assert app.metrics.streams == 0 and app.metrics.connections == 0
+    assert stats(app).streams == 0 and stats(app).connections == 0
     assert len(app.pacer) == 0 and not app.connections
     client.loop.advance(10)                   # would raise on a write after connection_lost
     assert client.loop.timers() == [] and client.loop.ready() == []
@@ -646,7 +646,7 @@ def test_connection_lost_with_a_pipeline(client):
     client.transport.peer_reset()
     client.loop.advance(10)
     assert b'{"status":"ok"}' not in client.data()
-    assert client.app.metrics.streams == 0
+    assert stats(client.app).streams == 0
 
 
 def test_half_close_answers_what_was_sent(client):
@@ -698,7 +698,7 @@ def test_end_stream_now_ends_cleanly(client, path):
     client.send(req(path))
     client.loop.advance(0.05)
     client.protocol.end_stream_now()
-    assert client.app.metrics.streams == 0 and len(client.app.pacer) == 0
+    assert stats(client.app).streams == 0 and len(client.app.pacer) == 0
     client.loop.advance(1)
     [r] = client.responses()            # a complete chunked body: terminator included
     if path == "/stream-loop":

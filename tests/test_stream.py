@@ -6,11 +6,12 @@ import logging
 
 import pytest
 
-from fastmock.pacer import Pacer
-from fastmock.stream import MAX_BATCH
+from fastmock._connection import MAX_BATCH
+from fastmock._pacer import Pacer
+from fastmock._pacer import Waiter as PacedWaiter
 from fakes import (  # noqa: F401  (loop and client are fixtures)
     FRAMES, Client, ManualClockLoop, chat_deltas, client, loop, make_app, parse_head,
-    parse_responses, sse_events,
+    parse_responses, sse_events, stats,
 )
 
 TOKENS = FRAMES.corpus.tokens
@@ -49,7 +50,7 @@ def test_frame_n_at_start_plus_ttft_plus_n_delays(loop, delay, ttft):
     c.send(get(f"/stream-sse?delay_ms={delay}&ttft_ms={ttft}&max_tokens=100"))
     steps = [0.0037, 0.011, 0.0005, 0.023, 0.0071, 0.0002]
     i = 0
-    while c.app.metrics.streams:
+    while stats(c.app).streams:
         loop.advance(steps[i % len(steps)])
         i += 1
     log = frame_log(c)
@@ -69,7 +70,7 @@ def test_no_drift_when_the_loop_runs_late_in_uneven_steps(loop):
     c.send(get(f"/stream-sse?delay_ms={delay}&ttft_ms={ttft}&max_tokens={total}"))
     steps_ms = [3, 11, 1, 23, 7, 2, 17, 5, 31, 4]
     i = 0
-    while c.app.metrics.streams:
+    while stats(c.app).streams:
         loop.jump(steps_ms[i % len(steps_ms)] / 1000)
         i += 1
         now = ms(loop.time()) - t0
@@ -159,7 +160,7 @@ def test_unpaced_stream_ends(client):
     client.send(get("/stream-sse?delay_ms=0"))
     assert contents(body_of(client)) == list(TOKENS)
     assert len(client.transport.writes) == 1 + -(-COUNT // MAX_BATCH)
-    assert client.app.metrics.streams == 0 and client.loop.ready() == []
+    assert stats(client.app).streams == 0 and client.loop.ready() == []
 
 
 # -- what is sent ---------------------------------------------------------------------------------
@@ -174,7 +175,7 @@ def test_max_tokens_cycles_the_text(client, total):
         "".join(TOKENS[n % COUNT] for n in range(total))
     assert [("role" in c["choices"][0]["delta"]) for c in chunks] == [True] + [False] * (total - 1)
     assert [c["choices"][0]["finish_reason"] for c in chunks] == [None] * (total - 1) + ["stop"]
-    assert client.app.metrics.tokens_sent == total
+    assert stats(client.app).tokens_sent == total
 
 
 def test_stream_loop_never_ends(client):
@@ -194,7 +195,7 @@ def test_stream_loop_never_ends(client):
     assert len(chunks) == 3 * COUNT + 1
     assert "".join(c["choices"][0]["delta"]["content"] for c in chunks) == TEXT * 3 + TOKENS[0]
     assert sum("role" in c["choices"][0]["delta"] for c in chunks) == 1
-    assert client.app.metrics.streams == 1
+    assert stats(client.app).streams == 1
 
 
 @pytest.mark.parametrize("total", [None, 1, 7])
@@ -272,12 +273,12 @@ def test_pause_during_ttft(client):
 
 def test_pause_and_resume_are_idempotent(client):
     client.send(get("/stream-sse?delay_ms=10&max_tokens=5"))
-    stream = client.protocol.stream
-    stream.pause()
-    stream.pause()
+    conn = client.protocol
+    conn.pause_writing()
+    conn.pause_writing()
     assert len(client.app.pacer) == 0
-    stream.resume()
-    stream.resume()
+    conn.resume_writing()
+    conn.resume_writing()
     assert len(client.app.pacer) == 1, "resumed twice, queued once"
     client.loop.advance(1)
     assert contents(body_of(client)) == list(TOKENS[:5])
@@ -300,7 +301,7 @@ def test_an_error_in_a_stream_aborts_only_that_connection(loop, caplog, broken_f
     first, second = (a, b) if broken_first else (b, a)
     first.send(get("/stream-sse?max_tokens=50"))
     second.send(get("/stream-sse?max_tokens=50"))
-    assert a.protocol.stream.slot == b.protocol.stream.slot, "both wait in the same bucket"
+    assert a.protocol.slot == b.protocol.slot, "both wait in the same bucket"
     a.transport.write = _explode
     loop.expected_errors = 1
     with caplog.at_level(logging.ERROR, logger="fastmock"):
@@ -308,11 +309,11 @@ def test_an_error_in_a_stream_aborts_only_that_connection(loop, caplog, broken_f
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and isinstance(errors[0].exc_info[1], Boom)
     assert a.transport.aborted and a.transport.lost
-    assert shared.metrics.streams == 1 and shared.metrics.connections == 1
+    assert stats(shared).streams == 1 and stats(shared).connections == 1
     loop.advance(1)
     assert contents(body_of(b)) == list(TOKENS[:50])
     assert not b.transport.aborted and not b.transport.closed
-    assert shared.metrics.streams == 0 and len(shared.pacer) == 0
+    assert stats(shared).streams == 0 and len(shared.pacer) == 0
     assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1
 
 
@@ -324,17 +325,16 @@ def test_an_error_in_an_unpaced_stream_aborts_it(loop, caplog):
     with caplog.at_level(logging.ERROR, logger="fastmock"):
         loop.run_ready()
     assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1
-    assert c.transport.aborted and c.app.metrics.streams == 0 and loop.ready() == []
+    assert c.transport.aborted and stats(c.app).streams == 0 and loop.ready() == []
 
 
 # -- the Pacer on its own -------------------------------------------------------------------------
 
-class Waiter:
-    """The part of a stream the Pacer sees."""
+class Waiter(PacedWaiter):
+    """Records when the Pacer wakes it."""
 
     def __init__(self, loop) -> None:
         self.loop = loop
-        self.slot = -1
         self.calls: list[tuple[int, int]] = []   # (now_ms passed, loop ms)
 
     def due(self, now_ms: int) -> None:
@@ -353,7 +353,7 @@ def test_pacer_one_timer_for_many_streams(loop):
     t = ms(loop.time())
     waiters = [Waiter(loop) for _ in range(100)]
     for i, w in enumerate(waiters):
-        pacer.add(w, t + 10 + i % 3)
+        pacer.schedule(w, t + 10 + i % 3)
     assert armed(loop) == [t + 10] and len(pacer) == 100
     loop.advance(0.012)
     assert all(w.calls == [(t + 10 + i % 3,) * 2] for i, w in enumerate(waiters))
@@ -364,11 +364,11 @@ def test_pacer_remove_a_waiting_stream(loop):
     pacer = Pacer(loop)
     t = ms(loop.time())
     w1, w2 = Waiter(loop), Waiter(loop)
-    pacer.add(w1, t + 10)
-    pacer.add(w2, t + 10)
-    pacer.remove(w1)
+    pacer.schedule(w1, t + 10)
+    pacer.schedule(w2, t + 10)
+    pacer.unschedule(w1)
     assert w1.slot == -1 and len(pacer) == 1
-    pacer.remove(w1)                                  # not waiting: a no-op
+    pacer.unschedule(w1)                                  # not waiting: a no-op
     loop.advance(1)
     assert w1.calls == [] and w2.calls == [(t + 10, t + 10)]
 
@@ -377,10 +377,10 @@ def test_pacer_re_adding_earlier_re_arms_the_timer(loop):
     pacer = Pacer(loop)
     t = ms(loop.time())
     w = Waiter(loop)
-    pacer.add(w, t + 100)
+    pacer.schedule(w, t + 100)
     assert armed(loop) == [t + 100]
-    pacer.remove(w)
-    pacer.add(w, t + 50)
+    pacer.unschedule(w)
+    pacer.schedule(w, t + 50)
     assert armed(loop) == [t + 50], "the earlier slot must re-arm the timer"
     loop.advance(1)
     assert w.calls == [(t + 50, t + 50)]
@@ -391,13 +391,13 @@ def test_pacer_later_slot_keeps_the_timer_then_re_arms(loop):
     pacer = Pacer(loop)
     t = ms(loop.time())
     w1, w2 = Waiter(loop), Waiter(loop)
-    pacer.add(w1, t + 10)
-    pacer.add(w2, t + 30)
+    pacer.schedule(w1, t + 10)
+    pacer.schedule(w2, t + 30)
     assert armed(loop) == [t + 10]
     loop.advance(0.010)
     assert armed(loop) == [t + 30]
-    pacer.remove(w2)
-    pacer.add(w2, t + 20)
+    pacer.unschedule(w2)
+    pacer.schedule(w2, t + 20)
     assert armed(loop) == [t + 20]
     loop.advance(1)
     assert w2.calls == [(t + 20, t + 20)]
@@ -408,9 +408,9 @@ def test_pacer_removed_bucket_then_same_slot_again(loop):
     t = ms(loop.time())
     w = Waiter(loop)
     for _ in range(3):
-        pacer.add(w, t + 10)
-        pacer.remove(w)
-    pacer.add(w, t + 10)
+        pacer.schedule(w, t + 10)
+        pacer.unschedule(w)
+    pacer.schedule(w, t + 10)
     loop.advance(1)
     assert w.calls == [(t + 10, t + 10)], "called once despite stale heap entries"
 
@@ -419,7 +419,7 @@ def test_pacer_tick_rounds_up_to_its_granularity(loop):
     pacer = Pacer(loop, tick_ms=5)
     t = ms(loop.time())
     w = Waiter(loop)
-    pacer.add(w, t + 12)
+    pacer.schedule(w, t + 12)
     assert w.slot == t + 15 and armed(loop) == [t + 15]
     loop.advance(1)
     assert w.calls == [(t + 15, t + 15)]
@@ -432,7 +432,7 @@ def test_pacer_fires_at_every_millisecond_of_the_clock(loop):
     waiters = []
     for k in range(1, 2001):
         w = Waiter(loop)
-        pacer.add(w, t + k)
+        pacer.schedule(w, t + k)
         waiters.append(w)
     loop.advance(2.5)
     assert [w.calls for w in waiters] == [[(t + k, t + k)] for k in range(1, 2001)]
@@ -441,22 +441,20 @@ def test_pacer_fires_at_every_millisecond_of_the_clock(loop):
 def test_pacer_close_cancels_the_timer(loop):
     pacer = Pacer(loop)
     w = Waiter(loop)
-    pacer.add(w, ms(loop.time()) + 10)
+    pacer.schedule(w, ms(loop.time()) + 10)
     pacer.close()
     assert armed(loop) == [] and len(pacer) == 0
     loop.advance(1)
     assert w.calls == []
 
 
-def test_cancelled_stream_is_forgotten(client):
+def test_a_lost_stream_is_forgotten_once(client):
     client.send(get("/stream-sse?delay_ms=10"))
-    stream = client.protocol.stream
-    stream.cancel()
-    stream.cancel()
-    assert len(client.app.pacer) == 0 and stream.transport is None
     client.transport.peer_reset()
+    client.protocol.connection_lost(None)            # a second report changes nothing
+    assert len(client.app.pacer) == 0 and client.protocol.transport is None
     client.loop.advance(1)
-    assert client.app.metrics.streams == 0
+    assert stats(client.app).streams == 0 and stats(client.app).connections == 0
 
 
 # -- the fake loop itself ------------------------------------------------------------------------

@@ -1,0 +1,102 @@
+# cython: language_level=3
+from fastmock._counters cimport Counters
+from fastmock._pacer cimport Paced, Pacer
+
+
+cdef class Shared:
+    cdef public object loop
+    cdef public object config
+    cdef public object access_log     # an AccessLog, or None when logging is off
+    cdef public set connections
+    cdef public dict memo             # request bytes -> Memo, for repeated static requests
+    cdef public Pacer pacer
+    cdef public Counters counters
+    cdef public bint shutting_down
+    cdef public object busy           # the 503 answer beyond max_connections
+    cdef public object clock          # None: monotonic time; else a callable (a test's loop.time)
+    # limits, copied from the config once
+    cdef readonly Py_ssize_t max_url_bytes, max_header_bytes, max_headers, max_body_bytes
+    cdef readonly Py_ssize_t max_pipelined, max_connections
+    cdef readonly double keepalive_timeout, header_timeout, shutdown_timeout
+
+
+cdef class Request:
+    cdef readonly bytes method
+    cdef readonly bytes url
+    cdef readonly dict headers        # the X-Mock-* and Content-Type headers, lower-cased; None = none
+    cdef readonly bytes body
+    cdef readonly bint keep_alive
+    cdef readonly bint http10
+    cdef readonly double started      # when its first byte was parsed (monotonic seconds)
+    cdef readonly object error        # a ready-made answer when it could not be parsed
+    cdef readonly int error_status
+    cdef list _body_parts
+    cdef Py_ssize_t _body_bytes
+    cdef Py_ssize_t _header_bytes
+    cdef int _header_count
+    cdef bint _expect_continue
+
+
+cdef class Memo:
+    cdef readonly bytes data
+    cdef readonly int route
+    cdef readonly int status
+    cdef readonly object log_line
+
+
+cdef class Connection(Paced):
+    # server-wide
+    cdef readonly Shared app
+    # connection
+    cdef readonly object transport
+    cdef int _fd                      # the socket, for direct writes; -1 = always use the transport
+    cdef object parser
+    cdef list _pending                # requests parsed while an answer is in progress; None = none
+    cdef Request _req                 # the request being parsed
+    cdef object _memo_key             # the data of this read, while it may become a Memo key
+    cdef Memo _memo_answer
+    cdef object _peer
+    cdef object _log_line
+    cdef double _since                # idle since (or closing since, once closing)
+    cdef double _started              # when the request being answered began
+    cdef int _memo_messages
+    cdef unsigned char _closing, _keep_alive, _write_paused, _read_paused, _eof, _in_message
+    cdef unsigned char _buffered      # the transport may hold bytes: direct writes wait
+    cdef unsigned char _counted
+    cdef unsigned char _lingering     # FIN sent after the last answer; reading what still comes
+    # the stream being sent
+    cdef unsigned char _streaming, _paused, _chunked, _stamp, _ttft_seen
+    cdef int _route
+    cdef int _delay_ms
+    cdef long long _sent, _total, _fail_after, _next_ms, _seq_base
+    cdef tuple _tokens
+    cdef bytes _splice, _first_prefix, _prefix, _suffix, _last_suffix, _seq_tail
+    cdef object _closing_spec         # the StreamSpec's closing: bytes or a callable
+    cdef object _finish
+    cdef object _burst
+
+    cpdef respond(self, bytes data, int route, int status, bint keep_alive, bint memo=*)
+    cpdef start_stream(self, bytes head, spec, int route, bint keep_alive, bint chunked,
+                       int delay_ms, int ttft_ms, long long fail_after)
+    cdef void _answer_memo(self, Memo memo)
+    cdef void _queue(self, Request req)
+    cdef void _on_upgrade(self)
+    cdef void _close_after_answer(self)
+    cdef void _on_parse_error(self, exc)
+    cdef bytes _chunk(self, bytes data)
+    cdef bytes _closing_bytes(self)
+    cdef bytes _frame_bytes(self, long long n, bytes stamp)
+    cdef int _cut(self) except -1
+    cdef void _stop_timers(self)
+    cdef int _send(self, const char *data, Py_ssize_t size) except -1
+    cdef int _send_bytes(self, bytes data) except -1
+    cdef int _dispatch(self, Request request) except -1
+    cdef int _send_frames(self, long long k, bytes head) except -1
+    cdef Py_ssize_t _put_frame(self, char *out, Py_ssize_t pos, Py_ssize_t cap, long long n,
+                               bytes stamp) except -2
+    cdef int _continue(self) except -1
+    cdef int _end_stream(self) except -1
+    cdef void _stop_stream(self)
+    cdef int _update_reading(self) except -1
+    cdef int _log(self, int status, Py_ssize_t size) except -1
+    cdef int _check_timeouts(self, double now) except -1

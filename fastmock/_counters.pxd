@@ -1,0 +1,36 @@
+# cython: language_level=3
+from libc.stdint cimport uint64_t
+
+# Slots of a worker's row (see _counters.pyx for the layout).
+cdef enum:
+    OPEN_CONNECTIONS = 0
+    ACTIVE_STREAMS = 1
+    TOKENS_SENT = 2
+    BYTES_SENT = 3
+    CONNECTIONS_TOTAL = 4
+    CONNECTIONS_REJECTED = 5
+    GAUGES = 2                   # slots 0..GAUGES-1 are gauges, reset when a worker dies
+    MAX_ROUTES = 32
+    STATUS_LOW = 100
+    STATUSES = 500               # 100..599
+    BUCKETS = 17                 # finite bounds + Inf
+    HISTOGRAM = BUCKETS + 2      # buckets, sum (µs), count
+    TTFT_BASE = 8
+    DURATION_BASE = TTFT_BASE + MAX_ROUTES * HISTOGRAM
+    REQUESTS_BASE = DURATION_BASE + MAX_ROUTES * HISTOGRAM
+    WIDTH = REQUESTS_BASE + MAX_ROUTES * STATUSES
+
+
+cdef class Counters:
+    cdef object _memory
+    cdef object _view
+    cdef uint64_t *_base
+    cdef uint64_t *_row
+    cdef readonly int rows
+    cdef readonly int row
+
+    cdef inline void add(self, Py_ssize_t slot, long long n) noexcept:
+        self._row[slot] += <uint64_t>n
+
+    cdef void count_request(self, int route, int status) noexcept
+    cdef void observe(self, Py_ssize_t base, int route, double seconds) noexcept
