@@ -86,22 +86,29 @@ def serve(config, frames: Frames, sock, on_ready=None, counters: Counters | None
     asyncio.set_event_loop(loop)
     app = App(config, loop, frames, counters)
     try:
-        server = loop.run_until_complete(
-            loop.create_server(lambda: HttpProtocol(app), sock=sock, backlog=config.backlog))
-        stop = loop.create_future()
-        for sig in HANDLED_SIGNALS:
-            loop.add_signal_handler(sig, _request_stop, stop, sig)
-        if on_ready is not None:
-            on_ready()
-        _sweep(app)
-        loop.run_until_complete(stop)
-        loop.run_until_complete(shutdown(app, server, stop))
+        loop.run_until_complete(_serve(app, sock, on_ready))
     finally:
         app.pacer.close()
         if app.access_log is not None:
             app.access_log.flush()
         loop.close()
     return 0
+
+
+async def _serve(app: App, sock, on_ready) -> None:
+    # One run of the loop from the signal handlers to the end: uvloop reads signals only
+    # while it runs, so a SIGTERM that came between two run_until_complete() calls was lost.
+    loop = app.loop
+    server = await loop.create_server(lambda: HttpProtocol(app), sock=sock,
+                                      backlog=app.config.backlog)
+    stop = loop.create_future()
+    for sig in HANDLED_SIGNALS:
+        loop.add_signal_handler(sig, _request_stop, stop, sig)
+    if on_ready is not None:
+        on_ready()
+    _sweep(app)
+    await stop
+    await shutdown(app, server, stop)
 
 
 def _request_stop(stop, sig) -> None:

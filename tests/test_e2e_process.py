@@ -220,3 +220,27 @@ def test_live_server_helper_is_strict():
     fake.lines = ["Traceback (most recent call last):\n"]
     with pytest.raises(AssertionError):
         fake.assert_clean_log()
+
+
+def test_sigterm_while_announcing_is_not_lost(tmp_path):
+    """uvloop reads signals only while its loop runs: one sent as the start-up line goes out counts."""
+    script = tmp_path / "slow_ready.py"
+    script.write_text(
+        "import sys, time\n"
+        "from fastmock import cli, server\n"
+        "config = cli.parse_config(['--host', '127.0.0.1', '--port', '0'])\n"
+        "sock = server.bind_socket('127.0.0.1', 0, 16, False)\n"
+        "def ready():\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(0.5)          # the SIGTERM arrives while this runs\n"
+        "sys.exit(server.serve(config, server.load_frames(config), sock, ready))\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
