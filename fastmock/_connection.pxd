@@ -3,11 +3,15 @@ from fastmock._counters cimport Counters
 from fastmock._pacer cimport Paced, Pacer
 
 
+cdef class Connection
+
+
 cdef class Shared:
     cdef public object loop
     cdef public object config
     cdef public object access_log     # an AccessLog, or None when logging is off
-    cdef public set connections
+    cdef Connection _first            # the open connections: an intrusive doubly linked list
+    cdef readonly Py_ssize_t open_count
     cdef public dict memo             # request bytes -> Memo, for repeated static requests
     cdef public Pacer pacer
     cdef public Counters counters
@@ -18,6 +22,9 @@ cdef class Shared:
     cdef readonly Py_ssize_t max_url_bytes, max_header_bytes, max_headers, max_body_bytes
     cdef readonly Py_ssize_t max_pipelined, max_connections
     cdef readonly double keepalive_timeout, header_timeout, shutdown_timeout
+
+    cdef void _attach(self, Connection conn)
+    cdef void _detach(self, Connection conn)
 
 
 cdef class Request:
@@ -44,36 +51,41 @@ cdef class Memo:
     cdef readonly object log_line
 
 
+cdef class Pieces:
+    cdef readonly bytes first_prefix, prefix, suffix, last_suffix, seq_tail
+    cdef readonly long long seq_base
+    cdef readonly bint stamp
+    cdef readonly object finish
+
+
 cdef class Connection(Paced):
     # server-wide
     cdef readonly Shared app
     # connection
     cdef readonly object transport
-    cdef int _fd                      # the socket, for direct writes; -1 = always use the transport
     cdef object parser
     cdef list _pending                # requests parsed while an answer is in progress; None = none
     cdef Request _req                 # the request being parsed
-    cdef object _memo_key             # the data of this read, while it may become a Memo key
-    cdef Memo _memo_answer
+    cdef Connection _conn_prev, _conn_next   # in Shared's list of open connections
     cdef object _peer
-    cdef object _log_line
     cdef double _since                # idle since (or closing since, once closing)
     cdef double _started              # when the request being answered began
-    cdef int _memo_messages
     cdef unsigned char _closing, _keep_alive, _write_paused, _read_paused, _eof, _in_message
     cdef unsigned char _buffered      # the transport may hold bytes: direct writes wait
     cdef unsigned char _counted
     cdef unsigned char _lingering     # FIN sent after the last answer; reading what still comes
     # the stream being sent
-    cdef unsigned char _streaming, _paused, _chunked, _stamp, _ttft_seen
+    cdef unsigned char _streaming, _paused, _chunked, _ttft_seen, _burst_pending
+    cdef unsigned int _stream_number  # which stream of this connection a burst callback is for
     cdef int _route
+    cdef int _fd                      # the socket, for direct writes; -1 = always use the transport
     cdef int _delay_ms
-    cdef long long _sent, _total, _fail_after, _next_ms, _seq_base
+    cdef long long _sent, _total, _fail_after, _next_ms
+    cdef unsigned long long _splice_id
     cdef tuple _tokens
-    cdef bytes _splice, _first_prefix, _prefix, _suffix, _last_suffix, _seq_tail
+    cdef bytes _splice, _splice_tail  # splice, or splice + 16 hex digits of _splice_id + tail
+    cdef Pieces _pieces
     cdef object _closing_spec         # the StreamSpec's closing: bytes or a callable
-    cdef object _finish
-    cdef object _burst
 
     cpdef respond(self, bytes data, int route, int status, bint keep_alive, bint memo=*)
     cpdef start_stream(self, bytes head, spec, int route, bint keep_alive, bint chunked,
@@ -98,5 +110,5 @@ cdef class Connection(Paced):
     cdef int _end_stream(self) except -1
     cdef void _stop_stream(self)
     cdef int _update_reading(self) except -1
-    cdef int _log(self, int status, Py_ssize_t size) except -1
+    cdef int _log(self, int status, Py_ssize_t size, line) except -1
     cdef int _check_timeouts(self, double now) except -1

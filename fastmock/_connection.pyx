@@ -59,6 +59,18 @@ cdef enum:
     OUT_SIZE = 65536
 
 cdef char _out[OUT_SIZE]            # where frames are composed; one process, one thread
+# The read being parsed, while it may become a memo key (one process, one thread: only
+# one data_received runs at a time).
+cdef Connection _memo_conn = None
+cdef object _memo_key = None
+cdef Memo _memo_answer = None
+cdef int _memo_messages = 0
+# The access-log request line of the request being answered (set by _dispatch, read by
+# respond() and start_stream() in the same call).
+cdef object _log_line = None
+# Interned stream pieces: streams of one kind share one Pieces object.
+cdef dict _pieces = {}
+PIECES_MAX = 256
 cdef bytes _CRLF = b"\r\n"
 cdef bytes _END_CHUNKED = b"0\r\n\r\n"
 cdef bytes _HEAD = b"HEAD"
@@ -102,6 +114,16 @@ cdef inline Py_ssize_t _put_hex(char *out, Py_ssize_t pos, Py_ssize_t value) noe
     return pos + 2
 
 
+cdef inline Py_ssize_t _put_hex16(char *out, Py_ssize_t pos, unsigned long long value) noexcept:
+    """``value`` as exactly 16 lower-case hex digits (a spliced id)."""
+    cdef int i = 16
+    while i:
+        i -= 1
+        out[pos + i] = b"0123456789abcdef"[value & 15]
+        value >>= 4
+    return pos + 16
+
+
 cdef inline int _decimal_len(long long value) noexcept:
     cdef int n = 1
     while value >= 10:
@@ -137,7 +159,8 @@ cdef class Shared:
         self.pacer = pacer
         self.counters = counters
         self.access_log = access_log
-        self.connections = set()
+        self._first = None
+        self.open_count = 0
         self.memo = {}
         self.shutting_down = False
         self.clock = None
@@ -153,11 +176,41 @@ cdef class Shared:
         self.busy = responses.openai_error(503, "too many connections; try again later",
                                            keep_alive=False)
 
+    @property
+    def connections(self):
+        """The open connections, as a list (a snapshot)."""
+        cdef Connection conn = self._first
+        found = []
+        while conn is not None:
+            found.append(conn)
+            conn = conn._conn_next
+        return found
+
     def sweep(self):
         """Once a second: cut stalled heads and idle keep-alive connections."""
         cdef double now = _clock(self)
-        for conn in list(self.connections):
-            (<Connection>conn)._check_timeouts(now)
+        cdef Connection conn = self._first, nxt
+        while conn is not None:
+            nxt = conn._conn_next      # a check may close it; it leaves the list later
+            conn._check_timeouts(now)
+            conn = nxt
+
+    cdef void _attach(self, Connection conn):
+        conn._conn_next = self._first
+        if self._first is not None:
+            self._first._conn_prev = conn
+        self._first = conn
+        self.open_count += 1
+
+    cdef void _detach(self, Connection conn):
+        if conn._conn_prev is not None:
+            conn._conn_prev._conn_next = conn._conn_next
+        else:
+            self._first = conn._conn_next
+        if conn._conn_next is not None:
+            conn._conn_next._conn_prev = conn._conn_prev
+        conn._conn_prev = conn._conn_next = None
+        self.open_count -= 1
 
 
 cdef class Request:
@@ -175,6 +228,32 @@ cdef class Memo:
         self.route = route
         self.status = status
         self.log_line = log_line
+
+
+cdef inline void _forget_memo(Connection conn):
+    """This read's answer is more than one remembered response: it must not be memoised."""
+    global _memo_conn, _memo_key, _memo_answer
+    if _memo_conn is conn:
+        _memo_conn, _memo_key, _memo_answer = None, None, None
+
+
+cdef Pieces _intern_pieces(spec):
+    """The spec's constant pieces, shared by every stream that has the same ones."""
+    key = (spec.first_prefix, spec.prefix, spec.suffix, spec.last_suffix, spec.seq_base,
+           spec.seq_tail, spec.stamp, spec.finish)
+    cdef Pieces pieces = _pieces.get(key)
+    if pieces is None:
+        pieces = Pieces.__new__(Pieces)
+        pieces.first_prefix, pieces.prefix, pieces.suffix = key[0], key[1], key[2]
+        pieces.last_suffix, pieces.seq_base, pieces.seq_tail = key[3], key[4], key[5]
+        pieces.stamp, pieces.finish = key[6], key[7]
+        if len(_pieces) < PIECES_MAX:
+            _pieces[key] = pieces
+    return pieces
+
+
+cdef class Pieces:
+    """A stream kind's constant pieces around each token (see StreamSpec)."""
 
 
 cdef Request _error_request(object response, int status):
@@ -200,14 +279,14 @@ cdef class Connection(Paced):
         """Loop: a client connected."""
         cdef Shared app = self.app
         self.transport = transport
-        if app.max_connections and len(app.connections) >= app.max_connections:
+        if app.max_connections and app.open_count >= app.max_connections:
             app.counters.add(CONNECTIONS_REJECTED, 1)
             self._closing = True
             transport.write(app.busy)
             transport.close()
             return
         self._counted = True
-        app.connections.add(self)
+        app._attach(self)
         app.counters.add(OPEN_CONNECTIONS, 1)
         app.counters.add(CONNECTIONS_TOTAL, 1)
         sock = transport.get_extra_info("socket")
@@ -221,7 +300,7 @@ cdef class Connection(Paced):
         cdef Shared app = self.app
         if self._counted:
             self._counted = False
-            app.connections.discard(self)
+            app._detach(self)
             app.counters.add(OPEN_CONNECTIONS, -1)
         if self._streaming:
             self._stop_stream()
@@ -234,20 +313,19 @@ cdef class Connection(Paced):
 
     def data_received(self, bytes data):
         """Loop: bytes arrived; answer a repeated request at once, else parse."""
+        global _memo_conn, _memo_key, _memo_answer, _memo_messages
         cdef Shared app = self.app
         cdef Memo memo
         if self._closing or self._eof:  # after an upgrade or a parse error nothing more is HTTP
             return
-        if self._streaming or self._in_message or self._pending is not None or app.shutting_down:
-            self._memo_key = None
-        else:
+        _memo_conn = None
+        if not (self._streaming or self._in_message or self._pending is not None
+                or app.shutting_down):
             memo = app.memo.get(data)
             if memo is not None:
                 self._answer_memo(memo)
                 return
-            self._memo_key = data
-            self._memo_messages = 0
-            self._memo_answer = None
+            _memo_conn, _memo_key, _memo_answer, _memo_messages = self, data, None, 0
         parser = self.parser
         if parser is None:
             parser = self.parser = HttpRequestParser(self)
@@ -259,12 +337,11 @@ cdef class Connection(Paced):
             self._on_upgrade()
         except HttpParserError as exc:
             self._on_parse_error(exc)
-        if self._memo_answer is not None:
-            if (self._memo_messages == 1 and not self._in_message
+        if _memo_answer is not None and _memo_conn is self:
+            if (_memo_messages == 1 and not self._in_message
                     and len(app.memo) < MEMO_SIZE and len(data) <= MEMO_KEY_MAX):
-                app.memo[data] = self._memo_answer
-            self._memo_answer = None
-        self._memo_key = None
+                app.memo[data] = _memo_answer
+        _memo_conn, _memo_key, _memo_answer = None, None, None
         # A streaming connection holds no parser (~0.7 KB): it is rebuilt on the next bytes.
         if self._streaming and not self._in_message and self._pending is None:
             self.parser = None
@@ -288,8 +365,7 @@ cdef class Connection(Paced):
         counters.observe(DURATION_BASE, memo.route, _clock(self.app) - started)
         self._since = started
         if self.app.access_log is not None:
-            self._log_line = memo.log_line
-            self._log(memo.status, len(memo.data))
+            self._log(memo.status, len(memo.data), memo.log_line)
 
     # -- flow control --------------------------------------------------------------
 
@@ -357,8 +433,10 @@ cdef class Connection(Paced):
         req.url = b""
         req.started = _clock(self.app)
         self._req = req
+        global _memo_messages
         self._in_message = True
-        self._memo_messages += 1
+        if _memo_conn is self:
+            _memo_messages += 1
 
     def on_url(self, bytes url):
         """Parser: (a fragment of) the request target."""
@@ -394,7 +472,7 @@ cdef class Connection(Paced):
         # HTTP/1.0 has no interim responses; behind a running stream a 100 would corrupt it.
         if (self._req._expect_continue and not self._streaming and self._pending is None
                 and self.parser.get_http_version() != "1.0"):
-            self._memo_key = None
+            _forget_memo(self)
             self._send_bytes(responses.CONTINUE)
 
     def on_body(self, bytes body):
@@ -439,14 +517,14 @@ cdef class Connection(Paced):
     cdef void _on_upgrade(self):
         """An Upgrade request (websocket, h2c) was answered as plain HTTP; what follows is not HTTP."""
         self._eof = True
-        self._memo_key = None
+        _forget_memo(self)
         if not self._streaming and self._pending is None and not self._closing:
             self.close()
 
     cdef void _on_parse_error(self, exc):
+        global _log_line
         cause = exc.__context__
-        self._memo_key = None
-        self._memo_answer = None
+        _forget_memo(self)
         if isinstance(cause, Reject):
             status, response = cause.status, cause.response
         elif cause is not None:
@@ -461,24 +539,25 @@ cdef class Connection(Paced):
             self._queue(_error_request(response, status))
         else:
             self._started = _clock(self.app)
-            self._log_line = None
+            _log_line = None
             self.respond(response, 1, status, False)
 
     # -- answering -----------------------------------------------------------------------
 
     cdef int _dispatch(self, Request request) except -1:
         """Answer one request (or a queued parse error)."""
+        global _log_line
         cdef Shared app = self.app
         self._started = request.started
         if request.error is not None:
-            self._log_line = None
+            _log_line = None
             self.respond(request.error, 1, request.error_status, False)
             return 0
         if (self._eof and self._pending is None) or app.shutting_down:
             request.keep_alive = False
         if app.access_log is not None:
             target = request.url.decode("ascii", "backslashreplace").replace('"', "\\x22")
-            self._log_line = (f"{request.method.decode('latin-1')} {target} "
+            _log_line = (f"{request.method.decode('latin-1')} {target} "
                               f"HTTP/{'1.0' if request.http10 else '1.1'}")
         self.handle(request)
         return 0
@@ -500,17 +579,17 @@ cdef class Connection(Paced):
         now = _clock(self.app)
         app.counters.observe(DURATION_BASE, route, now - self._started)
         if app.access_log is not None:
-            self._log(status, len(data))
-        if memo and keep_alive and self._memo_key is not None and self._memo_messages == 1:
-            self._memo_answer = Memo(data, route, status, self._log_line)
+            self._log(status, len(data), _log_line)
+        if memo and keep_alive and _memo_conn is self and _memo_messages == 1:
+            global _memo_answer
+            _memo_answer = Memo(data, route, status, _log_line)
         if not keep_alive:
             self._close_after_answer()
         elif self._pending is None:
             self._since = now
-        self._log_line = None
 
-    cdef int _log(self, int status, Py_ssize_t size) except -1:
-        self.app.access_log.write(self._peer, self._log_line, status, size)
+    cdef int _log(self, int status, Py_ssize_t size, line) except -1:
+        self.app.access_log.write(self._peer, line, status, size)
         return 0
 
     # -- streaming -----------------------------------------------------------------------
@@ -521,6 +600,7 @@ cdef class Connection(Paced):
         cdef Shared app = self.app
         cdef long long now_ms = app.pacer.now_ms()
         self._streaming = True
+        self._stream_number += 1
         self._paused = self._write_paused
         self._keep_alive = keep_alive
         self._route = route
@@ -532,20 +612,17 @@ cdef class Connection(Paced):
         self._next_ms = now_ms + ttft_ms
         self._tokens = spec.tokens
         self._total = spec.total
-        self._splice = spec.splice
-        self._stamp = spec.stamp
-        self._first_prefix = spec.first_prefix
-        self._prefix = spec.prefix
-        self._suffix = spec.suffix
-        self._last_suffix = spec.last_suffix
-        self._seq_base = spec.seq_base
-        self._seq_tail = spec.seq_tail
+        splice = spec.splice
+        if isinstance(splice, tuple):     # (head, number, tail): head + 16 hex digits + tail
+            self._splice, self._splice_id, self._splice_tail = splice
+        else:
+            self._splice, self._splice_id, self._splice_tail = splice, 0, None
+        self._pieces = _intern_pieces(spec)
         self._closing_spec = spec.closing
-        self._finish = spec.finish
         app.counters.add(ACTIVE_STREAMS, 1)
         app.counters.count_request(route, 200)
         if app.access_log is not None:
-            self._log(200, len(head))
+            self._log(200, len(head), _log_line)
         if spec.opening:
             head = head + (self._chunk(spec.opening) if chunked else spec.opening)
         if fail_after == 0:
@@ -594,13 +671,18 @@ cdef class Connection(Paced):
             return 0
         if self._delay_ms > 0 or self._next_ms > pacer.now_ms():   # unpaced: wait out the TTFT
             pacer.add(self, self._next_ms)
-        elif self._burst is None:
-            self._burst = self.app.loop.call_soon(self._on_burst)
+        elif not self._burst_pending:
+            self._burst_pending = True
+            self.app.loop.call_soon(self._on_burst, self._stream_number)
         return 0
 
-    def _on_burst(self):
+    def _on_burst(self, unsigned int stream_number):
         """Loop callback of an unpaced stream: write a batch, then yield to other work."""
-        self._burst = None
+        # No handle is kept (8 bytes a connection): a burst that is no longer wanted, or
+        # was for an earlier stream of this connection, finds out here and does nothing.
+        if not self._burst_pending or stream_number != self._stream_number:
+            return
+        self._burst_pending = False
         if not self._streaming or self._paused:
             return
         try:
@@ -611,16 +693,14 @@ cdef class Connection(Paced):
 
     cdef void _stop_timers(self):
         self.app.pacer.remove(self)
-        if self._burst is not None:
-            self._burst.cancel()
-            self._burst = None
+        self._burst_pending = False
 
     cdef int _send_frames(self, long long k, bytes head) except -1:
         """Send frames sent..sent+k-1 (clipped to the limits) in one write after ``head``."""
         cdef long long sent = self._sent, total = self._total, fail_after = self._fail_after
         cdef long long n, end
         cdef Py_ssize_t pos = 0
-        cdef bytes stamp = self.app.pacer.stamp() if self._stamp else None
+        cdef bytes stamp = self.app.pacer.stamp() if self._pieces.stamp else None
         cdef bint ending
         cdef Counters counters = self.app.counters
         if k > MAX_BATCH:
@@ -677,7 +757,7 @@ cdef class Connection(Paced):
         """What follows the last frame: the terminal events, framed, and the chunked terminator."""
         closing = self._closing_spec
         if not isinstance(closing, bytes):
-            closing = closing(self._sent, self._finish)
+            closing = closing(self._sent, self._pieces.finish)
         if not self._chunked:
             return closing
         if closing:
@@ -688,32 +768,39 @@ cdef class Connection(Paced):
                                bytes stamp) except -2:
         """Frame ``n`` into ``out`` at ``pos``: the new end, or -1 when it does not fit."""
         cdef bytes token = <bytes>self._tokens[n % len(self._tokens)]
-        cdef bytes prefix = self._first_prefix if n == 0 else self._prefix
-        cdef bytes suffix = self._suffix
+        cdef Pieces pieces = self._pieces
+        cdef bytes prefix = pieces.first_prefix if n == 0 else pieces.prefix
+        cdef bytes suffix = pieces.suffix
+        cdef bytes tail = self._splice_tail
         cdef int digits = 0
         cdef Py_ssize_t size
-        if self._last_suffix is not None and n == self._total - 1:
-            suffix = self._last_suffix
+        if pieces.last_suffix is not None and n == self._total - 1:
+            suffix = pieces.last_suffix
         size = (PyBytes_GET_SIZE(self._splice) + PyBytes_GET_SIZE(prefix) + PyBytes_GET_SIZE(token)
                 + PyBytes_GET_SIZE(suffix))
+        if tail is not None:
+            size += 16 + PyBytes_GET_SIZE(tail)
         if stamp is not None:
             size += PyBytes_GET_SIZE(stamp)
-        if self._seq_base >= 0:
-            digits = _decimal_len(self._seq_base + n)
-            size += digits + PyBytes_GET_SIZE(self._seq_tail)
+        if pieces.seq_base >= 0:
+            digits = _decimal_len(pieces.seq_base + n)
+            size += digits + PyBytes_GET_SIZE(pieces.seq_tail)
         if pos + size + (20 if self._chunked else 0) > cap:
             return -1
         if self._chunked:
             pos = _put_hex(out, pos, size)
         pos = _put(out, pos, self._splice)
+        if tail is not None:
+            pos = _put_hex16(out, pos, self._splice_id)
+            pos = _put(out, pos, tail)
         if stamp is not None:
             pos = _put(out, pos, stamp)
         pos = _put(out, pos, prefix)
         pos = _put(out, pos, token)
         pos = _put(out, pos, suffix)
         if digits:
-            pos = _put_decimal(out, pos, self._seq_base + n, digits)
-            pos = _put(out, pos, self._seq_tail)
+            pos = _put_decimal(out, pos, pieces.seq_base + n, digits)
+            pos = _put(out, pos, pieces.seq_tail)
         if self._chunked:
             out[pos] = 13
             out[pos + 1] = 10
@@ -722,12 +809,15 @@ cdef class Connection(Paced):
 
     cdef bytes _frame_bytes(self, long long n, bytes stamp):
         """Frame ``n`` as its own bytes object (a frame larger than the compose buffer)."""
+        cdef Pieces pieces = self._pieces
         cdef Py_ssize_t size = 64 + PyBytes_GET_SIZE(<bytes>self._tokens[n % len(self._tokens)])
-        size += PyBytes_GET_SIZE(self._splice) + PyBytes_GET_SIZE(self._first_prefix)
-        size += PyBytes_GET_SIZE(self._prefix) + PyBytes_GET_SIZE(self._suffix)
-        size += PyBytes_GET_SIZE(self._seq_tail) + (PyBytes_GET_SIZE(stamp) if stamp is not None else 0)
-        if self._last_suffix is not None:
-            size += PyBytes_GET_SIZE(self._last_suffix)
+        size += PyBytes_GET_SIZE(self._splice) + PyBytes_GET_SIZE(pieces.first_prefix)
+        size += PyBytes_GET_SIZE(pieces.prefix) + PyBytes_GET_SIZE(pieces.suffix)
+        size += PyBytes_GET_SIZE(pieces.seq_tail) + (PyBytes_GET_SIZE(stamp) if stamp is not None else 0)
+        if pieces.last_suffix is not None:
+            size += PyBytes_GET_SIZE(pieces.last_suffix)
+        if self._splice_tail is not None:
+            size += 16 + PyBytes_GET_SIZE(self._splice_tail)
         buf = PyBytes_FromStringAndSize(NULL, size)
         cdef Py_ssize_t end = self._put_frame(PyBytes_AS_STRING(buf), 0, size, n, stamp)
         return buf[:end]
@@ -749,9 +839,9 @@ cdef class Connection(Paced):
         self._streaming = False
         self._paused = False
         self._tokens = None
-        self._splice = self._first_prefix = self._prefix = self._suffix = None
-        self._last_suffix = self._seq_tail = None
-        self._closing_spec = self._finish = None
+        self._splice = self._splice_tail = None
+        self._pieces = None
+        self._closing_spec = None
         self.app.counters.add(ACTIVE_STREAMS, -1)
         self.app.counters.observe(DURATION_BASE, self._route, _clock(self.app) - self._started)
 
@@ -810,6 +900,7 @@ cdef class Connection(Paced):
 
     cdef int _check_timeouts(self, double now) except -1:
         """Server sweep, once a second: cut stalled heads and idle keep-alive connections."""
+        global _log_line
         cdef Shared app = self.app
         if self._closing:
             if self._lingering:
@@ -822,7 +913,7 @@ cdef class Connection(Paced):
         elif self._in_message:
             if now - self._req.started > app.header_timeout:
                 self._started = self._req.started
-                self._log_line = None
+                _log_line = None
                 self.respond(responses.openai_error(408, "request not received in time",
                                                     keep_alive=False), 1, 408, False)
         elif now - self._since > app.keepalive_timeout:

@@ -33,7 +33,8 @@ NDJSON = b"application/x-ndjson"
 class Frames:
     """Everything pre-encoded for one corpus and model name."""
 
-    __slots__ = ("corpus", "chat_model", "ollama_model", "api_data", "health", "_ollama_splice")
+    __slots__ = ("corpus", "chat_model", "ollama_model", "api_data", "health", "_ollama_splice",
+                 "_chat_head", "_chat_tail")
 
     def __init__(self, text: str = DEFAULT_TEXT, model: str | None = None) -> None:
         from fastmock import responses  # responses needs this module's escaper first
@@ -42,6 +43,10 @@ class Frames:
         self.chat_model = json_string(model or _chunks.CHAT_MODEL)
         self.ollama_model = json_string(model or _chunks.OLLAMA_MODEL)
         self._ollama_splice = _chunks.ollama_generate_splice(self.ollama_model)
+        # Shared by every chat stream: the splice before the id's counted digits (one per
+        # process), and the splice after them (one per second: it holds "created").
+        self._chat_head = (b"", b"")
+        self._chat_tail = (-1, b"")
         # (GET variants, HEAD variants), indexed by KEEP_ALIVE / KEEP_ALIVE_10 / CLOSE
         self.api_data = _chunks.whole_responses(
             responses.status_line(200), responses.JSON_HEADERS,
@@ -49,11 +54,19 @@ class Frames:
         self.health = _chunks.whole_responses(
             responses.status_line(200), responses.JSON_HEADERS, _chunks.HEALTH_BODY)
 
-    def chat_stream(self, completion_id: bytes, created: int, total: int) -> StreamSpec:
-        """/stream-sse and /stream-loop: chat.completion.chunk events, then ``data: [DONE]``."""
+    def chat_stream(self, id_head: bytes, id_number: int, created: int, total: int) -> StreamSpec:
+        """/stream-sse and /stream-loop: chat.completion.chunk events, then ``data: [DONE]``.
+
+        The id is ``id_head`` + 16 hex digits of ``id_number`` (see App.next_id).
+        """
+        if self._chat_head[0] != id_head:
+            self._chat_head = (id_head, b'data: {"id":"' + id_head)
+        if self._chat_tail[0] != created:
+            full = chat_chunk_splice(b"", created, self.chat_model)
+            self._chat_tail = (created, full[full.index(b'","object"'):])
         return StreamSpec(
             content_type=SSE, tokens=self.corpus.escaped, total=total,
-            splice=chat_chunk_splice(completion_id, created, self.chat_model),
+            splice=(self._chat_head[1], id_number, self._chat_tail[1]),
             first_prefix=_chunks.CHAT_FIRST_PREFIX, prefix=_chunks.CHAT_PREFIX,
             suffix=_chunks.CHAT_SUFFIX, last_suffix=_chunks.CHAT_LAST_SUFFIX,
             closing=_chunks.SSE_DONE)

@@ -89,6 +89,6 @@ class HttpProtocol(Connection, asyncio.Protocol):
         if route.ollama:
             spec = frames.ollama_stream(total, app.pacer.stamp_now)
         else:
-            spec = frames.chat_stream(app.next_id(), int(time.time()), total)
+            spec = frames.chat_stream(app.id_head, app.next_id(), int(time.time()), total)
         self.start_stream(head, spec, route.index, keep_alive, not http10, ctl.delay_ms,
                           ctl.ttft_ms, ctl.fail_after)

@@ -32,7 +32,7 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class App(Shared):
     """What every connection of one process shares."""
 
-    __slots__ = ("frames", "static", "_id_prefix", "_id_count")
+    __slots__ = ("frames", "static", "id_head", "_id_count")
 
     def __init__(self, config, loop, frames: Frames, counters: Counters | None = None) -> None:
         super().__init__(loop, config, Pacer(loop, config.tick_ms),
@@ -40,13 +40,14 @@ class App(Shared):
                          AccessLog() if config.access_log else None)
         self.frames = frames
         self.static = {b"/api/data": frames.api_data, b"/health": frames.health}
-        self._id_prefix = os.urandom(4).hex().encode()
+        # Completion ids are chatcmpl- and 24 hex digits: 8 random per process, 16 counted.
+        self.id_head = b"chatcmpl-" + os.urandom(4).hex().encode()
         self._id_count = 0
 
-    def next_id(self) -> bytes:
-        """A fixed-width, process-unique completion id: chatcmpl- and 24 hex digits."""
+    def next_id(self) -> int:
+        """The number of the next completion id (its last 16 hex digits)."""
         self._id_count += 1
-        return b"chatcmpl-%s%016x" % (self._id_prefix, self._id_count)
+        return self._id_count
 
 
 def load_frames(config) -> Frames:

@@ -9,14 +9,18 @@ import pytest
 from fastmock import _chunks, frames, responses
 from fastmock.frames import CLOSE, KEEP_ALIVE, KEEP_ALIVE_10, Frames
 
-SPLICE = _chunks.chat_chunk_splice(b"chatcmpl-abc", 1700000123, b"mock-gpt-4o")
+SPLICE = _chunks.chat_chunk_splice(b"chatcmpl-abc0000000000000001", 1700000123, b"mock-gpt-4o")
 HELLO = Frames("Hello world")
 STAMP = b"2026-01-02T03:04:05.000006Z"
 
 
+def chat_spec(f: Frames, total: int):
+    """A stream whose id is chatcmpl-abc0000000000000001."""
+    return f.chat_stream(b"chatcmpl-abc", 1, 1700000123, total)
+
+
 def chat_events(f: Frames, total: int) -> list[bytes]:
-    spec = f.chat_stream(b"chatcmpl-abc", 1700000123, total)
-    assert spec.splice == SPLICE or f is not HELLO
+    spec = chat_spec(f, total)
     return [spec.frame(n) for n in range(total)]
 
 
@@ -32,7 +36,7 @@ def test_extension_is_the_compiled_module():
 # -- chat.completion.chunk SSE frames -------------------------------------------------
 
 def test_chat_splice_golden():
-    assert SPLICE == (b'data: {"id":"chatcmpl-abc","object":"chat.completion.chunk",'
+    assert SPLICE == (b'data: {"id":"chatcmpl-abc0000000000000001","object":"chat.completion.chunk",'
                       b'"created":1700000123,"model":"mock-gpt-4o","choices":[{"index":0,"delta":{')
 
 
@@ -44,7 +48,7 @@ def test_chat_splice_golden():
     (-1, 5, b'"content":"world"},"finish_reason":null}]}'),
 ])
 def test_chat_frame_golden_bytes(total, n, payload):
-    spec = HELLO.chat_stream(b"chatcmpl-abc", 1700000123, total)
+    spec = chat_spec(HELLO, total)
     assert spec.frame(n) == SPLICE + payload + b"\n\n"
 
 
@@ -55,7 +59,7 @@ def test_chat_frames_are_valid_json_with_the_right_fields(total):
         assert event.startswith(b"data: ") and event.endswith(b"\n\n")
         chunk = json.loads(event[6:-2])
         assert chunk["object"] == "chat.completion.chunk"
-        assert chunk["id"] == "chatcmpl-abc" and chunk["created"] == 1700000123
+        assert chunk["id"] == "chatcmpl-abc0000000000000001" and chunk["created"] == 1700000123
         choice = chunk["choices"][0]
         assert choice["delta"]["content"] == tokens[n % len(tokens)]
         assert ("role" in choice["delta"]) == (n == 0)
@@ -63,7 +67,7 @@ def test_chat_frames_are_valid_json_with_the_right_fields(total):
 
 
 def test_chat_stream_ends_with_done():
-    spec = HELLO.chat_stream(b"chatcmpl-abc", 1, 2)
+    spec = chat_spec(HELLO, 2)
     assert spec.closing_bytes(2) == b"data: [DONE]\n\n"
     assert spec.content_type == b"text/event-stream" and spec.opening == b""
 
@@ -185,7 +189,7 @@ def test_custom_corpus_and_quoted_model_give_valid_json():
     f = Frames(text, model)
     assert f.chat_model == _chunks.json_string(model)
     n = len(f.corpus)
-    events = [f.chat_stream(b"chatcmpl-1", 1, n).frame(i) for i in range(n)]
+    events = [f.chat_stream(b"chatcmpl-1", 7, 1, n).frame(i) for i in range(n)]
     chunks = [json.loads(event[6:-2]) for event in events]
     assert {c["model"] for c in chunks} == {model}
     assert "".join(c["choices"][0]["delta"]["content"] for c in chunks) == text

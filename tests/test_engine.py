@@ -56,20 +56,25 @@ def run_out(client: Client, request: bytes) -> bytes:
     return client.data()
 
 
-def every_feature_spec(total: int, *, tokens=(b"alpha ", b"b\\\"eta ", b"gamma")) -> StreamSpec:
+def every_feature_spec(total: int, *, tokens=(b"alpha ", b"b\\\"eta ", b"gamma"),
+                       splice=b"event: delta\ndata: {\"t\":\"") -> StreamSpec:
     return StreamSpec(
         content_type=b"text/event-stream", tokens=tokens, total=total,
-        opening=b"event: start\ndata: {}\n\n", splice=b"event: delta\ndata: {\"t\":\"",
+        opening=b"event: start\ndata: {}\n\n", splice=splice,
         first_prefix=b"FIRST|", prefix=b"|", suffix=b"\",\"seq\":", last_suffix=b"\",\"last\":1,\"seq\":",
         seq_base=3, seq_tail=b"}\n\n",
         closing=lambda sent, finish: b"event: end\ndata: {\"sent\":%d,\"why\":\"%s\"}\n\n"
         % (sent, finish.encode()), finish="length")
 
 
+TEMPLATE = (b'event: delta\ndata: {"id":"x-', 0xABC0DEF, b'","t":"')
+
+
 @pytest.mark.parametrize("total", [0, 1, 2, 5, 130])
 @pytest.mark.parametrize("version", ["1.1", "1.0"])
-def test_the_wire_carries_exactly_the_spec(loop, total, version):
-    spec = every_feature_spec(total)
+@pytest.mark.parametrize("splice", [b'event: delta\ndata: {"t":"', TEMPLATE])
+def test_the_wire_carries_exactly_the_spec(loop, total, version, splice):
+    spec = every_feature_spec(total, splice=splice)
     client = spec_client(loop, spec)
     [response] = parse_responses(run_out(client, get("/spec", version=version)))
     expected = spec.opening + b"".join(spec.frame(n) for n in range(total)) + spec.closing_bytes(total)
@@ -79,6 +84,14 @@ def test_the_wire_carries_exactly_the_spec(loop, total, version):
         assert response.chunks == [spec.opening] + [spec.frame(n) for n in range(total)] + [
             spec.closing_bytes(total)]
     assert stats(client.app).tokens_sent == total and stats(client.app).streams == 0
+
+
+def test_a_splice_template_puts_16_hex_digits_between_head_and_tail(loop):
+    spec = every_feature_spec(2, splice=TEMPLATE)
+    assert spec.frame(0).startswith(b'event: delta\ndata: {"id":"x-000000000abc0def","t":"FIRST|')
+    client = spec_client(loop, spec)
+    body = parse_responses(run_out(client, get("/spec")))[0].body
+    assert body.count(b'"id":"x-000000000abc0def"') == 2
 
 
 def test_sequence_numbers_and_last_suffix(loop):

@@ -138,9 +138,8 @@ def test_unpaced_stream_writes_batches_via_call_soon(client):
         assert client.data().count(b"data: {") == n * MAX_BATCH
         assert len(client.transport.writes) == 1 + n, "one write per batch"
     client.transport.pause()
-    assert loop.ready() == []
-    loop.advance(10)
-    assert client.data().count(b"data: {") == 3 * MAX_BATCH
+    loop.advance(10)                 # the burst already queued runs, and sends nothing
+    assert client.data().count(b"data: {") == 3 * MAX_BATCH and loop.ready() == []
     client.transport.drain()
     loop.run_once()
     assert client.data().count(b"data: {") == 4 * MAX_BATCH
@@ -466,3 +465,19 @@ def test_fake_loop_reports_callback_errors():
     loop.advance(1)
     assert len(loop.exception_contexts) == 1
     assert isinstance(loop.exception_contexts[0]["exception"], Boom)
+
+
+def test_a_stale_burst_does_not_push_the_next_paced_stream(client):
+    """A burst queued for an unpaced stream must not send frames of the stream after it."""
+    first, second = get("/stream-sse?delay_ms=0&max_tokens=3"), get("/stream-sse?delay_ms=50&max_tokens=3")
+    client.send(first + second, run=False)
+    client.protocol.pause_writing()
+    client.protocol.resume_writing()          # a second burst is queued next to the first
+    client.loop.run_ready()
+    [one, two] = parse_responses(client.data() + b"0\r\n\r\n")
+    assert len(chat_deltas(sse_events(one.body))) == 3
+    assert two.body.count(b"data: {") == 1, "only the second stream's first (due) frame"
+    client.loop.advance(0.049)
+    assert client.data().count(b"data: {") == 4
+    client.loop.advance(1)
+    assert client.data().count(b"data: {") == 6
