@@ -3,10 +3,10 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 extensions = [
-    Extension("fastmock._chunks", ["fastmock/_chunks.pyx"]),
-    Extension("fastmock._pacer", ["fastmock/_pacer.pyx"]),
-    Extension("fastmock._counters", ["fastmock/_counters.pyx"]),
-    Extension("fastmock._connection", ["fastmock/_connection.pyx"]),
+    Extension("fastmock._chunks", ["fastmock/_chunks.pyx"], extra_compile_args=["-Os"]),
+    Extension("fastmock._pacer", ["fastmock/_pacer.pyx"], extra_compile_args=["-Os"]),
+    Extension("fastmock._counters", ["fastmock/_counters.pyx"], extra_compile_args=["-Os"]),
+    Extension("fastmock._connection", ["fastmock/_connection.pyx"], extra_compile_args=["-Os"]),
 ]
 
 setup(

@@ -22,8 +22,7 @@ cdef enum:
 
 
 cdef class Counters:
-    cdef object _memory
-    cdef object _view
+    cdef size_t _size
     cdef uint64_t *_base
     cdef uint64_t *_row
     cdef readonly int rows

@@ -11,7 +11,8 @@ reports the totals of all of them. A row is:
     request-duration histograms          the same
     requests by route and status         one per route: statuses 100..599
 """
-import mmap
+from libc.string cimport memset
+from posix.mman cimport MAP_ANONYMOUS, MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, mmap, munmap
 
 # Upper bounds (seconds) of the histogram buckets; the last bucket is +Inf.
 BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -36,11 +37,20 @@ cdef class Counters:
         if rows < 1:
             raise ValueError("at least one row")
         self.rows = rows
-        self._memory = mmap.mmap(-1, rows * WIDTH * sizeof(uint64_t))  # MAP_SHARED: survives fork
-        cdef unsigned char[::1] view = self._memory
-        self._view = view
-        self._base = <uint64_t *>&view[0]
+        self._size = rows * WIDTH * sizeof(uint64_t)
+        # Shared and anonymous: the workers forked later write to the same pages. Untouched
+        # pages cost nothing, so the many (route, status) slots never used are free.
+        cdef void *memory = mmap(NULL, self._size, PROT_READ | PROT_WRITE,
+                                 MAP_SHARED | MAP_ANONYMOUS, -1, 0)
+        if memory == MAP_FAILED:
+            raise MemoryError("cannot map the shared counters")
+        self._base = <uint64_t *>memory
         self.select(0)
+
+    def __dealloc__(self):
+        if self._base != NULL:
+            munmap(self._base, self._size)
+            self._base = NULL
 
     def select(self, int row):
         """Write to ``row`` from now on (a worker's own row, after the fork)."""

@@ -1,10 +1,12 @@
 """Command line -> Config: flags, then FASTMOCK_* environment variables, then defaults.
 
 No logic beyond turning words into settings; a bad one exits 2 with one line.
+The parser is a small one of its own: argparse (and the gettext and shutil it
+imports, which bring bz2 and lzma) costs ~0.9 MB of resident memory, and the
+whole server has to fit in 20 MB.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -13,11 +15,14 @@ from fastmock import __version__
 from fastmock.config import Config
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+PROG = "fastmock"
+DESCRIPTION = "A tiny, very fast HTTP server that pretends to be a large language model."
+EPILOG = ("Every flag can also be set as FASTMOCK_<FLAG> in the environment "
+          "(e.g. FASTMOCK_DELAY_MS=20); flags win over the environment.")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one clear line, not usage plus error
-        self.exit(2, f"fastmock: error: {message}\n")
+class UsageError(ValueError):
+    """A flag or value that cannot be used; the message names it."""
 
 
 def _whole(low: int, high: int | None = None):
@@ -25,12 +30,11 @@ def _whole(low: int, high: int | None = None):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+            raise UsageError(f"{text!r} is not a whole number") from None
         if value < low or (high is not None and value > high):
             bound = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise argparse.ArgumentTypeError(f"{value} is out of range (must be {bound})")
+            raise UsageError(f"{value} is out of range (must be {bound})")
         return value
-    convert.__name__ = "whole number"
     return convert
 
 
@@ -38,9 +42,9 @@ def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        raise UsageError(f"{text!r} is not a number of seconds") from None
     if not 0 <= value <= 86400:
-        raise argparse.ArgumentTypeError(f"{value} is out of range (must be from 0 to 86400)")
+        raise UsageError(f"{value} is out of range (must be from 0 to 86400)")
     return value
 
 
@@ -49,16 +53,20 @@ def _text_file(path: str) -> str:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except (OSError, UnicodeDecodeError) as exc:
-        raise argparse.ArgumentTypeError(f"cannot read {path}: {exc}") from None
+        raise UsageError(f"cannot read {path}: {exc}") from None
     if not text.strip():
-        raise argparse.ArgumentTypeError(f"{path} has no text to stream")
+        raise UsageError(f"{path} has no text to stream")
     return path
 
 
 def _log_level(text: str) -> str:
     if text.lower() not in LOG_LEVELS:
-        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(LOG_LEVELS)}")
+        raise UsageError(f"{text!r} is not one of {', '.join(LOG_LEVELS)}")
     return text.lower()
+
+
+def _text(text: str) -> str:
+    return text
 
 
 def _bool(text: str) -> bool:
@@ -67,18 +75,18 @@ def _bool(text: str) -> bool:
         return True
     if lowered in ("0", "false", "no", "off", ""):
         return False
-    raise argparse.ArgumentTypeError(f"{text!r} is not a boolean (use 1/0, true/false)")
+    raise UsageError(f"{text!r} is not a boolean (use 1/0, true/false)")
 
 
 # flag, Config field, converter, help
 OPTIONS = (
-    ("--host", "host", str, "address to listen on (default 0.0.0.0)"),
+    ("--host", "host", _text, "address to listen on (default 0.0.0.0)"),
     ("--port", "port", _whole(0, 65535), "TCP port (default 3000; PORT is honoured too)"),
     ("--workers", "workers", _whole(0, 1024), "processes sharing the port; 0 = one per core (default 1)"),
     ("--delay-ms", "delay_ms", _whole(0, 3_600_000), "default milliseconds between tokens (default 50)"),
     ("--ttft-ms", "ttft_ms", _whole(0, 3_600_000), "default milliseconds before the first token (default 0)"),
     ("--text-file", "text_file", _text_file, "UTF-8 text to stream instead of the built-in corpus"),
-    ("--model", "model", str, "model name reported by every endpoint"),
+    ("--model", "model", _text, "model name reported by every endpoint"),
     ("--log-level", "log_level", _log_level, "critical, error, warning, info or debug (default info)"),
     ("--shutdown-timeout", "shutdown_timeout", _seconds,
      "seconds running streams get to finish on SIGTERM/SIGINT (default 5)"),
@@ -88,40 +96,86 @@ OPTIONS = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="fastmock",
-        description="A tiny, very fast HTTP server that pretends to be a large language model.",
-        epilog="Every flag can also be set as FASTMOCK_<FLAG> in the environment "
-               "(e.g. FASTMOCK_DELAY_MS=20); flags win over the environment.")
-    for flag, dest, convert, text in OPTIONS:
-        parser.add_argument(flag, dest=dest, type=convert, help=text)
-    parser.add_argument("--access-log", dest="access_log", action="store_const", const=True,
-                        help="log one line per request to stdout (Common Log Format)")
-    parser.add_argument("--version", action="version", version=f"fastmock {__version__}")
-    return parser
+# flag, Config field, help: switches, which take no value on the command line
+SWITCHES = (
+    ("--access-log", "access_log", "log one line per request to stdout (Common Log Format)"),
+)
+_BY_FLAG = {flag: (dest, convert) for flag, dest, convert, _ in OPTIONS}
+_BY_FLAG.update({flag: (dest, None) for flag, dest, _ in SWITCHES})
+
+
+def usage() -> str:
+    """The --help text."""
+    lines = [f"usage: {PROG} [options]", "", DESCRIPTION, "", "options:",
+             "  -h, --help            show this help message and exit"]
+    entries = [(f"{flag} {dest.upper()}", text) for flag, dest, _, text in OPTIONS]
+    entries += [(flag, text) for flag, _, text in SWITCHES]
+    entries.append(("--version", "show the version and exit"))
+    for left, text in entries:
+        if len(left) <= 20:
+            lines.append(f"  {left:<20}  {text}")
+        else:
+            lines += [f"  {left}", f"  {'':<20}  {text}"]
+    return "\n".join(lines + ["", EPILOG, ""])
+
+
+def parse_args(argv: list[str]) -> dict:
+    """Settings given on the command line; raises UsageError. --help and --version exit."""
+    settings = {}
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-h", "--help"):
+            sys.stdout.write(usage())
+            raise SystemExit(0)
+        if arg == "--version":
+            sys.stdout.write(f"{PROG} {__version__}\n")
+            raise SystemExit(0)
+        flag, has_value, value = arg.partition("=")
+        if flag not in _BY_FLAG:
+            raise UsageError(f"unrecognized argument: {arg}")
+        dest, convert = _BY_FLAG[flag]
+        if convert is None:
+            if has_value:
+                raise UsageError(f"argument {flag}: takes no value")
+            settings[dest] = True
+            continue
+        if not has_value:
+            value = next(args, None)
+            if value is None:
+                raise UsageError(f"argument {flag}: expected a value")
+        try:
+            settings[dest] = convert(value)
+        except UsageError as exc:
+            raise UsageError(f"argument {flag}: {exc}") from None
+    return settings
+
+
+def _fail(message: str):
+    sys.stderr.write(f"{PROG}: error: {message}\n")
+    raise SystemExit(2)
 
 
 def parse_config(argv: list[str] | None = None, environ=os.environ) -> Config:
     """Config from the command line and the environment; exits 2 on a bad value."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    settings = {}
-    env_options = OPTIONS + (("--access-log", "access_log", _bool, ""),)
-    for flag, dest, convert, _ in env_options:
-        value = getattr(args, dest)
-        if value is None:
-            name = "FASTMOCK_" + dest.upper()
-            raw = environ.get(name)
-            if raw is None and dest == "port":
-                name, raw = "PORT", environ.get("PORT")
-            if raw is None:
-                continue
-            try:
-                value = convert(raw)
-            except argparse.ArgumentTypeError as exc:
-                parser.error(f"{name}: {exc}")
-        settings[dest] = value
+    try:
+        settings = parse_args(sys.argv[1:] if argv is None else argv)
+    except UsageError as exc:
+        _fail(str(exc))
+    every = [(dest, convert) for _, dest, convert, _ in OPTIONS]
+    every += [(dest, _bool) for _, dest, _ in SWITCHES]
+    for dest, convert in every:
+        if dest in settings:
+            continue
+        name = "FASTMOCK_" + dest.upper()
+        raw = environ.get(name)
+        if raw is None and dest == "port":
+            name, raw = "PORT", environ.get("PORT")
+        if raw is None:
+            continue
+        try:
+            settings[dest] = convert(raw)
+        except UsageError as exc:
+            _fail(f"{name}: {exc}")
     return Config(**settings)
 
 

@@ -60,8 +60,10 @@ def load_frames(config) -> Frames:
 
 def bind_socket(host: str, port: int, backlog: int, reuse_port: bool, listen: bool = True):
     """A non-blocking listening socket, bound here rather than by the loop (no resolver thread)."""
+    # A bytes host skips the idna codec (and the unicodedata it imports: ~0.2 MB resident).
+    name = (host.encode() if host.isascii() else host) if host else None
     family, kind, proto, _, address = socket.getaddrinfo(
-        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        name, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
