@@ -61,6 +61,15 @@ def _log_level(text: str) -> str:
     return text.lower()
 
 
+LOG_FORMATS = ("clf", "json")
+
+
+def _log_format(text: str) -> str:
+    if text.lower() not in LOG_FORMATS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(LOG_FORMATS)}")
+    return text.lower()
+
+
 def _bool(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -85,6 +94,11 @@ OPTIONS = (
     ("--keepalive-timeout", "keepalive_timeout", _seconds, "idle keep-alive connections close after this (default 5)"),
     ("--header-timeout", "header_timeout", _seconds, "a request head or body must arrive within this (default 10)"),
     ("--max-body-bytes", "max_body_bytes", _whole(0), "largest request body accepted (default 1048576)"),
+    ("--max-connections", "max_connections", _whole(0),
+     "open connections per process; beyond it a new connection gets 503 and is closed "
+     "(default 0 = no limit)"),
+    ("--log-format", "log_format", _log_format,
+     "access log lines: clf (Common Log Format) or json (one JSON object a line; default clf)"),
 )
 
 
@@ -97,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, dest, convert, text in OPTIONS:
         parser.add_argument(flag, dest=dest, type=convert, help=text)
     parser.add_argument("--access-log", dest="access_log", action="store_const", const=True,
-                        help="log one line per request to stdout (Common Log Format)")
+                        help="log one line per request to stdout (see --log-format)")
     parser.add_argument("--version", action="version", version=f"fastmock {__version__}")
     return parser
 

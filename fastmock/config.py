@@ -21,6 +21,7 @@ class Config:
     # logging
     log_level: str = "info"
     access_log: bool = False
+    log_format: str = "clf"          # access log lines: "clf" (Common Log Format) or "json"
 
     # timeouts, in seconds
     shutdown_timeout: float = 5.0    # grace for running streams on SIGTERM/SIGINT
@@ -33,6 +34,7 @@ class Config:
     max_headers: int = 100
     max_body_bytes: int = 1 << 20
     max_pipelined: int = 16          # parsed requests waiting behind a stream before reading pauses
+    max_connections: int = 0         # per process; beyond it a new connection gets 503; 0 = no limit
 
     # pacing
     tick_ms: int = 1                 # granularity of the shared stream timer

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 
 class Metrics:
-    __slots__ = ("requests", "connections", "streams", "tokens_sent", "bytes_sent")
+    __slots__ = ("requests", "connections", "streams", "tokens_sent", "bytes_sent",
+                 "rejected_connections")
 
     def __init__(self) -> None:
         self.requests: dict[tuple[str, int], int] = {}   # (route, status) -> count
@@ -11,6 +12,7 @@ class Metrics:
         self.streams = 0                                  # streaming now
         self.tokens_sent = 0
         self.bytes_sent = 0
+        self.rejected_connections = 0                     # answered 503 by --max-connections
 
     def count(self, route: str, status: int) -> None:
         key = (route, status)
@@ -29,6 +31,8 @@ class Metrics:
             ("active_streams", "gauge", self.streams, "Streaming responses in progress."),
             ("tokens_sent_total", "counter", self.tokens_sent, "Stream frames (tokens) sent."),
             ("bytes_sent_total", "counter", self.bytes_sent, "Response bytes written to sockets."),
+            ("rejected_connections_total", "counter", self.rejected_connections,
+             "Connections answered 503 and closed because --max-connections were open."),
         ):
             lines.append(f"# HELP fastmock_{name} {text}")
             lines.append(f"# TYPE fastmock_{name} {kind}")

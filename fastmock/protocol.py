@@ -23,6 +23,8 @@ log = logging.getLogger("fastmock")
 
 HEAD = b"HEAD"
 OPTIONS = b"OPTIONS"
+REJECT_LINGER = 1.0  # seconds a connection over --max-connections has to read its 503
+HEAD_SLACK = 1024   # request line and header framing beyond the URL and header budgets
 _HAS_LENIENCY = hasattr(HttpRequestParser, "set_dangerous_leniencies")
 
 
@@ -50,7 +52,7 @@ class HttpProtocol(asyncio.Protocol):
         "write_paused", "read_paused", "eof", "idle_since", "peer", "request_line",
         # the request being parsed
         "in_message", "message_started", "url", "header_bytes", "header_count", "mock_headers",
-        "expect_continue", "body_bytes",
+        "expect_continue", "body_bytes", "head_read",
     )
 
     def __init__(self, app) -> None:
@@ -77,16 +79,36 @@ class HttpProtocol(asyncio.Protocol):
         self.mock_headers = None
         self.expect_continue = False
         self.body_bytes = 0
+        self.head_read = 0            # bytes of whole reads inside this request that carried no body
 
     # -- asyncio.Protocol interface ------------------------------------------
 
     def connection_made(self, transport) -> None:
         """Loop: a client connected."""
         self.transport = transport
-        self.app.connections.add(self)
-        self.app.metrics.connections += 1
-        self.idle_since = self.app.loop.time()
-        if self.app.access_log is not None:
+        app = self.app
+        # -- hardening: --max-connections ------------------------------------
+        limit = self.config.max_connections
+        if limit and len(app.connections) >= limit:
+            # Over the limit: a ready-made 503 and close. It counts as open until
+            # connection_lost (which decrements the gauge) but never joins app.connections,
+            # so it does not take a slot from the clients being served.
+            app.metrics.connections += 1
+            app.metrics.rejected_connections += 1
+            app.metrics.bytes_sent += len(responses.TOO_MANY_CONNECTIONS)
+            self.closing = True                 # data_received ignores what the client sends
+            transport.write(responses.TOO_MANY_CONNECTIONS)
+            # Half-close rather than close: closing with the client's request unread would
+            # send a RST, and the client would lose the 503 before reading it. The client
+            # closes after reading it (eof_received then closes our side), or we do shortly.
+            transport.write_eof()
+            app.loop.call_later(REJECT_LINGER, transport.close)
+            return
+        # -- end hardening ----------------------------------------------------
+        app.connections.add(self)
+        app.metrics.connections += 1
+        self.idle_since = app.loop.time()
+        if app.access_log is not None:
             self.peer = transport.get_extra_info("peername")
 
     def connection_lost(self, exc) -> None:
@@ -112,12 +134,29 @@ class HttpProtocol(asyncio.Protocol):
             parser = self.parser = HttpRequestParser(self)
             if _HAS_LENIENCY:  # "Connection: close" then more bytes must not turn the request into a 400
                 parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        inside, body_before = self.in_message, self.body_bytes
         try:
             parser.feed_data(data)
         except HttpParserUpgrade:
             self.on_upgrade()
         except HttpParserError as exc:
             self.on_parse_error(exc)
+        # -- hardening: bound what httptools buffers ------------------------------
+        # httptools joins a header line across reads before on_header sees it, so one
+        # endless line (in the head or in chunked trailers) would grow without bound.
+        # Count the reads that fall wholly inside one request and carry no body byte.
+        if self.in_message:
+            if self.head_read < 0:            # the request began in this read
+                self.head_read = 0
+            elif inside and self.body_bytes == body_before:
+                self.head_read += len(data)
+                config = self.config
+                if self.head_read > config.max_url_bytes + config.max_header_bytes + HEAD_SLACK:
+                    self.parser = None        # drop what it buffered
+                    self.in_message = False
+                    reject = Reject(431, f"request headers exceed {config.max_header_bytes} bytes")
+                    self.answer_error(reject.status, reject.response)
+        # -- end hardening -----------------------------------------------------------
         # A streaming connection holds no parser (~0.7 KB): it is rebuilt on the next bytes.
         if self.stream is not None and not self.in_message and not self.pending:
             self.parser = None
@@ -172,6 +211,7 @@ class HttpProtocol(asyncio.Protocol):
         self.mock_headers = None
         self.expect_continue = False
         self.body_bytes = 0
+        self.head_read = -1           # this read began the request: counted from the next one
 
     def on_url(self, url: bytes) -> None:
         """Parser: (a fragment of) the request target."""
@@ -188,7 +228,7 @@ class HttpProtocol(asyncio.Protocol):
             raise Reject(431, f"request headers exceed {config.max_header_bytes} bytes "
                               f"or {config.max_headers} lines")
         first = name[0]
-        if first in b"xXeEcC":  # only a few headers matter; skip lower() for the rest
+        if first in b"xXeEcCtT":  # only a few headers matter; skip lower() for the rest
             name = name.lower()
             if name in controls.HEADER_NAMES:
                 if self.mock_headers is None:
@@ -199,6 +239,10 @@ class HttpProtocol(asyncio.Protocol):
             elif name == b"content-length":
                 if value.isdigit() and int(value) > config.max_body_bytes:
                     raise Reject(413, f"request body larger than {config.max_body_bytes} bytes")
+            # -- hardening: RFC 9112 6.1, an HTTP/1.0 message with Transfer-Encoding has
+            # faulty framing (a 1.0 hop may not have decoded it): 400 and close, never a guess.
+            elif name == b"transfer-encoding" and self.parser.get_http_version() == "1.0":
+                raise Reject(400, "Transfer-Encoding is not allowed in an HTTP/1.0 request")
 
     def on_headers_complete(self) -> None:
         """Parser: the head is complete; a client waiting on 100-continue may send its body."""
@@ -246,6 +290,10 @@ class HttpProtocol(asyncio.Protocol):
         else:
             status, response = 400, responses.BAD_REQUEST
         self.in_message = False
+        self.answer_error(status, response)
+
+    def answer_error(self, status: int, response: bytes) -> None:
+        """Answer a request that cannot be served (after the answers already due), then close."""
         if self.stream is not None or self.pending:
             self.pending.append((None, response, status, False, False))  # after the answers already due
             self.eof = True
