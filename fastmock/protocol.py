@@ -28,9 +28,14 @@ HEAD_SLACK = 1024   # request line and header framing beyond the URL and header 
 _HAS_LENIENCY = hasattr(HttpRequestParser, "set_dangerous_leniencies")
 
 
+# hardening: as nginx does, the quote, the backslash, control and non-ASCII bytes become \xNN,
+# so a log line splits unambiguously on its quotes and the JSON format can decode the target.
+_LOG_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x22, 0x5C, *range(0x7F, 0x100))}
+
+
 def _request_line(method: bytes, url: bytes, http10: bool) -> str:
-    """The request as the access log shows it; quotes and control bytes escaped."""
-    target = url.decode("ascii", "backslashreplace").replace('"', "\\x22")
+    """The request as the access log shows it; quotes, backslashes and control bytes escaped."""
+    target = url.decode("latin-1").translate(_LOG_ESCAPES)
     return f"{method.decode('latin-1')} {target} HTTP/{'1.0' if http10 else '1.1'}"
 
 
@@ -299,6 +304,7 @@ class HttpProtocol(asyncio.Protocol):
             self.eof = True
             self._update_reading()
         else:
+            self.request_line = ""    # hardening: not the line of the request before it
             self.respond(response, "error", status, False)
 
     # -- answering -----------------------------------------------------------------
@@ -306,6 +312,7 @@ class HttpProtocol(asyncio.Protocol):
     def handle(self, method, url, mock_headers, keep_alive: bool, http10: bool) -> None:
         """Answer one request (a pending parse error comes as (None, response, status))."""
         if method is None:
+            self.request_line = ""    # hardening: not the line of the request before it
             self.respond(url, "error", mock_headers, False)
             return
         if (self.eof and not self.pending) or self.app.shutting_down:
@@ -434,6 +441,7 @@ class HttpProtocol(asyncio.Protocol):
             return                       # a response is in progress: streams are never cut
         elif self.in_message:
             if now - self.message_started > config.header_timeout:
+                self.request_line = ""    # hardening: not the line of the request before it
                 self.respond(responses.openai_error(408, "request not received in time",
                                                     keep_alive=False), "error", 408, False)
         elif now - self.idle_since > config.keepalive_timeout:

@@ -42,7 +42,7 @@ class App:
         self.pacer = Pacer(loop, config.tick_ms)
         self.metrics = Metrics()
         self.connections: set[HttpProtocol] = set()
-        self.access_log = AccessLog() if config.access_log else None
+        self.access_log = AccessLog(fmt=config.log_format) if config.access_log else None
         self.shutting_down = False
         self._id_prefix = os.urandom(4).hex()
         self._id_count = 0
