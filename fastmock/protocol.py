@@ -15,6 +15,7 @@ from collections import deque
 from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 
 from fastmock import controls, responses
+from fastmock.accesslog import request_line as _request_line  # hardening: escaped, cached
 from fastmock.frames import CLOSE, KEEP_ALIVE, KEEP_ALIVE_10, chat_chunk_splice
 from fastmock.routes import METRICS, ROUTES, STATIC, STREAM
 from fastmock.stream import FrameStream, OllamaStream
@@ -26,17 +27,6 @@ OPTIONS = b"OPTIONS"
 REJECT_LINGER = 1.0  # seconds a connection over --max-connections has to read its 503
 HEAD_SLACK = 1024   # request line and header framing beyond the URL and header budgets
 _HAS_LENIENCY = hasattr(HttpRequestParser, "set_dangerous_leniencies")
-
-
-# hardening: as nginx does, the quote, the backslash, control and non-ASCII bytes become \xNN,
-# so a log line splits unambiguously on its quotes and the JSON format can decode the target.
-_LOG_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x22, 0x5C, *range(0x7F, 0x100))}
-
-
-def _request_line(method: bytes, url: bytes, http10: bool) -> str:
-    """The request as the access log shows it; quotes, backslashes and control bytes escaped."""
-    target = url.decode("latin-1").translate(_LOG_ESCAPES)
-    return f"{method.decode('latin-1')} {target} HTTP/{'1.0' if http10 else '1.1'}"
 
 
 class Reject(Exception):
