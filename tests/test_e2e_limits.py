@@ -264,12 +264,20 @@ def test_connections_over_the_limit_get_503_and_the_others_keep_working(start_se
     server = start_server("--max-connections", "4", "--delay-ms", "20")
     kept = [server.connect(timeout=10) for _ in range(3)]
     readers = [s.makefile("rb") for s in kept]
+    streaming = server.connect(timeout=10)           # the 4th: a stream holds its slot too
+    stream_reader = streaming.makefile("rb")
+    try:
+        over_the_limit(server, kept, readers, streaming, stream_reader)
+    finally:
+        for f in [*readers, stream_reader, *kept, streaming]:
+            f.close()
+
+
+def over_the_limit(server, kept, readers, streaming, stream_reader) -> None:
     for sock, reader in zip(kept, readers):
         sock.sendall(get("/health"))
         assert read_response(reader).status == 200
-    streaming = server.connect(timeout=10)
-    streaming.sendall(get("/stream-loop"))            # the 4th: a stream holds its slot too
-    stream_reader = streaming.makefile("rb")
+    streaming.sendall(get("/stream-loop"))
     assert stream_reader.readline().startswith(b"HTTP/1.1 200 ")
     for _ in range(20):
         with server.connect(timeout=10) as extra:
@@ -286,14 +294,9 @@ def test_connections_over_the_limit_get_503_and_the_others_keep_working(start_se
     text = read_response(readers[0]).body.decode()
     assert re.search(r"^fastmock_rejected_connections_total 20$", text, re.M), text
     assert re.search(r"^fastmock_open_connections 4$", text, re.M), text
-    readers.pop().close()
-    kept.pop().close()                                   # a slot frees up
+    readers[-1].close()
+    kept[-1].close()                                     # a slot frees up
     assert wait_for(lambda: health_ok(server), timeout=5)
-    stream_reader.close()
-    streaming.close()
-    for sock, reader in zip(kept, readers):
-        reader.close()
-        sock.close()
 
 
 def test_max_connections_zero_means_no_limit(start_server):
@@ -302,7 +305,8 @@ def test_max_connections_zero_means_no_limit(start_server):
     try:
         for sock in socks:
             sock.sendall(get("/health"))
-            assert read_response(sock.makefile("rb")).status == 200
+            with sock.makefile("rb") as reader:
+                assert read_response(reader).status == 200
     finally:
         for sock in socks:
             sock.close()

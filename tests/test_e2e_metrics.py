@@ -30,6 +30,13 @@ from wire import get, read_response
 
 pytestmark = pytest.mark.e2e
 
+# The engine being rewritten adds these (issue #4, item 4); until it lands they fail, and
+# strict=True makes each one fail loudly the day it passes, so its marker gets removed.
+NEEDS_HISTOGRAMS = pytest.mark.xfail(strict=True, reason="needs the engine's TTFT and "
+                                     "request-duration histograms (issue #4)")
+NEEDS_SHARED_COUNTERS = pytest.mark.xfail(strict=True, reason="needs counters shared by all "
+                                          "workers (issue #4)")
+
 TTFT = "fastmock_time_to_first_token_seconds"
 DURATION = "fastmock_request_duration_seconds"
 FAMILIES = {
@@ -98,6 +105,7 @@ def abort(sock: socket.socket) -> None:
 
 # -- one process -------------------------------------------------------------------------------
 
+@NEEDS_HISTOGRAMS
 def test_metrics_parse_and_every_family_is_documented_and_typed(server):
     fetch(server, "/stream-sse?max_tokens=2")
     s = scrape(server)
@@ -187,6 +195,7 @@ def assert_histogram_shape(s: Scrape, name: str) -> None:
         assert s.value(name + "_sum", **labels) >= 0
 
 
+@NEEDS_HISTOGRAMS
 def test_histograms_have_buckets_sum_and_count(server):
     fetch(server, "/stream-sse?max_tokens=3")
     fetch(server, "/health")
@@ -195,6 +204,7 @@ def test_histograms_have_buckets_sum_and_count(server):
         assert_histogram_shape(s, name)
 
 
+@NEEDS_HISTOGRAMS
 def test_time_to_first_token_is_observed_once_per_stream(server):
     before = scrape(server)
     for _ in range(3):
@@ -212,6 +222,7 @@ def test_time_to_first_token_is_observed_once_per_stream(server):
     assert small and fast[0][max(small)] >= 1, fast[0]
 
 
+@NEEDS_HISTOGRAMS
 def test_time_to_first_token_ignores_non_streaming_answers(server):
     before = scrape(server)
     fetch(server, "/api/data")
@@ -220,6 +231,7 @@ def test_time_to_first_token_ignores_non_streaming_answers(server):
     assert scrape(server).histogram(TTFT)[2] == before.histogram(TTFT)[2]
 
 
+@NEEDS_HISTOGRAMS
 def test_request_duration_covers_the_whole_stream(server):
     before = scrape(server)
     fetch(server, "/stream-sse?delay_ms=100&max_tokens=5")     # ~0.4 s
@@ -268,6 +280,7 @@ def two_workers(start_server):
     return server
 
 
+@NEEDS_SHARED_COUNTERS
 def test_every_worker_reports_the_totals_of_all(two_workers):
     server = two_workers
     workers = children(server.proc.pid)
@@ -302,6 +315,7 @@ def test_every_worker_reports_the_totals_of_all(two_workers):
     assert counts == sorted(counts) and len(set(counts)) == len(counts), "one shared counter"
 
 
+@NEEDS_SHARED_COUNTERS
 def test_a_worker_that_dies_leaves_the_totals_consistent(two_workers):
     """Counters never go backwards when a worker is replaced, and the dead worker's
     connections and streams leave the gauges."""
@@ -309,16 +323,18 @@ def test_a_worker_that_dies_leaves_the_totals_consistent(two_workers):
     for _ in range(100):
         fetch(server, "/health")
     held = [server.connect() for _ in range(20)]
-    for sock in held:
-        sock.sendall(get("/stream-loop?delay_ms=200"))
-        sock.recv(100)
-    assert scrape(server).value("fastmock_active_streams") == 20
-    victim = children(server.proc.pid)[0]
-    os.kill(victim, signal.SIGKILL)
-    assert wait_for(lambda: len(children(server.proc.pid)) == 2
-                    and victim not in children(server.proc.pid), timeout=10)
-    for sock in held:
-        abort(sock)
+    try:
+        for sock in held:
+            sock.sendall(get("/stream-loop?delay_ms=200"))
+            sock.recv(100)
+        assert scrape(server).value("fastmock_active_streams") == 20
+        victim = children(server.proc.pid)[0]
+        os.kill(victim, signal.SIGKILL)
+        assert wait_for(lambda: len(children(server.proc.pid)) == 2
+                        and victim not in children(server.proc.pid), timeout=10)
+    finally:
+        for sock in held:
+            abort(sock)
     assert wait_for(lambda: all(s.value("fastmock_active_streams") == 0
                                 and s.value("fastmock_open_connections") == 1
                                 for s in scrapes(server, 4)), timeout=10)
