@@ -139,11 +139,14 @@ class HttpProtocol(asyncio.Protocol):
         # -- hardening: bound what httptools buffers ------------------------------
         # httptools joins a header line across reads before on_header sees it, so one
         # endless line (in the head or in chunked trailers) would grow without bound.
-        # Count the reads that fall wholly inside one request and carry no body byte.
+        # Count the reads that fall wholly inside one request and carry no body byte, since
+        # the last that did (a client may write chunk size lines apart from their data).
         if self.in_message:
             if self.head_read < 0:            # the request began in this read
                 self.head_read = 0
-            elif inside and self.body_bytes == body_before:
+            elif self.body_bytes != body_before:
+                self.head_read = 0
+            elif inside:
                 self.head_read += len(data)
                 config = self.config
                 if self.head_read > config.max_url_bytes + config.max_header_bytes + HEAD_SLACK:
