@@ -42,6 +42,7 @@ cdef class Request:
     cdef Py_ssize_t _header_bytes
     cdef int _header_count
     cdef bint _expect_continue
+    cdef Py_ssize_t _head_read        # bytes of reads inside this request's head (-1: just began)
 
 
 cdef class Memo:
@@ -63,7 +64,7 @@ cdef class Connection(Paced):
     cdef readonly Shared app
     # connection
     cdef readonly object transport
-    cdef object parser
+    cdef readonly object parser
     cdef list _pending                # requests parsed while an answer is in progress; None = none
     cdef Request _req                 # the request being parsed
     cdef Connection _conn_prev, _conn_next   # in Shared's list of open connections
@@ -72,7 +73,8 @@ cdef class Connection(Paced):
     cdef double _started              # when the request being answered began
     cdef unsigned char _closing, _keep_alive, _write_paused, _read_paused, _eof, _in_message
     cdef unsigned char _buffered      # the transport may hold bytes: direct writes wait
-    cdef unsigned char _counted
+    cdef unsigned char _counted       # in the open-connections gauge
+    cdef unsigned char _listed        # in Shared's list (a connection over the limit is not)
     cdef unsigned char _lingering     # FIN sent after the last answer; reading what still comes
     # the stream being sent
     cdef unsigned char _streaming, _paused, _chunked, _ttft_seen, _burst_pending
@@ -95,6 +97,8 @@ cdef class Connection(Paced):
     cdef void _on_upgrade(self)
     cdef void _close_after_answer(self)
     cdef void _on_parse_error(self, exc)
+    cdef void _answer_error(self, int status, bytes response)
+    cdef void _check_head_budget(self, bint inside, Py_ssize_t body_before, Py_ssize_t size)
     cdef bytes _chunk(self, bytes data)
     cdef bytes _closing_bytes(self)
     cdef bytes _frame_bytes(self, long long n, bytes stamp)

@@ -34,6 +34,7 @@ from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 
 from fastmock import responses
+from fastmock.accesslog import request_line
 from fastmock._counters cimport (
     ACTIVE_STREAMS, BYTES_SENT, CONNECTIONS_REJECTED, CONNECTIONS_TOTAL, DURATION_BASE,
     OPEN_CONNECTIONS, TOKENS_SENT, TTFT_BASE, Counters,
@@ -55,6 +56,10 @@ MEMO_KEY_MAX = 2048
 # How long a connection closed after its answer keeps reading (and discarding) what the
 # client still sends, before it is closed anyway.
 LINGER_SECONDS = 2.0
+# How long a connection over --max-connections has to read its 503.
+REJECT_LINGER_SECONDS = 1.0
+# What a request's head may span beyond the URL and header budgets (request line, framing).
+HEAD_SLACK = 1024
 cdef enum:
     OUT_SIZE = 65536
 
@@ -67,7 +72,7 @@ cdef Memo _memo_answer = None
 cdef int _memo_messages = 0
 # The access-log request line of the request being answered (set by _dispatch, read by
 # respond() and start_stream() in the same call).
-cdef object _log_line = None
+cdef object _log_line = ""
 # Interned stream pieces: streams of one kind share one Pieces object.
 cdef dict _pieces = {}
 PIECES_MAX = 256
@@ -173,8 +178,7 @@ cdef class Shared:
         self.keepalive_timeout = config.keepalive_timeout
         self.header_timeout = config.header_timeout
         self.shutdown_timeout = config.shutdown_timeout
-        self.busy = responses.openai_error(503, "too many connections; try again later",
-                                           keep_alive=False)
+        self.busy = responses.TOO_MANY_CONNECTIONS
 
     @property
     def connections(self):
@@ -279,16 +283,25 @@ cdef class Connection(Paced):
         """Loop: a client connected."""
         cdef Shared app = self.app
         self.transport = transport
-        if app.max_connections and app.open_count >= app.max_connections:
-            app.counters.add(CONNECTIONS_REJECTED, 1)
-            self._closing = True
-            transport.write(app.busy)
-            transport.close()
-            return
         self._counted = True
-        app._attach(self)
         app.counters.add(OPEN_CONNECTIONS, 1)
         app.counters.add(CONNECTIONS_TOTAL, 1)
+        if app.max_connections and app.open_count >= app.max_connections:
+            # Over the limit: a ready-made 503, and the connection never joins the list,
+            # so it takes no slot. Half-close rather than close: closing with the client's
+            # request unread would send RST, and the client would lose the 503.
+            app.counters.add(CONNECTIONS_REJECTED, 1)
+            app.counters.add(BYTES_SENT, len(app.busy))
+            self._closing = True            # data_received ignores what the client sends
+            transport.write(app.busy)
+            if transport.can_write_eof():
+                transport.write_eof()
+                app.loop.call_later(REJECT_LINGER_SECONDS, transport.close)
+            else:
+                transport.close()
+            return
+        self._listed = True
+        app._attach(self)
         sock = transport.get_extra_info("socket")
         self._fd = -1 if sock is None else sock.fileno()
         self._since = _clock(self.app)
@@ -300,8 +313,10 @@ cdef class Connection(Paced):
         cdef Shared app = self.app
         if self._counted:
             self._counted = False
-            app._detach(self)
             app.counters.add(OPEN_CONNECTIONS, -1)
+        if self._listed:
+            self._listed = False
+            app._detach(self)
         if self._streaming:
             self._stop_stream()
         self._pending = None
@@ -331,12 +346,17 @@ cdef class Connection(Paced):
             parser = self.parser = HttpRequestParser(self)
             if _HAS_LENIENCY:  # "Connection: close" then more bytes must not turn the request into a 400
                 parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        cdef Request req = self._req
+        cdef bint inside = self._in_message
+        cdef Py_ssize_t body_before = req._body_bytes if req is not None else 0
         try:
             parser.feed_data(data)
         except HttpParserUpgrade:
             self._on_upgrade()
         except HttpParserError as exc:
             self._on_parse_error(exc)
+        if self._in_message:
+            self._check_head_budget(inside, body_before, len(data))
         if _memo_answer is not None and _memo_conn is self:
             if (_memo_messages == 1 and not self._in_message
                     and len(app.memo) < MEMO_SIZE and len(data) <= MEMO_KEY_MAX):
@@ -356,6 +376,27 @@ cdef class Connection(Paced):
                 self._keep_alive = False
             return True
         return None
+
+    cdef void _check_head_budget(self, bint inside, Py_ssize_t body_before, Py_ssize_t size):
+        """Bound what httptools buffers: it joins a header line across reads before
+        on_header sees it, so one endless line (in the head or in chunked trailers) would
+        grow without limit. Count the reads that fall wholly inside one request and carry
+        no body byte, since the last that did (a client may write chunk size lines apart
+        from their data)."""
+        cdef Request req = self._req
+        cdef Shared app = self.app
+        if req._head_read < 0:              # the request began in this read
+            req._head_read = 0
+        elif req._body_bytes != body_before:
+            req._head_read = 0
+        elif inside:
+            req._head_read += size
+            if req._head_read > app.max_url_bytes + app.max_header_bytes + HEAD_SLACK:
+                self.parser = None            # drop what it buffered
+                self._in_message = False
+                self._req = None
+                reject = Reject(431, f"request headers exceed {app.max_header_bytes} bytes")
+                self._answer_error(reject.status, reject.response)
 
     cdef void _answer_memo(self, Memo memo):
         cdef Counters counters = self.app.counters
@@ -407,7 +448,7 @@ cdef class Connection(Paced):
         """Put ``size`` bytes on the wire after everything written before."""
         cdef ssize_t sent = 0
         transport = self.transport
-        if transport is None:
+        if transport is None or self._closing:   # after a cut or a close nothing more goes out
             return 0
         self.app.counters.add(BYTES_SENT, size)
         if self._buffered and transport.get_write_buffer_size() == 0:
@@ -432,6 +473,7 @@ cdef class Connection(Paced):
         cdef Request req = Request.__new__(Request)
         req.url = b""
         req.started = _clock(self.app)
+        req._head_read = -1             # this read began the request: counted from the next one
         self._req = req
         global _memo_messages
         self._in_message = True
@@ -454,7 +496,7 @@ cdef class Connection(Paced):
         if req._header_bytes > app.max_header_bytes or req._header_count > app.max_headers:
             raise Reject(431, f"request headers exceed {app.max_header_bytes} bytes "
                               f"or {app.max_headers} lines")
-        if len(name) < 6 or name[0] not in b"xXeEcC":  # only a few headers matter; skip lower()
+        if len(name) < 6 or name[0] not in b"xXeEcCtT":  # only a few headers matter; skip lower()
             return
         name = name.lower()
         if name.startswith(b"x-mock-") or name == b"content-type":
@@ -466,6 +508,10 @@ cdef class Connection(Paced):
         elif name == b"content-length":
             if value.isdigit() and int(value) > app.max_body_bytes:
                 raise Reject(413, f"request body larger than {app.max_body_bytes} bytes")
+        elif name == b"transfer-encoding" and self.parser.get_http_version() == "1.0":
+            # RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing
+            # (a 1.0 hop may not have decoded it): 400 and close, never a guess.
+            raise Reject(400, "Transfer-Encoding is not allowed in an HTTP/1.0 request")
 
     def on_headers_complete(self):
         """Parser: the head is complete; a client waiting on 100-continue may send its body."""
@@ -534,12 +580,19 @@ cdef class Connection(Paced):
             status, response = 400, responses.BAD_REQUEST
         self._in_message = False
         self._req = None
+        self._answer_error(status, response)
+
+    cdef void _answer_error(self, int status, bytes response):
+        """Answer a request that cannot be served (after the answers already due), then close."""
+        global _log_line
+        if self._closing:
+            return
         if self._streaming or self._pending is not None:
             self._eof = True            # answered after what is already due, then closed
             self._queue(_error_request(response, status))
         else:
             self._started = _clock(self.app)
-            _log_line = None
+            _log_line = ""
             self.respond(response, 1, status, False)
 
     # -- answering -----------------------------------------------------------------------
@@ -550,15 +603,13 @@ cdef class Connection(Paced):
         cdef Shared app = self.app
         self._started = request.started
         if request.error is not None:
-            _log_line = None
+            _log_line = ""
             self.respond(request.error, 1, request.error_status, False)
             return 0
         if (self._eof and self._pending is None) or app.shutting_down:
             request.keep_alive = False
         if app.access_log is not None:
-            target = request.url.decode("ascii", "backslashreplace").replace('"', "\\x22")
-            _log_line = (f"{request.method.decode('latin-1')} {target} "
-                              f"HTTP/{'1.0' if request.http10 else '1.1'}")
+            _log_line = request_line(request.method, request.url, request.http10)
         self.handle(request)
         return 0
 
@@ -913,7 +964,7 @@ cdef class Connection(Paced):
         elif self._in_message:
             if now - self._req.started > app.header_timeout:
                 self._started = self._req.started
-                _log_line = None
+                _log_line = ""
                 self.respond(responses.openai_error(408, "request not received in time",
                                                     keep_alive=False), 1, 408, False)
         elif now - self._since > app.keepalive_timeout:

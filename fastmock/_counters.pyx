@@ -23,7 +23,7 @@ cdef double[16] _BOUNDS = BOUNDS
 SLOTS = {
     "open_connections": OPEN_CONNECTIONS, "active_streams": ACTIVE_STREAMS,
     "tokens_sent": TOKENS_SENT, "bytes_sent": BYTES_SENT,
-    "connections": CONNECTIONS_TOTAL, "connections_rejected": CONNECTIONS_REJECTED,
+    "connections": CONNECTIONS_TOTAL, "rejected_connections": CONNECTIONS_REJECTED,
 }
 LAYOUT = {
     "max_routes": MAX_ROUTES, "status_low": STATUS_LOW, "statuses": STATUSES,

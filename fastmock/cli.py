@@ -65,6 +65,15 @@ def _log_level(text: str) -> str:
     return text.lower()
 
 
+LOG_FORMATS = ("clf", "json")
+
+
+def _log_format(text: str) -> str:
+    if text.lower() not in LOG_FORMATS:
+        raise UsageError(f"{text!r} is not one of {', '.join(LOG_FORMATS)}")
+    return text.lower()
+
+
 def _text(text: str) -> str:
     return text
 
@@ -93,12 +102,17 @@ OPTIONS = (
     ("--keepalive-timeout", "keepalive_timeout", _seconds, "idle keep-alive connections close after this (default 5)"),
     ("--header-timeout", "header_timeout", _seconds, "a request head or body must arrive within this (default 10)"),
     ("--max-body-bytes", "max_body_bytes", _whole(0), "largest request body accepted (default 1048576)"),
+    ("--max-connections", "max_connections", _whole(0),
+     "open connections per process; beyond it a new connection gets 503 and is closed "
+     "(default 0 = no limit)"),
+    ("--log-format", "log_format", _log_format,
+     "access log lines: clf (Common Log Format) or json (one JSON object a line; default clf)"),
 )
 
 
 # flag, Config field, help: switches, which take no value on the command line
 SWITCHES = (
-    ("--access-log", "access_log", "log one line per request to stdout (Common Log Format)"),
+    ("--access-log", "access_log", "log one line per request to stdout (see --log-format)"),
 )
 _BY_FLAG = {flag: (dest, convert) for flag, dest, convert, _ in OPTIONS}
 _BY_FLAG.update({flag: (dest, None) for flag, dest, _ in SWITCHES})

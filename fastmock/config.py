@@ -19,6 +19,7 @@ DEFAULTS = {
     # logging
     "log_level": "info",
     "access_log": False,
+    "log_format": "clf",           # access log lines: "clf" (Common Log Format) or "json"
     # timeouts, in seconds
     "shutdown_timeout": 5.0,       # grace for running streams on SIGTERM/SIGINT
     "keepalive_timeout": 5.0,      # idle keep-alive connections are closed after this
@@ -29,7 +30,7 @@ DEFAULTS = {
     "max_headers": 100,
     "max_body_bytes": 1 << 20,
     "max_pipelined": 16,           # parsed requests waiting behind a stream before reading pauses
-    "max_connections": 0,          # beyond it new connections get 503; 0 = no limit
+    "max_connections": 0,          # per process; beyond it a new connection gets 503; 0 = no limit
     # pacing
     "tick_ms": 1,                  # granularity of the shared stream timer
 }

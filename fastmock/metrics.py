@@ -12,7 +12,8 @@ _SCALARS = (
     ("open_connections", "gauge", "TCP connections open now."),
     ("active_streams", "gauge", "Streaming responses in progress."),
     ("connections", "counter", "TCP connections accepted."),
-    ("connections_rejected", "counter", "Connections refused with 503 beyond --max-connections."),
+    ("rejected_connections", "counter",
+     "Connections answered 503 and closed because --max-connections were open."),
     ("tokens_sent", "counter", "Stream frames (tokens) sent."),
     ("bytes_sent", "counter", "Response bytes written to sockets."),
 )

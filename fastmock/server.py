@@ -37,7 +37,7 @@ class App(Shared):
     def __init__(self, config, loop, frames: Frames, counters: Counters | None = None) -> None:
         super().__init__(loop, config, Pacer(loop, config.tick_ms),
                          counters if counters is not None else Counters(),
-                         AccessLog() if config.access_log else None)
+                         AccessLog(fmt=config.log_format) if config.access_log else None)
         self.frames = frames
         self.static = {b"/api/data": frames.api_data, b"/health": frames.health}
         # Completion ids are chatcmpl- and 24 hex digits: 8 random per process, 16 counted.

@@ -324,6 +324,10 @@ class Stats:
         return self.counters.value(SLOTS["tokens_sent"])
 
     @property
+    def rejected_connections(self) -> int:
+        return self.counters.value(SLOTS["rejected_connections"])
+
+    @property
     def bytes_sent(self) -> int:
         return self.counters.value(SLOTS["bytes_sent"])
 

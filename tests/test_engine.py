@@ -221,3 +221,13 @@ def test_the_memo_is_not_used_behind_a_stream(loop):
     client.loop.advance(0.1)
     body = client.take()
     assert body.count(b"HTTP/1.1 200 OK") == 2 and body.endswith(b'{"status":"ok"}')
+
+
+def test_nothing_follows_a_cut_stream_on_the_wire(loop):
+    """fail_after cuts the stream; a parse error in the same read must not be answered after it."""
+    client = Client(loop)
+    client.send(b"GET /stream-sse?max_tokens=2&fail_after=1&delay_ms=1 HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Length: 5\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert client.transport.aborted
+    data = client.data()
+    assert data.count(b"HTTP/1.1") == 1 and data.count(b"data: {") == 1
