@@ -16,6 +16,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
 Corpus = _chunks.Corpus
 FrameTable = _chunks.FrameTable
 json_string = _chunks.json_string
+split_tokens = _chunks.split_tokens
 chat_chunk_splice = _chunks.chat_chunk_splice
 ollama_generate_done = _chunks.ollama_generate_done
 PLAIN, FIRST, LAST, ONLY = _chunks.PLAIN, _chunks.FIRST, _chunks.LAST, _chunks.ONLY
