@@ -16,8 +16,8 @@ from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 
 from fastmock import controls, responses
 from fastmock.frames import CLOSE, KEEP_ALIVE, KEEP_ALIVE_10, chat_chunk_splice
-from fastmock.routes import METRICS, ROUTES, STATIC, STREAM
-from fastmock.stream import FrameStream, OllamaStream
+from fastmock.routes import API, METRICS, STATIC, STREAM, find
+from fastmock.stream import FrameStream, OllamaStream, SpecStream, WholeAnswer
 
 log = logging.getLogger("fastmock")
 
@@ -35,10 +35,17 @@ def _request_line(method: bytes, url: bytes, http10: bool) -> str:
 class Reject(Exception):
     """Raised in a parser callback: answer with ``response`` and close."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, url: bytes = b"") -> None:
         super().__init__(message)
         self.status = status
-        self.response = responses.openai_error(status, message, keep_alive=False)
+        route = find(url.partition(b"?")[0]) if url else None
+        if route is not None and route.kind == API:  # in the provider API's own error shape
+            from fastmock import api
+            answer = api.error_for(url.partition(b"?")[0], status, message)
+            self.response = responses.complete(status, answer.content_type, answer.body,
+                                               keep_alive=False, extra=answer.headers)
+        else:
+            self.response = responses.openai_error(status, message, keep_alive=False)
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -50,7 +57,7 @@ class HttpProtocol(asyncio.Protocol):
         "write_paused", "read_paused", "eof", "idle_since", "peer", "request_line",
         # the request being parsed
         "in_message", "message_started", "url", "header_bytes", "header_count", "mock_headers",
-        "expect_continue", "body_bytes",
+        "expect_continue", "body_bytes", "body",
     )
 
     def __init__(self, app) -> None:
@@ -77,6 +84,7 @@ class HttpProtocol(asyncio.Protocol):
         self.mock_headers = None
         self.expect_continue = False
         self.body_bytes = 0
+        self.body = None              # chunks of a POST body (the provider APIs read it)
 
     # -- asyncio.Protocol interface ------------------------------------------
 
@@ -172,6 +180,7 @@ class HttpProtocol(asyncio.Protocol):
         self.mock_headers = None
         self.expect_continue = False
         self.body_bytes = 0
+        self.body = None
 
     def on_url(self, url: bytes) -> None:
         """Parser: (a fragment of) the request target."""
@@ -198,20 +207,26 @@ class HttpProtocol(asyncio.Protocol):
                 self.expect_continue = value.lower() == b"100-continue"
             elif name == b"content-length":
                 if value.isdigit() and int(value) > config.max_body_bytes:
-                    raise Reject(413, f"request body larger than {config.max_body_bytes} bytes")
+                    raise Reject(413, f"request body larger than {config.max_body_bytes} bytes",
+                                 self.url)
 
     def on_headers_complete(self) -> None:
         """Parser: the head is complete; a client waiting on 100-continue may send its body."""
+        if self.parser.get_method() == b"POST":
+            self.body = []
         # HTTP/1.0 has no interim responses; behind a running stream a 100 would corrupt it.
         if (self.expect_continue and self.stream is None and not self.pending
                 and self.parser.get_http_version() != "1.0"):
             self.transport.write(responses.CONTINUE)
 
     def on_body(self, body: bytes) -> None:
-        """Parser: a piece of the request body (the seed endpoints do not read it)."""
+        """Parser: a piece of the request body (kept for POST: the provider APIs read it)."""
         self.body_bytes += len(body)
         if self.body_bytes > self.config.max_body_bytes:
-            raise Reject(413, f"request body larger than {self.config.max_body_bytes} bytes")
+            raise Reject(413, f"request body larger than {self.config.max_body_bytes} bytes",
+                         self.url)
+        if self.body is not None:
+            self.body.append(body)
 
     def on_message_complete(self) -> None:
         """Parser: a whole request arrived; answer it now or queue it behind the stream."""
@@ -221,7 +236,8 @@ class HttpProtocol(asyncio.Protocol):
         parser = self.parser
         keep_alive = parser.should_keep_alive() and not parser.should_upgrade()
         request = (parser.get_method(), self.url, self.mock_headers, keep_alive,
-                   parser.get_http_version() == "1.0")
+                   parser.get_http_version() == "1.0", b"".join(self.body) if self.body else b"")
+        self.body = None
         if self.stream is not None or self.pending:
             self.pending.append(request)
             self._update_reading()
@@ -255,7 +271,8 @@ class HttpProtocol(asyncio.Protocol):
 
     # -- answering -----------------------------------------------------------------
 
-    def handle(self, method, url, mock_headers, keep_alive: bool, http10: bool) -> None:
+    def handle(self, method, url, mock_headers, keep_alive: bool, http10: bool,
+               body: bytes = b"") -> None:
         """Answer one request (a pending parse error comes as (None, response, status))."""
         if method is None:
             self.respond(url, "error", mock_headers, False)
@@ -266,7 +283,7 @@ class HttpProtocol(asyncio.Protocol):
             self.request_line = _request_line(method, url, http10)
         q = url.find(b"?")
         path = url if q < 0 else url[:q]
-        route = ROUTES.get(path)
+        route = find(path)
         if route is None:
             message = "no route for " + path.decode("utf-8", "replace")[:200]
             self.respond(responses.openai_error(404, message, keep_alive=keep_alive, http10=http10,
@@ -286,6 +303,9 @@ class HttpProtocol(asyncio.Protocol):
         elif route.kind == STREAM:
             self.start_stream(route, method, None if q < 0 else url[q + 1:], mock_headers,
                               keep_alive, http10)
+        elif route.kind == API:
+            self.answer_api(route, method, path, None if q < 0 else url[q + 1:], mock_headers,
+                            body, keep_alive, http10)
         elif route.kind == METRICS:
             self.respond(responses.complete(200, b"text/plain; version=0.0.4; charset=utf-8",
                                             self.app.metrics.render(), keep_alive=keep_alive,
@@ -350,6 +370,49 @@ class HttpProtocol(asyncio.Protocol):
             app.access_log.write(self.peer, self.request_line, 200, len(head))
         stream.paused = self.write_paused
         stream.start(head, app.pacer.now_ms(), ctl.ttft_ms)
+
+    # -- provider APIs (issue #3): the engine's whole part of them ---------------------
+
+    def answer_api(self, route, method, path, query, mock_headers, body, keep_alive,
+                   http10) -> None:
+        """Answer a provider request: a whole response (maybe late or cut) or a StreamSpec stream."""
+        from fastmock import api  # the first provider request loads the API modules
+        app = self.app
+        answer = api.dispatch(method, path, query, mock_headers, body, self.config, app.frames)
+        if isinstance(answer, api.Streamed):
+            if http10:
+                keep_alive = False  # the body is delimited by closing the connection
+            heads = responses.stream_heads_for(answer.spec.content_type)
+            head = heads[responses.RAW_CLOSE if http10 else
+                         responses.CHUNKED_KEEP_ALIVE if keep_alive else responses.CHUNKED_CLOSE]
+            stream = SpecStream(self, self.transport, app.pacer, app.metrics, answer.spec,
+                                chunked=not http10, delay_ms=answer.delay_ms,
+                                fail_after=answer.fail_after)
+            self._begin(stream, route, 200, len(head), keep_alive)
+            stream.start_spec(head, app.pacer.now_ms(), answer.ttft_ms)
+            return
+        data = responses.complete(answer.status, answer.content_type, answer.body,
+                                  keep_alive=keep_alive, http10=http10, head_only=method == HEAD,
+                                  extra=answer.headers)
+        if answer.wait_ms <= 0 and not answer.cut:
+            self.respond(data, route.name, answer.status, keep_alive)
+            return
+        # Late (TTFT) or cut (fail_after): the connection is busy with it, like a stream.
+        body_len = 0 if method == HEAD else len(answer.body)
+        cut_at = len(data) - body_len + body_len // 2 if answer.cut else -1
+        stream = WholeAnswer(self, self.transport, app.pacer, app.metrics, data, cut_at)
+        self._begin(stream, route, answer.status, len(data), keep_alive)
+        stream.start(app.pacer.now_ms(), answer.wait_ms)
+
+    def _begin(self, stream, route, status: int, size: int, keep_alive: bool) -> None:
+        app = self.app
+        self.stream = stream
+        self.keep_alive = keep_alive
+        app.metrics.streams += 1
+        app.metrics.count(route.name, status)
+        if app.access_log is not None:
+            app.access_log.write(self.peer, self.request_line, status, size)
+        stream.paused = self.write_paused
 
     def on_stream_end(self) -> None:
         """FrameStream: the last frame is written; go on with the next request or close."""

@@ -49,6 +49,15 @@ SSE_HEADS = stream_heads(b"text/event-stream")
 NDJSON_HEADS = stream_heads(b"application/x-ndjson")
 
 
+def stream_heads_for(content_type: bytes) -> tuple[bytes, bytes, bytes]:
+    """The ready-made heads of a stream of ``content_type`` (the provider APIs' StreamSpecs)."""
+    if content_type == b"text/event-stream":
+        return SSE_HEADS
+    if content_type == b"application/x-ndjson":
+        return NDJSON_HEADS
+    return stream_heads(content_type)
+
+
 def _connection_line(keep_alive: bool, http10: bool) -> bytes:
     if not keep_alive:
         return b"Connection: close\r\n"

@@ -213,3 +213,157 @@ class OllamaStream(FrameStream):
         if self.done:  # chunked framing: self.done is the zero-size terminator
             return b"%x\r\n%s\r\n%s" % (len(line), line, self.done)
         return line
+
+
+# -- provider APIs (issue #3): a StreamSpec stream and a delayed/cut whole answer -------------
+
+_END_CHUNKED = b"0\r\n\r\n"
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data) if data else b""
+
+
+class SpecStream(FrameStream):
+    """A provider stream: frame n is ``spec.frame(n, stamp)``, then ``spec.closing_bytes()``.
+
+    Timing, flow control, fail_after and teardown are FrameStream's; only how frames
+    are made differs (from a StreamSpec instead of a FrameTable).
+    """
+
+    __slots__ = ("spec", "chunked")
+
+    def __init__(self, conn, transport, pacer, metrics, spec, *, chunked: bool, delay_ms: int,
+                 fail_after: int) -> None:
+        self.conn = conn
+        self.transport = transport
+        self.pacer = pacer
+        self.metrics = metrics
+        self.spec = spec
+        self.chunked = chunked
+        self.sent = 0
+        self.total = spec.total
+        self.fail_after = fail_after
+        self.delay_ms = delay_ms
+        self.next_ms = 0
+        self.slot = -1
+        self.paused = False
+        self.finished = False
+        self.burst = None
+
+    def start_spec(self, head: bytes, now_ms: int, ttft_ms: int) -> None:
+        """Send the HTTP head and the spec's opening at once, then the frames from ttft on."""
+        opening = self.spec.opening
+        if opening:
+            head += _chunk(opening) if self.chunked else opening
+        self.start(head, now_ms, ttft_ms)
+
+    def closing(self) -> bytes:
+        data = self.spec.closing_bytes(self.sent)
+        return _chunk(data) + _END_CHUNKED if self.chunked else data
+
+    def due(self, now_ms: int) -> None:
+        """Pacer: frames are due; send every one whose time has come."""
+        delay = self.delay_ms
+        self._send((now_ms - self.next_ms) // delay + 1 if delay else MAX_BATCH)
+        self._continue()
+
+    def _send(self, k: int, head: bytes = b"") -> None:
+        sent, total, fail_after = self.sent, self.total, self.fail_after
+        if k > MAX_BATCH:
+            k = MAX_BATCH
+        if 0 <= total < sent + k:
+            k = total - sent
+        if 0 <= fail_after < sent + k:
+            k = fail_after - sent
+        spec = self.spec
+        stamp = self.pacer.stamp() if spec.stamp else b""
+        parts = [head] if head else []
+        if self.chunked:
+            for n in range(sent, sent + k):
+                parts.append(_chunk(spec.frame(n, stamp)))
+        else:
+            for n in range(sent, sent + k):
+                parts.append(spec.frame(n, stamp))
+        sent += k
+        self.sent = sent
+        self.next_ms += k * self.delay_ms
+        ending = sent == total
+        if ending:
+            parts.append(self.closing())
+        self._write(b"".join(parts), k)
+        if sent == fail_after and not ending:
+            self._cut()
+        elif ending:
+            self.finished = True
+            self.conn.on_stream_end()
+
+
+class WholeAnswer:
+    """A complete response sent ``wait_ms`` late (a non-streamed answer's TTFT), or, with
+    ``cut_at`` >= 0, only its first ``cut_at`` bytes and then an abort (fail_after)."""
+
+    __slots__ = ("conn", "transport", "pacer", "metrics", "data", "cut_at", "due_ms", "slot",
+                 "paused", "finished")
+
+    def __init__(self, conn, transport, pacer, metrics, data: bytes, cut_at: int) -> None:
+        self.conn = conn
+        self.transport = transport
+        self.pacer = pacer
+        self.metrics = metrics
+        self.data = data
+        self.cut_at = cut_at
+        self.due_ms = 0
+        self.slot = -1
+        self.paused = False
+        self.finished = False
+
+    def start(self, now_ms: int, wait_ms: int) -> None:
+        self.due_ms = now_ms + wait_ms
+        if wait_ms <= 0 and not self.paused:
+            self._send()
+        elif not self.paused:
+            self.pacer.add(self, self.due_ms)
+
+    def due(self, now_ms: int) -> None:
+        """Pacer: the wait is over."""
+        self._send()
+
+    def pause(self) -> None:
+        self.paused = True
+        self.pacer.remove(self)
+
+    def resume(self) -> None:
+        if self.paused and not self.finished:
+            self.paused = False
+            self.pacer.add(self, self.due_ms)
+
+    def cancel(self) -> None:
+        self.finished = True
+        self.pacer.remove(self)
+        self.transport = None
+        self.conn = None
+
+    def fail(self, exc: BaseException) -> None:
+        log.error("answer aborted by an internal error", exc_info=exc)
+        transport = self.transport
+        self.cancel()
+        if transport is not None:
+            transport.abort()
+
+    def closing(self) -> bytes:
+        """Shutdown: what is still owed (the whole answer, unless it is to be cut)."""
+        return b"" if self.finished or self.cut_at >= 0 else self.data
+
+    def _send(self) -> None:
+        transport, data = self.transport, self.data
+        if self.cut_at >= 0:
+            data = data[:self.cut_at]
+        self.metrics.bytes_sent += len(data)
+        transport.write(data)
+        if self.cut_at >= 0:
+            self.cancel()
+            transport.abort()
+        else:
+            self.finished = True
+            self.conn.on_stream_end()
