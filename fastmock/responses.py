@@ -104,10 +104,14 @@ def method_not_allowed(allow: bytes, method: str, *, keep_alive: bool, http10: b
 
 
 def preflight(allow: bytes, *, keep_alive: bool, http10: bool) -> bytes:
-    """The answer to a CORS preflight: any origin, the route's methods, any request headers."""
+    """The answer to a CORS preflight: any origin, the route's methods, any request headers.
+
+    Browsers never let ``*`` stand for ``Authorization`` (the Fetch standard), and every
+    provider SDK sends its key in it, so it is listed by name.
+    """
     return (status_line(204) + COMMON_HEADERS + b"Allow: " + allow + b"\r\n"
             b"Access-Control-Allow-Methods: " + allow + b"\r\n"
-            b"Access-Control-Allow-Headers: *\r\nAccess-Control-Max-Age: 86400\r\n"
+            b"Access-Control-Allow-Headers: *, Authorization\r\nAccess-Control-Max-Age: 86400\r\n"
             + _connection_line(keep_alive, http10) + b"\r\n")
 
 
