@@ -18,8 +18,8 @@ from __future__ import annotations
 import os
 import time
 
-from fastmock.bodies import ApiError, clean
-from fastmock.frames import json_string, split_tokens
+from fastmock.bodies import ApiError, escape
+from fastmock.frames import split_tokens
 
 ECHO_HEADER = b"x-mock-echo"
 ECHO_PREFIX = "echo:"
@@ -147,7 +147,7 @@ def plan(call: Call, prompt: str, body_limit) -> Plan:
 
 
 def echo_tokens(text: str) -> tuple:
-    return tuple(json_string(t) for t in split_tokens(clean(text)))
+    return tuple(escape(t) for t in split_tokens(text))
 
 
 def count_tokens(*texts: str) -> int:

@@ -187,17 +187,17 @@ def last_text(items: list[tuple[str, str]], role: str = "user") -> str:
 
 # -- reflecting client strings safely -----------------------------------------------------
 
-def clean(text: str) -> str:
-    """``text`` with lone surrogates (valid in JSON, not in UTF-8) replaced by U+FFFD."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return text
-
-
 def escape(text: str) -> bytes:
-    """A client string as the body of a JSON string literal: always valid JSON, UTF-8."""
-    return json_string(clean(text))
+    """A client string as the body of a JSON string literal: always valid JSON, UTF-8.
+
+    A lone surrogate (valid in JSON, not in UTF-8) comes back as its ``\\uXXXX`` escape.
+    """
+    try:
+        return json_string(text)
+    except UnicodeEncodeError:
+        return json.dumps(text)[1:-1].encode()
+
+
+def utf8(text: str) -> bytes:
+    """A client string as bytes, lone surrogates included (for hashing, never for output)."""
+    return text.encode("utf-8", "surrogatepass")

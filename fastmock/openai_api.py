@@ -279,10 +279,10 @@ def embeddings(call: Call):
 def _embedding_keys(value) -> list[bytes]:
     """The bytes each embedding is derived from, one per input."""
     if isinstance(value, str):
-        return [bodies.clean(value).encode()]
+        return [bodies.utf8(value)]
     if value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         return [b",".join(b"%d" % v for v in value)]
-    return [bodies.clean(v).encode() if isinstance(v, str) else b",".join(b"%d" % t for t in v)
+    return [bodies.utf8(v) if isinstance(v, str) else b",".join(b"%d" % t for t in v)
             for v in value]
 
 
