@@ -121,7 +121,13 @@ class Plan:
         return joined(self.tokens, self.total if sent is None else sent)
 
 
-def plan(call: Call, prompt: str, body_limit) -> Plan:
+# A document that holds the whole text (a non-streamed answer, the closing events of a
+# Responses stream) is built in memory at once; the max_tokens control may not make it
+# longer than this (or the content's own length, which the server already holds).
+MAX_WHOLE_TOKENS = 65_536
+
+
+def plan(call: Call, prompt: str, body_limit, whole: bool = False) -> Plan:
     """The tokens of an answer and how many are sent.
 
     Content: the prompt after ``echo:`` (or the whole prompt with X-Mock-Echo), else
@@ -140,6 +146,9 @@ def plan(call: Call, prompt: str, body_limit) -> Plan:
         tokens = (b"",)
     control = call.ctl.max_tokens
     if control > 0:
+        if whole and control > max(MAX_WHOLE_TOKENS, natural):
+            raise ApiError(400, f"max_tokens above {MAX_WHOLE_TOKENS} needs a stream: this answer "
+                                "holds the whole text at once", "max_tokens")
         return Plan(tokens, control, False)
     if body_limit is not None and body_limit < natural:
         return Plan(tokens, body_limit, True)

@@ -50,7 +50,7 @@ def messages(call: Call):
     system_text = bodies.content_text(system, "system") if system is not None else ""
     stream = bodies.boolean(doc, "stream")
     prompt = count_tokens(system_text, *(text for _, text in items))
-    p = plan(call, bodies.last_text(items), limit)
+    p = plan(call, bodies.last_text(items), limit, whole=not stream)
     stop = b"max_tokens" if p.length else b"end_turn"
     mid = new_id(b"msg_")
     head = (b'{"id":"' + mid + b'","type":"message","role":"assistant","model":"' + model

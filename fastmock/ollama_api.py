@@ -83,7 +83,7 @@ def _loaded(call: Call, model: bytes, empty: bytes):
 
 def _answer(call: Call, model: bytes, prompt: int, prompt_text: str, limit, stream: bool,
             prefix: bytes, suffix: bytes, content_open: bytes, content_close: bytes):
-    p = plan(call, prompt_text, limit)
+    p = plan(call, prompt_text, limit, whole=not stream)
     reason = b"length" if p.length else b"stop"
     head = b'{"model":"' + model + b'","created_at":"'
     started = time.monotonic_ns()

@@ -27,6 +27,7 @@ MODEL_CREATED = 1700000000            # models are static: the same bytes every 
 EMBEDDING_DIMENSIONS = 1536
 MAX_DIMENSIONS = 3072
 MAX_INPUTS = 2048
+MAX_NUMBERS = 65_536                  # inputs x dimensions of one answer: it is built at once
 
 
 def error(status: int, message: str, param: str | None = None) -> Whole:
@@ -63,7 +64,7 @@ def chat(call: Call):
     stream = bodies.boolean(doc, "stream")
     include_usage = _include_usage(doc)
     prompt = count_tokens(*(text for _, text in messages))
-    p = plan(call, bodies.last_text(messages), limit)
+    p = plan(call, bodies.last_text(messages), limit, whole=not stream)
     finish = b"length" if p.length else b"stop"
     cid, created = new_id(b"chatcmpl-"), now()
     if not stream:
@@ -103,7 +104,7 @@ def completions(call: Call):
     limit = _limit(doc, "max_tokens")
     stream = bodies.boolean(doc, "stream")
     include_usage = _include_usage(doc)
-    p = plan(call, texts[-1] if texts else "", limit)
+    p = plan(call, texts[-1] if texts else "", limit, whole=not stream)
     finish = b"length" if p.length else b"stop"
     cid, created = new_id(b"cmpl-"), now()
     head = (b'{"id":"' + cid + b'","object":"text_completion","created":%d,"model":"' % created
@@ -161,7 +162,7 @@ def responses_api(call: Call):
     limit = _limit(doc, "max_output_tokens")
     stream = bodies.boolean(doc, "stream")
     prompt = count_tokens(instructions, *(text for _, text in items))
-    p = plan(call, bodies.last_text(items), limit)
+    p = plan(call, bodies.last_text(items), limit, whole=True)  # its closing repeats the text
     rid, mid, created = new_id(b"resp_"), new_id(b"msg_"), now()
     limit_json = b"null" if limit is None else b"%d" % limit
 
@@ -262,6 +263,9 @@ def embeddings(call: Call):
         raise ApiError(400, "'encoding_format' must be 'float' or 'base64'", "encoding_format")
     _, tokens = _inputs(value, "input")
     keys = _embedding_keys(value)
+    if len(keys) * dims > MAX_NUMBERS:
+        raise ApiError(400, f"at most {MAX_NUMBERS} numbers per request (inputs x dimensions): "
+                            f"{len(keys)} x {dims} asked", "dimensions")
     data = []
     for index, key in enumerate(keys):
         vector = embedding(key, dims)

@@ -211,3 +211,31 @@ def test_the_server_does_not_load_the_provider_apis_until_asked():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_whole_answers_are_bounded_but_streams_are_not():
+    chat = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    status, doc = error_of(dispatch("/v1/chat/completions", chat, query=b"max_tokens=65537"))
+    assert status == 400 and doc["error"]["param"] == "max_tokens"
+    assert dispatch("/v1/chat/completions", chat, query=b"max_tokens=65536").status == 200
+    streamed = dispatch("/v1/chat/completions", {**chat, "stream": True}, query=b"max_tokens=10000000")
+    assert isinstance(streamed, answers.Streamed) and streamed.spec.total == 10_000_000
+    # a Responses stream repeats its text in the closing events, so it is bounded too
+    status, _ = error_of(dispatch("/v1/responses", {"model": "m", "stream": True},
+                                  query=b"max_tokens=100000"))
+    assert status == 400
+    for path, body in (("/v1/messages", {**chat, "max_tokens": 5}),
+                       ("/api/chat", {**chat, "stream": False})):
+        assert error_of(dispatch(path, body, query=b"max_tokens=70000"))[0] == 400
+    # the echo of a long prompt is its own length, whatever the bound
+    long = "echo: " + "w " * 70_000
+    answer = dispatch("/v1/chat/completions", {"model": "m", "messages": [
+        {"role": "user", "content": long}]}, query=b"max_tokens=70000")
+    assert json.loads(answer.body)["usage"]["completion_tokens"] == 70_000
+
+
+def test_embeddings_are_bounded_in_numbers_per_request():
+    status, doc = error_of(dispatch("/v1/embeddings", {"model": "m", "input": ["a"] * 43}))
+    assert status == 400 and doc["error"]["param"] == "dimensions" and "43 x 1536" in doc["error"]["message"]
+    ok = dispatch("/v1/embeddings", {"model": "m", "input": ["a"] * 64, "dimensions": 1024})
+    assert ok.status == 200 and len(json.loads(ok.body)["data"]) == 64

@@ -257,3 +257,16 @@ def test_metrics_count_api_routes_with_one_label_for_model_ids(api_server):
         post(api_server, f"/v1/models/{name}", b"", method="GET")
     response = post(api_server, "/metrics", b"", method="GET")
     assert 'route="/v1/models/{id}",status="200"' in response.body.decode()
+
+
+def test_text_file_and_model_flags_apply_to_the_provider_apis(start_server, tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("alpha beta \"gamma\" délta", encoding="utf-8")
+    server = start_server("--text-file", str(corpus), "--model", "house-model", "--delay-ms", "1")
+    text = corpus.read_text(encoding="utf-8")
+    assert post(server, "/v1/chat/completions", CHAT).json()["choices"][0]["message"]["content"] == text
+    assert post(server, "/v1/messages", {**CHAT, "max_tokens": 9}).json()["content"][0]["text"] == text
+    lines = ndjson(post(server, "/api/generate", {"model": "m", "prompt": "x"}).body)
+    assert "".join(line["response"] for line in lines) == text and lines[-1]["eval_count"] == 4
+    assert [m["id"] for m in post(server, "/v1/models", b"", method="GET").json()["data"]] == ["house-model"]
+    assert post(server, "/api/tags", b"", method="GET").json()["models"][0]["model"] == "house-model"
