@@ -92,7 +92,7 @@ def openai_error_body(status: int, message: str, param: str | None = None) -> by
 
 def openai_error(status: int, message: str, param: str | None = None, *, keep_alive: bool = True,
                  http10: bool = False, head_only: bool = False) -> bytes:
-    extra = b"Retry-After: 1\r\n" if status in (429, 503) else b""
+    extra = b"Retry-After: 1\r\n" if status in (429, 503, 529) else b""
     return complete(status, b"application/json", openai_error_body(status, message, param),
                     keep_alive=keep_alive, http10=http10, head_only=head_only, extra=extra)
 
