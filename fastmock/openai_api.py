@@ -274,7 +274,7 @@ def embeddings(call: Call):
                 vector.byteswap()
             body = b'"' + binascii.b2a_base64(vector.tobytes(), newline=False) + b'"'
         else:
-            body = b"[" + ",".join(["%.9g" % x for x in vector]).encode() + b"]"
+            body = b"[" + b",".join(b"%.9g" % x for x in vector) + b"]"
         data.append(b'{"object":"embedding","index":%d,"embedding":' % index + body + b"}")
     return call.whole(b'{"object":"list","data":[' + b",".join(data) + b'],"model":"' + model
                       + b'","usage":{"prompt_tokens":%d,"total_tokens":%d}}' % (tokens, tokens))
@@ -294,9 +294,10 @@ def embedding(key: bytes, dims: int) -> array.array:
     """A deterministic unit vector (float32) for ``key``: CRC-32 twice seeds a Mersenne Twister."""
     seed = (binascii.crc32(key) << 32) | binascii.crc32(key, 0x9E3779B9)
     draw = Random(seed).random
-    values = [draw() * 2.0 - 1.0 for _ in range(dims)]
-    scale = 1.0 / (sum([v * v for v in values]) ** 0.5 or 1.0)
-    return array.array("f", [v * scale for v in values])
+    # arrays and generators, not lists: a vector never holds thousands of float objects
+    values = array.array("d", (draw() * 2.0 - 1.0 for _ in range(dims)))
+    scale = 1.0 / (sum(v * v for v in values) ** 0.5 or 1.0)
+    return array.array("f", (v * scale for v in values))
 
 
 # -- GET /v1/models, GET /v1/models/{id} --------------------------------------------------
