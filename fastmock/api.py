@@ -27,7 +27,7 @@ ENDPOINTS = {
     b"/v1/chat/completions": ("openai_api", "chat"),
     b"/v1/completions": ("openai_api", "completions"),
     b"/v1/responses": ("openai_api", "responses_api"),
-    b"/v1/embeddings": ("openai_api", "embeddings"),
+    b"/v1/embeddings": ("embeddings", "embeddings"),
     b"/v1/models": ("openai_api", "list_models"),
     b"/v1/messages": ("anthropic_api", "messages"),
     b"/api/generate": ("ollama_api", "generate"),

@@ -1,4 +1,5 @@
-"""OpenAI-compatible endpoints: chat completions, completions, responses, embeddings, models.
+"""OpenAI-compatible endpoints: chat completions, completions, responses, models
+(embeddings are in fastmock.embeddings).
 
 Every document is joined from constant byte pieces and the per-response fields
 (id, created, model); streams are StreamSpecs whose frames splice the response's
@@ -6,12 +7,7 @@ id/created/model in front of pre-escaped tokens, so nothing is JSON-encoded per 
 """
 from __future__ import annotations
 
-import array
-import binascii
-import sys
 from urllib.parse import unquote_to_bytes
-
-from _random import Random
 
 from fastmock import bodies
 from fastmock.answers import JSON, Call, Whole, count_tokens, new_id, now, plan, retry_after
@@ -24,10 +20,7 @@ SSE = b"text/event-stream"
 DONE = b"data: [DONE]\n\n"
 MAX_TOKENS = 100_000_000
 MODEL_CREATED = 1700000000            # models are static: the same bytes every time
-EMBEDDING_DIMENSIONS = 1536
-MAX_DIMENSIONS = 3072
 MAX_INPUTS = 2048
-MAX_NUMBERS = 65_536                  # inputs x dimensions of one answer: it is built at once
 
 
 def error(status: int, message: str, param: str | None = None) -> Whole:
@@ -100,7 +93,7 @@ def completions(call: Call):
     prompt_value = doc.get("prompt")
     if prompt_value is None:
         raise bodies.missing("prompt")
-    texts, prompt = _inputs(prompt_value, "prompt")
+    texts, prompt = inputs(prompt_value, "prompt")
     limit = _limit(doc, "max_tokens")
     stream = bodies.boolean(doc, "stream")
     include_usage = _include_usage(doc)
@@ -126,7 +119,7 @@ def completions(call: Call):
         suffix=tail + b"null}]}\n\n", finish=finish.decode(), closing=closing))
 
 
-def _inputs(value, param: str) -> tuple[list[str], int]:
+def inputs(value, param: str) -> tuple[list[str], int]:
     """A prompt or embeddings input: a string, strings, token ids, or arrays of token ids.
 
     Returns its texts and its token count.
@@ -247,57 +240,6 @@ def _response_input(value) -> list[tuple[str, str]]:
         out.append((role, bodies.content_text(entry.get("content"), where + ".content",
                                               ("input_text", "output_text", "text"))))
     return out
-
-
-# -- POST /v1/embeddings ------------------------------------------------------------------
-
-def embeddings(call: Call):
-    doc = bodies.parse(call.body)
-    model = bodies.model(doc)
-    value = doc.get("input")
-    if value is None:
-        raise bodies.missing("input")
-    dims = bodies.integer(doc, "dimensions", 1, MAX_DIMENSIONS) or EMBEDDING_DIMENSIONS
-    encoding = bodies.string(doc, "encoding_format") or "float"
-    if encoding not in ("float", "base64"):
-        raise ApiError(400, "'encoding_format' must be 'float' or 'base64'", "encoding_format")
-    _, tokens = _inputs(value, "input")
-    keys = _embedding_keys(value)
-    if len(keys) * dims > MAX_NUMBERS:
-        raise ApiError(400, f"at most {MAX_NUMBERS} numbers per request (inputs x dimensions): "
-                            f"{len(keys)} x {dims} asked", "dimensions")
-    data = []
-    for index, key in enumerate(keys):
-        vector = embedding(key, dims)
-        if encoding == "base64":
-            if sys.byteorder == "big":
-                vector.byteswap()
-            body = b'"' + binascii.b2a_base64(vector.tobytes(), newline=False) + b'"'
-        else:
-            body = b"[" + b",".join(b"%.9g" % x for x in vector) + b"]"
-        data.append(b'{"object":"embedding","index":%d,"embedding":' % index + body + b"}")
-    return call.whole(b'{"object":"list","data":[' + b",".join(data) + b'],"model":"' + model
-                      + b'","usage":{"prompt_tokens":%d,"total_tokens":%d}}' % (tokens, tokens))
-
-
-def _embedding_keys(value) -> list[bytes]:
-    """The bytes each embedding is derived from, one per input."""
-    if isinstance(value, str):
-        return [bodies.utf8(value)]
-    if value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return [b",".join(b"%d" % v for v in value)]
-    return [bodies.utf8(v) if isinstance(v, str) else b",".join(b"%d" % t for t in v)
-            for v in value]
-
-
-def embedding(key: bytes, dims: int) -> array.array:
-    """A deterministic unit vector (float32) for ``key``: CRC-32 twice seeds a Mersenne Twister."""
-    seed = (binascii.crc32(key) << 32) | binascii.crc32(key, 0x9E3779B9)
-    draw = Random(seed).random
-    # arrays and generators, not lists: a vector never holds thousands of float objects
-    values = array.array("d", (draw() * 2.0 - 1.0 for _ in range(dims)))
-    scale = 1.0 / (sum(v * v for v in values) ** 0.5 or 1.0)
-    return array.array("f", (v * scale for v in values))
 
 
 # -- GET /v1/models, GET /v1/models/{id} --------------------------------------------------

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from fastmock import answers, api, bodies, controls, openai_api
+from fastmock import answers, api, bodies, controls, embeddings, openai_api
 from fastmock.bodies import ApiError
 from fastmock.config import Config
 from fastmock.frames import DEFAULT_TEXT, Frames, split_tokens
@@ -149,10 +149,10 @@ def test_new_id_changes_its_prefix_in_a_forked_worker():
 # -- embeddings ----------------------------------------------------------------------------
 
 def test_embeddings_are_deterministic_unit_vectors():
-    a1, a2, b = (openai_api.embedding(k, 64) for k in (b"alpha", b"alpha", b"beta"))
+    a1, a2, b = (embeddings.embedding(k, 64) for k in (b"alpha", b"alpha", b"beta"))
     assert list(a1) == list(a2) and list(a1) != list(b)
     assert math.isclose(math.fsum(x * x for x in a1), 1.0, rel_tol=1e-5)
-    assert len(openai_api.embedding(b"", 3072)) == 3072
+    assert len(embeddings.embedding(b"", 3072)) == 3072
 
 
 # -- dispatch: every API, its error shape and its controls ----------------------------------
@@ -207,7 +207,7 @@ def test_every_endpoint_is_routed():
 def test_the_server_does_not_load_the_provider_apis_until_asked():
     code = ("import sys, fastmock.server, fastmock.cli; "
             "print(sorted(m for m in ('json', 'fastmock.api', 'fastmock.openai_api', "
-            "'fastmock.anthropic_api', 'fastmock.ollama_api', 'hashlib', 'random') "
+            "'fastmock.anthropic_api', 'fastmock.ollama_api', 'fastmock.embeddings', 'hashlib', 'random') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
