@@ -160,7 +160,10 @@ class HttpProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is None or self.closing:
             return
-        pause = self.write_paused or len(self.pending) >= self.config.max_pipelined
+        pending, config = self.pending, self.config
+        # Queued provider requests hold their bodies: together they get one body's budget.
+        pause = (self.write_paused or len(pending) >= config.max_pipelined
+                 or (len(pending) > 0 and sum([len(r[5]) for r in pending]) > config.max_body_bytes))
         if pause != self.read_paused:
             self.read_paused = pause
             if pause:
@@ -263,7 +266,7 @@ class HttpProtocol(asyncio.Protocol):
             status, response = 400, responses.BAD_REQUEST
         self.in_message = False
         if self.stream is not None or self.pending:
-            self.pending.append((None, response, status, False, False))  # after the answers already due
+            self.pending.append((None, response, status, False, False, b""))  # after the answers due
             self.eof = True
             self._update_reading()
         else:

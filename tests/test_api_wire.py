@@ -182,3 +182,19 @@ def test_shutdown_ends_a_spec_stream_with_its_closing(loop):
     data = client.data()
     assert data.endswith(b"0\r\n\r\n") and b"event: message_stop" in data
     assert client.transport.closed and not client.transport.aborted
+
+
+def test_queued_bodies_share_one_body_budget_before_reading_pauses(loop):
+    client = Client(loop, delay_ms=10, max_body_bytes=10_000)
+    body = {"model": "m", "messages": [{"role": "user", "content": "echo: " + "x" * 6_000}]}
+    client.send(request("/v1/chat/completions?max_tokens=5", STREAMS["/v1/chat/completions"])
+                + request("/v1/chat/completions", body))
+    assert client.transport.reading            # one queued body: within the budget
+    client.send(request("/v1/chat/completions", body))
+    assert not client.transport.reading         # two: over it, so reading pauses
+    assert len(client.protocol.pending) == 2
+    loop.advance(1)
+    assert client.transport.reading and not client.protocol.pending
+    responses = client.responses()
+    assert [r.status for r in responses] == [200, 200, 200]
+    assert responses[2].json()["choices"][0]["message"]["content"] == "x" * 6_000
