@@ -78,6 +78,7 @@ cdef class Connection(Paced):
     cdef unsigned char _lingering     # FIN sent after the last answer; reading what still comes
     # the stream being sent
     cdef unsigned char _streaming, _paused, _chunked, _ttft_seen, _burst_pending
+    cdef unsigned char _whole         # the "stream" is one whole answer sent late (answer_later)
     cdef unsigned int _stream_number  # which stream of this connection a burst callback is for
     cdef int _route
     cdef int _fd                      # the socket, for direct writes; -1 = always use the transport
@@ -92,6 +93,9 @@ cdef class Connection(Paced):
     cpdef respond(self, bytes data, int route, int status, bint keep_alive, bint memo=*)
     cpdef start_stream(self, bytes head, spec, int route, bint keep_alive, bint chunked,
                        int delay_ms, int ttft_ms, long long fail_after)
+    cpdef answer_later(self, bytes data, int route, int status, bint keep_alive, int wait_ms,
+                       Py_ssize_t cut_at)
+    cdef int _send_whole(self) except -1
     cdef void _answer_memo(self, Memo memo)
     cdef void _queue(self, Request req)
     cdef void _on_upgrade(self)

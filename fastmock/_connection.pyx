@@ -147,11 +147,25 @@ cdef inline Py_ssize_t _put_decimal(char *out, Py_ssize_t pos, long long value, 
 
 
 class Reject(Exception):
-    """Raised in a parser callback: answer with ``response`` and close."""
+    """Raised in a parser callback: answer with ``response`` and close.
 
-    def __init__(self, status, message):
+    ``url``: the request's target, when known, so that a provider API route answers
+    in that API's own error shape.
+    """
+
+    def __init__(self, status, message, bytes url=b""):
         super().__init__(message)
         self.status = status
+        path = url.partition(b"?")[0]
+        if path:
+            from fastmock.routes import API, find
+            route = find(path)
+            if route is not None and route.kind == API:
+                from fastmock import api
+                answer = api.error_for(path, status, message)
+                self.response = responses.complete(status, answer.content_type, answer.body,
+                                                   keep_alive=False, extra=answer.headers)
+                return
         self.response = responses.openai_error(status, message, keep_alive=False)
 
 
@@ -258,6 +272,16 @@ cdef Pieces _intern_pieces(spec):
 
 cdef class Pieces:
     """A stream kind's constant pieces around each token (see StreamSpec)."""
+
+
+cdef Py_ssize_t _bodies(list requests):
+    """What the bodies of queued requests hold: together they get one body's budget."""
+    cdef Py_ssize_t total = 0
+    cdef Request r
+    for r in requests:
+        if r.body is not None:
+            total += len(r.body)
+    return total
 
 
 cdef Request _error_request(object response, int status):
@@ -432,8 +456,9 @@ cdef class Connection(Paced):
         transport = self.transport
         if transport is None or self._closing:
             return 0
-        pause = self._write_paused or (
-            self._pending is not None and len(self._pending) >= self.app.max_pipelined)
+        pending = self._pending
+        pause = self._write_paused or (pending is not None and (
+            len(pending) >= self.app.max_pipelined or _bodies(pending) > self.app.max_body_bytes))
         if pause != self._read_paused:
             self._read_paused = pause
             if pause:
@@ -448,7 +473,7 @@ cdef class Connection(Paced):
         """Put ``size`` bytes on the wire after everything written before."""
         cdef ssize_t sent = 0
         transport = self.transport
-        if transport is None or self._closing:   # after a cut or a close nothing more goes out
+        if transport is None or self._closing or size == 0:   # after a cut or a close: nothing
             return 0
         self.app.counters.add(BYTES_SENT, size)
         if self._buffered and transport.get_write_buffer_size() == 0:
@@ -507,7 +532,7 @@ cdef class Connection(Paced):
             req._expect_continue = value.lower() == b"100-continue"
         elif name == b"content-length":
             if value.isdigit() and int(value) > app.max_body_bytes:
-                raise Reject(413, f"request body larger than {app.max_body_bytes} bytes")
+                raise Reject(413, f"request body larger than {app.max_body_bytes} bytes", req.url)
         elif name == b"transfer-encoding" and self.parser.get_http_version() == "1.0":
             # RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing
             # (a 1.0 hop may not have decoded it): 400 and close, never a guess.
@@ -526,7 +551,8 @@ cdef class Connection(Paced):
         cdef Request req = self._req
         req._body_bytes += len(body)
         if req._body_bytes > self.app.max_body_bytes:
-            raise Reject(413, f"request body larger than {self.app.max_body_bytes} bytes")
+            raise Reject(413, f"request body larger than {self.app.max_body_bytes} bytes",
+                         req.url)
         if req._body_parts is None:
             req._body_parts = [body]
         else:
@@ -687,6 +713,43 @@ cdef class Connection(Paced):
             self._send_bytes(head)
         self._continue()
 
+    cpdef answer_later(self, bytes data, int route, int status, bint keep_alive, int wait_ms,
+                       Py_ssize_t cut_at):
+        """Send the whole response ``data`` ``wait_ms`` from now (a non-streamed answer's
+        time to first token); with ``cut_at`` >= 0 only its first ``cut_at`` bytes, then
+        cut the connection (fail_after). Until then the connection is busy, like a stream."""
+        cdef Shared app = self.app
+        self._streaming = True
+        self._whole = True
+        self._stream_number += 1
+        self._paused = self._write_paused
+        self._keep_alive = keep_alive
+        self._route = route
+        self._chunked = False
+        self._delay_ms = 0
+        self._sent = self._total = 0
+        self._fail_after = cut_at
+        self._closing_spec = data
+        self._next_ms = app.pacer.now_ms() + wait_ms
+        app.counters.add(ACTIVE_STREAMS, 1)
+        app.counters.count_request(route, status)
+        if app.access_log is not None:
+            self._log(status, len(data), _log_line)
+        if wait_ms <= 0 and not self._paused:
+            self._send_whole()
+        else:
+            self._continue()
+
+    cdef int _send_whole(self) except -1:
+        cdef bytes data = self._closing_spec
+        if self._fail_after >= 0:
+            self._send_bytes(data[:self._fail_after])
+            self._cut()
+        else:
+            self._send_bytes(data)
+            self._end_stream()
+        return 0
+
     cdef bytes _chunk(self, bytes data):
         return b"%x\r\n%s\r\n" % (len(data), data)
 
@@ -697,6 +760,8 @@ cdef class Connection(Paced):
             return 0
         if now_ms < self._next_ms:
             self._continue()
+        elif self._whole:
+            self._send_whole()
         elif self._delay_ms > 0:
             k = (now_ms - self._next_ms) // self._delay_ms + 1
             self._send_frames(k, None)
@@ -720,7 +785,8 @@ cdef class Connection(Paced):
         cdef Pacer pacer = self.app.pacer
         if not self._streaming or self._paused or self._closing:
             return 0
-        if self._delay_ms > 0 or self._next_ms > pacer.now_ms():   # unpaced: wait out the TTFT
+        if self._whole or self._delay_ms > 0 or self._next_ms > pacer.now_ms():
+            # (an unpaced stream waits out its TTFT here too)
             pacer.add(self, self._next_ms)
         elif not self._burst_pending:
             self._burst_pending = True
@@ -807,6 +873,8 @@ cdef class Connection(Paced):
     cdef bytes _closing_bytes(self):
         """What follows the last frame: the terminal events, framed, and the chunked terminator."""
         closing = self._closing_spec
+        if self._whole:                     # what is still owed of a whole answer
+            return closing if self._fail_after < 0 else b""
         if not isinstance(closing, bytes):
             closing = closing(self._sent, self._pieces.finish)
         if not self._chunked:
@@ -888,6 +956,7 @@ cdef class Connection(Paced):
         """Forget the stream: its timers, its pieces, its place in the gauges."""
         self._stop_timers()
         self._streaming = False
+        self._whole = False
         self._paused = False
         self._tokens = None
         self._splice = self._splice_tail = None

@@ -7,7 +7,6 @@ request split into fields, with the target decoded back to what the client sent.
 """
 from __future__ import annotations
 
-import json
 import re
 import sys
 import time
@@ -108,6 +107,7 @@ class AccessLog:
             fields = '"method":null,"path":null,"protocol":null'
         elif "\\" in target or not method.isalnum() or not protocol.startswith("HTTP/"):
             # rare: something to decode or escape; json.dumps does it right
+            import json  # not at start: json costs memory every server would pay
             fields = (f'"method":{json.dumps(method)},"path":{json.dumps(_unescape(target))},'
                       f'"protocol":{json.dumps(protocol)}')
         else:
@@ -118,6 +118,7 @@ class AccessLog:
         elif host.isascii() and '"' not in host and "\\" not in host:  # an IP address
             remote = f'"{host}"'
         else:
+            import json
             remote = json.dumps(str(host))
         extra = "" if duration is None else f',"duration_ms":{duration * 1000:.3f}'
         return (f'{{"time":"{self._stamp}","remote":{remote},{fields},'

@@ -13,7 +13,8 @@ LIMITS = {
     "status": (b"x-mock-status", 200, 599),
     "fail_after": (b"x-mock-fail-after", 0, 100_000_000),
 }
-HEADER_NAMES = frozenset(header for header, _, _ in LIMITS.values())
+# The headers the connection keeps for the controls; X-Mock-Echo is read by the provider APIs.
+HEADER_NAMES = frozenset([header for header, _, _ in LIMITS.values()] + [b"x-mock-echo"])
 _QUERY_NAMES = {name.encode(): name for name in LIMITS}
 
 

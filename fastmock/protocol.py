@@ -14,7 +14,7 @@ from fastmock import controls, responses
 from fastmock._connection import Connection, Reject  # noqa: F401  (Reject: for callers' tests)
 from fastmock.frames import CLOSE, KEEP_ALIVE, KEEP_ALIVE_10
 from fastmock.metrics import render
-from fastmock.routes import METRICS, OTHER, ROUTES, STATIC, STREAM
+from fastmock.routes import API, METRICS, OTHER, STATIC, STREAM, find
 
 HEAD = b"HEAD"
 OPTIONS = b"OPTIONS"
@@ -30,7 +30,7 @@ class HttpProtocol(Connection, asyncio.Protocol):
         q = url.find(b"?")
         path = url if q < 0 else url[:q]
         method, keep_alive, http10 = request.method, request.keep_alive, request.http10
-        route = ROUTES.get(path)
+        route = find(path)
         if route is None:
             message = "no route for " + path.decode("utf-8", "replace")[:200]
             self.respond(responses.openai_error(404, message, keep_alive=keep_alive, http10=http10,
@@ -50,6 +50,8 @@ class HttpProtocol(Connection, asyncio.Protocol):
                          True)
         elif route.kind == STREAM:
             self.seed_stream(route, request, None if q < 0 else url[q + 1:])
+        elif route.kind == API:
+            self.provider_api(route, request, path, None if q < 0 else url[q + 1:])
         elif route.kind == METRICS:
             self.respond(responses.complete(200, METRICS_TYPE, render(self.app.counters),
                                             keep_alive=keep_alive, http10=http10,
@@ -92,3 +94,31 @@ class HttpProtocol(Connection, asyncio.Protocol):
             spec = frames.chat_stream(app.id_head, app.next_id(), int(time.time()), total)
         self.start_stream(head, spec, route.index, keep_alive, not http10, ctl.delay_ms,
                           ctl.ttft_ms, ctl.fail_after)
+
+    def provider_api(self, route, request, path: bytes, query: bytes | None) -> None:
+        """OpenAI, Anthropic and Ollama: a whole answer (maybe late or cut) or a StreamSpec."""
+        from fastmock import api  # the first provider request loads the API modules
+        keep_alive, http10 = request.keep_alive, request.http10
+        head_only = request.method == HEAD
+        answer = api.dispatch(request.method, path, query, request.headers, request.body,
+                              self.app.config, self.app.frames)
+        if isinstance(answer, api.Streamed):
+            heads = responses.stream_heads_for(answer.spec.content_type)
+            if http10:
+                keep_alive = False  # the body is delimited by closing the connection
+                head = heads[responses.RAW_CLOSE]
+            else:
+                head = heads[responses.CHUNKED_KEEP_ALIVE if keep_alive else responses.CHUNKED_CLOSE]
+            self.start_stream(head, answer.spec, route.index, keep_alive, not http10,
+                              answer.delay_ms, answer.ttft_ms, answer.fail_after)
+            return
+        data = responses.complete(answer.status, answer.content_type, answer.body,
+                                  keep_alive=keep_alive, http10=http10, head_only=head_only,
+                                  extra=answer.headers)
+        if answer.wait_ms <= 0 and not answer.cut:
+            self.respond(data, route.index, answer.status, keep_alive)
+            return
+        # Late (the TTFT of a non-streamed answer) or cut (fail_after): the head and half the body.
+        body_size = 0 if head_only else len(answer.body)
+        cut_at = len(data) - body_size + body_size // 2 if answer.cut else -1
+        self.answer_later(data, route.index, answer.status, keep_alive, answer.wait_ms, cut_at)

@@ -49,6 +49,15 @@ SSE_HEADS = stream_heads(b"text/event-stream")
 NDJSON_HEADS = stream_heads(b"application/x-ndjson")
 
 
+def stream_heads_for(content_type: bytes) -> tuple[bytes, bytes, bytes]:
+    """The ready-made heads of a stream of ``content_type`` (the provider APIs' StreamSpecs)."""
+    if content_type == b"text/event-stream":
+        return SSE_HEADS
+    if content_type == b"application/x-ndjson":
+        return NDJSON_HEADS
+    return stream_heads(content_type)
+
+
 def _connection_line(keep_alive: bool, http10: bool) -> bytes:
     if not keep_alive:
         return b"Connection: close\r\n"
@@ -83,7 +92,7 @@ def openai_error_body(status: int, message: str, param: str | None = None) -> by
 
 def openai_error(status: int, message: str, param: str | None = None, *, keep_alive: bool = True,
                  http10: bool = False, head_only: bool = False) -> bytes:
-    extra = b"Retry-After: 1\r\n" if status in (429, 503) else b""
+    extra = b"Retry-After: 1\r\n" if status in (429, 503, 529) else b""
     return complete(status, b"application/json", openai_error_body(status, message, param),
                     keep_alive=keep_alive, http10=http10, head_only=head_only, extra=extra)
 
@@ -95,10 +104,14 @@ def method_not_allowed(allow: bytes, method: str, *, keep_alive: bool, http10: b
 
 
 def preflight(allow: bytes, *, keep_alive: bool, http10: bool) -> bytes:
-    """The answer to a CORS preflight: any origin, the route's methods, any request headers."""
+    """The answer to a CORS preflight: any origin, the route's methods, any request headers.
+
+    Browsers never let ``*`` stand for ``Authorization`` (the Fetch standard), and every
+    provider SDK sends its key in it, so it is listed by name.
+    """
     return (status_line(204) + COMMON_HEADERS + b"Allow: " + allow + b"\r\n"
             b"Access-Control-Allow-Methods: " + allow + b"\r\n"
-            b"Access-Control-Allow-Headers: *\r\nAccess-Control-Max-Age: 86400\r\n"
+            b"Access-Control-Allow-Headers: *, Authorization\r\nAccess-Control-Max-Age: 86400\r\n"
             + _connection_line(keep_alive, http10) + b"\r\n")
 
 

@@ -1,12 +1,13 @@
 """(path) -> Route: what kind of answer a path gets and which methods it takes."""
 from __future__ import annotations
 
-from fastmock.responses import ALLOW_GET
+from fastmock.responses import ALLOW_GET, ALLOW_POST
 
 # Route kinds
 STATIC = 0      # a whole pre-encoded response
 STREAM = 1      # a paced stream
 METRICS = 2     # rendered per request
+API = 3         # a provider API endpoint: answered by fastmock.api.dispatch
 
 # Metrics labels of answers that belong to no route; a Route's index follows them.
 OTHER = 0       # an unknown path
@@ -37,3 +38,19 @@ ROUTES = {
     b"/health": Route("/health", STATIC),
     b"/metrics": Route("/metrics", METRICS),
 }
+
+# -- provider APIs (issue #3); fastmock.api.ENDPOINTS maps the same paths to their handlers --
+for _path in (b"/v1/chat/completions", b"/v1/completions", b"/v1/responses", b"/v1/embeddings",
+              b"/v1/messages", b"/api/generate", b"/api/chat"):
+    ROUTES[_path] = Route(_path.decode(), API, allow=ALLOW_POST)
+for _path in (b"/v1/models", b"/api/tags", b"/api/version"):
+    ROUTES[_path] = Route(_path.decode(), API)
+MODEL_ROUTE = Route("/v1/models/{id}", API)   # one metrics label for every model id
+
+
+def find(path: bytes):
+    """The Route of ``path``, or None."""
+    route = ROUTES.get(path)
+    if route is None and path.startswith(b"/v1/models/"):
+        return MODEL_ROUTE
+    return route

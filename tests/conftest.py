@@ -115,3 +115,16 @@ def wait_for(predicate, timeout: float = 5.0, interval: float = 0.02):
             return value
         time.sleep(interval)
     return predicate()
+
+
+@pytest.fixture(scope="module")
+def api_server():
+    """One server per module for the provider-API tests, paced at 1 ms so whole streams are quick.
+
+    Its log is checked at the end: no traceback and no error, whatever the tests sent it.
+    """
+    server = LiveServer("--delay-ms", "1")
+    yield server
+    code = server.stop()
+    server.assert_clean_log()
+    assert code == 0, f"exit code {code}\n{server.log}"

@@ -105,7 +105,7 @@ def test_cors_preflight(server):
         assert response.status == 204
         assert response.headers["access-control-allow-origin"] == "*"
         assert "GET" in response.headers["access-control-allow-methods"]
-        assert response.headers["access-control-allow-headers"] == "*"
+        assert response.headers["access-control-allow-headers"] == "*, Authorization"
 
 
 @pytest.mark.parametrize("raw", [

@@ -288,7 +288,7 @@ def test_options_preflight(client):
     assert r.status == 204 and r.body == b""
     assert r.header("access-control-allow-origin") == "*"
     assert "GET" in r.header("access-control-allow-methods")
-    assert r.header("access-control-allow-headers") == "*"
+    assert r.header("access-control-allow-headers") == "*, Authorization"
     assert r.header("content-length") is None and r.header("transfer-encoding") is None
     assert stats(client.app).streams == 0
     assert_open(client)

@@ -1,0 +1,192 @@
+"""What every provider API module shares: the request it is given, the answers it returns.
+
+An API module gets a ``Call`` (the parsed controls, the body, the server's corpus)
+and returns one of two answers for the engine:
+
+- ``Whole``: a complete response (status, content type, body, extra header lines),
+  sent ``wait_ms`` after the request (the TTFT of a non-streamed answer); when
+  ``cut`` is set, only the head and the first half of the body go out and the
+  connection is cut (``fail_after`` on a non-streamed answer).
+- ``Streamed``: a StreamSpec and its pacing (delay, TTFT, fail_after).
+
+It also holds the rules every API applies the same way: what the content is
+(the corpus, or the prompt echoed back), how many tokens are sent and whether
+the body's own limit is what stopped them, unique ids, and prompt token counts.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from fastmock.bodies import ApiError, escape
+from fastmock.frames import split_tokens
+
+ECHO_HEADER = b"x-mock-echo"
+ECHO_PREFIX = "echo:"
+_ON = (b"1", b"true", b"yes", b"on")
+_OFF = (b"0", b"false", b"no", b"off")
+
+
+class Whole:
+    __slots__ = ("status", "content_type", "body", "headers", "wait_ms", "cut")
+
+    def __init__(self, status: int, content_type: bytes, body: bytes, headers: bytes = b"",
+                 wait_ms: int = 0, cut: bool = False) -> None:
+        self.status = status
+        self.content_type = content_type
+        self.body = body
+        self.headers = headers        # extra CRLF-ended header lines; never client input
+        self.wait_ms = wait_ms
+        self.cut = cut
+
+
+class Streamed:
+    __slots__ = ("spec", "delay_ms", "ttft_ms", "fail_after")
+
+    def __init__(self, spec, delay_ms: int, ttft_ms: int, fail_after: int) -> None:
+        self.spec = spec
+        self.delay_ms = delay_ms
+        self.ttft_ms = ttft_ms
+        self.fail_after = fail_after
+
+
+JSON = b"application/json"
+RETRY_STATUSES = (429, 503, 529)
+
+
+def retry_after(status: int) -> bytes:
+    """The extra header lines of an error answer: ``Retry-After`` when a retry makes sense."""
+    return b"Retry-After: 1\r\n" if status in RETRY_STATUSES else b""
+
+
+class Call:
+    """One provider request, as the API modules see it."""
+
+    __slots__ = ("method", "path", "query", "headers", "body", "ctl", "frames", "echo")
+
+    def __init__(self, method: bytes, path: bytes, query, headers, body: bytes, ctl,
+                 frames) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers        # the X-Mock-* headers kept by the connection, or None
+        self.body = body
+        self.ctl = ctl                # controls.Controls: delay_ms, ttft_ms, max_tokens, ...
+        self.frames = frames          # the server's Frames: corpus and default model names
+        self.echo = echo_requested(query, headers)
+
+    def whole(self, body: bytes, status: int = 200, content_type: bytes = JSON) -> Whole:
+        """A non-streamed answer under this request's controls (TTFT wait, fail_after cut)."""
+        return Whole(status, content_type, body, wait_ms=self.ctl.ttft_ms,
+                     cut=self.ctl.fail_after >= 0)
+
+    def streamed(self, spec) -> Streamed:
+        ctl = self.ctl
+        return Streamed(spec, ctl.delay_ms, ctl.ttft_ms, ctl.fail_after)
+
+
+def echo_requested(query, headers) -> bool:
+    """``X-Mock-Echo: 1`` (or ``?echo=1``; the header wins); a bad value is a 400."""
+    value = headers.get(ECHO_HEADER) if headers else None
+    param = "X-Mock-Echo"
+    if value is None and query and b"echo=" in query:
+        for pair in query.split(b"&"):
+            key, _, raw = pair.partition(b"=")
+            if key == b"echo":
+                value, param = raw, "echo"
+    if value is None:
+        return False
+    value = value.strip().lower()
+    if value in _ON:
+        return True
+    if value in _OFF:
+        return False
+    raise ApiError(400, f"{param} must be 1 or 0 (true or false)", param)
+
+
+# -- content and token counts -------------------------------------------------------------
+
+class Plan:
+    """What a response says: its tokens (JSON-escaped), how many are sent, and why it ends."""
+
+    __slots__ = ("tokens", "total", "length")
+
+    def __init__(self, tokens: tuple, total: int, length: bool) -> None:
+        self.tokens = tokens          # cycled when total > len(tokens)
+        self.total = total
+        self.length = length          # True when the body's own limit stopped the output
+
+    def text(self, sent: int | None = None) -> bytes:
+        """The JSON-escaped text of the first ``sent`` tokens (all of them by default)."""
+        return joined(self.tokens, self.total if sent is None else sent)
+
+
+# A document that holds the whole text (a non-streamed answer, the closing events of a
+# Responses stream) is built in memory at once; the max_tokens control may not make it
+# longer than this (or the content's own length, which the server already holds).
+MAX_WHOLE_TOKENS = 65_536
+
+
+def plan(call: Call, prompt: str, body_limit, whole: bool = False) -> Plan:
+    """The tokens of an answer and how many are sent.
+
+    Content: the prompt after ``echo:`` (or the whole prompt with X-Mock-Echo), else
+    the corpus. Count: the ``max_tokens`` control if given (it overrides the body),
+    else the content's natural length capped by the body's limit; ``length`` is
+    True exactly when that body limit is what cut the content short.
+    """
+    if call.echo:
+        tokens = echo_tokens(prompt)
+    elif prompt.startswith(ECHO_PREFIX):
+        tokens = echo_tokens(prompt[len(ECHO_PREFIX):].lstrip())
+    else:
+        tokens = call.frames.corpus.escaped
+    natural = len(tokens)
+    if not tokens:
+        tokens = (b"",)
+    control = call.ctl.max_tokens
+    if control > 0:
+        if whole and control > max(MAX_WHOLE_TOKENS, natural):
+            raise ApiError(400, f"max_tokens above {MAX_WHOLE_TOKENS} needs a stream: this answer "
+                                "holds the whole text at once", "max_tokens")
+        return Plan(tokens, control, False)
+    if body_limit is not None and body_limit < natural:
+        return Plan(tokens, body_limit, True)
+    return Plan(tokens, natural, False)
+
+
+def echo_tokens(text: str) -> tuple:
+    return tuple(escape(t) for t in split_tokens(text))
+
+
+def count_tokens(*texts: str) -> int:
+    """Prompt tokens: the same whitespace tokenisation as the corpus (a token keeps its space)."""
+    return sum(len(split_tokens(t)) for t in texts if t)
+
+
+def joined(tokens: tuple, n: int) -> bytes:
+    """The first ``n`` tokens of ``tokens`` cycled, joined."""
+    count = len(tokens)
+    whole, rest = divmod(n, count)
+    return b"".join(tokens) * whole + b"".join(tokens[:rest])
+
+
+# -- per-response identity ----------------------------------------------------------------
+
+_ids = {"pid": -1, "prefix": b"", "count": 0}
+
+
+def new_id(kind: bytes) -> bytes:
+    """``kind`` + 24 hex digits, unique per response across the workers of a server."""
+    ids = _ids
+    pid = os.getpid()
+    if ids["pid"] != pid:         # a forked worker draws its own random prefix
+        ids["pid"] = pid
+        ids["prefix"] = os.urandom(4).hex().encode()
+        ids["count"] = 0
+    ids["count"] += 1
+    return b"%s%s%016x" % (kind, ids["prefix"], ids["count"])
+
+
+def now() -> int:
+    return int(time.time())

@@ -1,0 +1,266 @@
+"""OpenAI-compatible endpoints: chat completions, completions, responses, models
+(embeddings are in fastmock.embeddings).
+
+Every document is joined from constant byte pieces and the per-response fields
+(id, created, model); streams are StreamSpecs whose frames splice the response's
+id/created/model in front of pre-escaped tokens, so nothing is JSON-encoded per token.
+"""
+from __future__ import annotations
+
+from urllib.parse import unquote_to_bytes
+
+from fastmock import bodies
+from fastmock.answers import JSON, Call, Whole, count_tokens, new_id, now, plan, retry_after
+from fastmock.bodies import ApiError
+from fastmock.frames import chat_chunk_splice
+from fastmock.responses import openai_error_body
+from fastmock.streamspec import StreamSpec
+
+SSE = b"text/event-stream"
+DONE = b"data: [DONE]\n\n"
+MAX_TOKENS = 100_000_000
+MODEL_CREATED = 1700000000            # models are static: the same bytes every time
+MAX_INPUTS = 2048
+
+
+def error(status: int, message: str, param: str | None = None) -> Whole:
+    return Whole(status, JSON, openai_error_body(status, message, param), retry_after(status))
+
+
+def _usage(prompt: int, completion: int) -> bytes:
+    return (b'{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}'
+            % (prompt, completion, prompt + completion))
+
+
+def _limit(doc: dict, *names: str):
+    """The first of ``names`` the body sets, as a token limit."""
+    for name in names:
+        value = bodies.integer(doc, name, 1, MAX_TOKENS)
+        if value is not None:
+            return value
+    return None
+
+
+def _include_usage(doc: dict) -> bool:
+    options = bodies.obj(doc, "stream_options")
+    return options is not None and bodies.boolean(options, "include_usage",
+                                                  param="stream_options.include_usage")
+
+
+# -- POST /v1/chat/completions ------------------------------------------------------------
+
+def chat(call: Call):
+    doc = bodies.parse(call.body)
+    model = bodies.model(doc)
+    messages = bodies.messages(doc)
+    limit = _limit(doc, "max_completion_tokens", "max_tokens")
+    stream = bodies.boolean(doc, "stream")
+    include_usage = _include_usage(doc)
+    prompt = count_tokens(*(text for _, text in messages))
+    p = plan(call, bodies.last_text(messages), limit, whole=not stream)
+    finish = b"length" if p.length else b"stop"
+    cid, created = new_id(b"chatcmpl-"), now()
+    if not stream:
+        return call.whole(
+            b'{"id":"' + cid + b'","object":"chat.completion","created":%d,"model":"' % created
+            + model + b'","choices":[{"index":0,"message":{"role":"assistant","content":"'
+            + p.text() + b'","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"'
+            + finish + b'"}],"usage":' + _usage(prompt, p.total)
+            + b',"system_fingerprint":"fp_fastmock"}')
+    splice = chat_chunk_splice(cid, created, model)
+    usage_head = (b'data: {"id":"' + cid + b'","object":"chat.completion.chunk","created":%d,'
+                  b'"model":"' % created + model + b'","choices":[],"usage":') if include_usage else b""
+
+    def closing(sent: int, finish: str) -> bytes:
+        end = splice + b'},"logprobs":null,"finish_reason":"' + finish.encode() + b'"}]}\n\n'
+        if usage_head:
+            end += usage_head + _usage(prompt, sent) + b"}\n\n"
+        return end + DONE
+
+    suffix = b'"},"logprobs":null,"finish_reason":null}]}\n\n'
+    return call.streamed(StreamSpec(
+        content_type=SSE, tokens=p.tokens, total=p.total, splice=splice,
+        first_prefix=b'"role":"assistant","content":"', prefix=b'"content":"', suffix=suffix,
+        opening=splice + b'"role":"assistant","content":"' + suffix if p.total == 0 else b"",
+        finish=finish.decode(), closing=closing))
+
+
+# -- POST /v1/completions (legacy text completions) -------------------------------------
+
+def completions(call: Call):
+    doc = bodies.parse(call.body)
+    model = bodies.model(doc)
+    prompt_value = doc.get("prompt")
+    if prompt_value is None:
+        raise bodies.missing("prompt")
+    texts, prompt = inputs(prompt_value, "prompt")
+    limit = _limit(doc, "max_tokens")
+    stream = bodies.boolean(doc, "stream")
+    include_usage = _include_usage(doc)
+    p = plan(call, texts[-1] if texts else "", limit, whole=not stream)
+    finish = b"length" if p.length else b"stop"
+    cid, created = new_id(b"cmpl-"), now()
+    head = (b'{"id":"' + cid + b'","object":"text_completion","created":%d,"model":"' % created
+            + model + b'","choices":')
+    tail = b'","index":0,"logprobs":null,"finish_reason":'
+    if not stream:
+        return call.whole(head + b'[{"text":"' + p.text() + tail + b'"' + finish + b'"}],'
+                          b'"usage":' + _usage(prompt, p.total) + b"}")
+    splice = b"data: " + head + b'[{"text":"'
+
+    def closing(sent: int, finish: str) -> bytes:
+        end = splice + tail + b'"' + finish.encode() + b'"}]}\n\n'
+        if include_usage:
+            end += b"data: " + head + b'[],"usage":' + _usage(prompt, sent) + b"}\n\n"
+        return end + DONE
+
+    return call.streamed(StreamSpec(
+        content_type=SSE, tokens=p.tokens, total=p.total, splice=splice,
+        suffix=tail + b"null}]}\n\n", finish=finish.decode(), closing=closing))
+
+
+def inputs(value, param: str) -> tuple[list[str], int]:
+    """A prompt or embeddings input: a string, strings, token ids, or arrays of token ids.
+
+    Returns its texts and its token count.
+    """
+    if isinstance(value, str):
+        return [value], count_tokens(value)
+    if not isinstance(value, list):
+        raise bodies.wrong_type(param, "a string or an array", value)
+    if len(value) > MAX_INPUTS:
+        raise ApiError(400, f"'{param}' may hold at most {MAX_INPUTS} items", param)
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return [], len(value)                              # one prompt as token ids
+    texts, tokens = [], 0
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            texts.append(item)
+            tokens += count_tokens(item)
+        elif isinstance(item, list) and all(isinstance(v, int) and not isinstance(v, bool)
+                                            for v in item):
+            tokens += len(item)
+        else:
+            raise bodies.wrong_type(f"{param}[{i}]", "a string or an array of token ids", item)
+    return texts, tokens
+
+
+# -- POST /v1/responses -------------------------------------------------------------------
+
+def responses_api(call: Call):
+    doc = bodies.parse(call.body)
+    model = bodies.model(doc)
+    instructions = bodies.string(doc, "instructions") or ""
+    items = _response_input(doc.get("input"))
+    limit = _limit(doc, "max_output_tokens")
+    stream = bodies.boolean(doc, "stream")
+    prompt = count_tokens(instructions, *(text for _, text in items))
+    p = plan(call, bodies.last_text(items), limit, whole=True)  # its closing repeats the text
+    rid, mid, created = new_id(b"resp_"), new_id(b"msg_"), now()
+    limit_json = b"null" if limit is None else b"%d" % limit
+
+    def response(status: bytes, output: bytes, usage: bytes) -> bytes:
+        incomplete = b'{"reason":"max_output_tokens"}' if status == b"incomplete" else b"null"
+        return (b'{"id":"' + rid + b'","object":"response","created_at":%d,"status":"' % created
+                + status + b'","background":false,"error":null,"incomplete_details":' + incomplete
+                + b',"instructions":null,"max_output_tokens":' + limit_json + b',"model":"' + model
+                + b'","output":' + output + b',"parallel_tool_calls":true,"previous_response_id":'
+                b'null,"reasoning":{"effort":null,"summary":null},"store":false,"temperature":1.0,'
+                b'"text":{"format":{"type":"text"}},"tool_choice":"auto","tools":[],"top_p":1.0,'
+                b'"truncation":"disabled","usage":' + usage + b',"user":null,"metadata":{}}')
+
+    def part(text: bytes) -> bytes:
+        return b'{"type":"output_text","text":"' + text + b'","annotations":[],"logprobs":[]}'
+
+    def item(status: bytes, content: bytes) -> bytes:
+        return (b'{"id":"' + mid + b'","type":"message","status":"' + status
+                + b'","role":"assistant","content":' + content + b"}")
+
+    def usage(sent: int) -> bytes:
+        return (b'{"input_tokens":%d,"input_tokens_details":{"cached_tokens":0,'
+                b'"cache_write_tokens":0},"output_tokens":%d,"output_tokens_details":'
+                b'{"reasoning_tokens":0},"total_tokens":%d}' % (prompt, sent, prompt + sent))
+
+    final = b"incomplete" if p.length else b"completed"
+    if not stream:
+        text = p.text()
+        return call.whole(response(final, b"[" + item(final, b"[" + part(text) + b"]") + b"]",
+                                   usage(p.total)))
+
+    def event(kind: bytes, seq: int, fields: bytes) -> bytes:
+        return (b"event: " + kind + b'\ndata: {"type":"' + kind + b'","sequence_number":%d,' % seq
+                + fields + b"}\n\n")
+
+    where = b'"item_id":"' + mid + b'","output_index":0,"content_index":0,'
+    pending = response(b"in_progress", b"[]", b"null")
+    opening = (event(b"response.created", 0, b'"response":' + pending)
+               + event(b"response.in_progress", 1, b'"response":' + pending)
+               + event(b"response.output_item.added", 2,
+                       b'"output_index":0,"item":' + item(b"in_progress", b"[]"))
+               + event(b"response.content_part.added", 3, where + b'"part":' + part(b"")))
+
+    def closing(sent: int, finish: str) -> bytes:
+        text, seq = p.text(sent), 4 + sent
+        status = b"incomplete" if finish == "length" else b"completed"
+        done_item = item(status, b"[" + part(text) + b"]")
+        return (event(b"response.output_text.done", seq,
+                      where + b'"text":"' + text + b'","logprobs":[]')
+                + event(b"response.content_part.done", seq + 1, where + b'"part":' + part(text))
+                + event(b"response.output_item.done", seq + 2,
+                        b'"output_index":0,"item":' + done_item)
+                + event(b"response." + status, seq + 3,
+                        b'"response":' + response(status, b"[" + done_item + b"]", usage(sent))))
+
+    return call.streamed(StreamSpec(
+        content_type=SSE, tokens=p.tokens, total=p.total, opening=opening,
+        splice=b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",'
+               + where + b'"delta":"',
+        suffix=b'","logprobs":[],"sequence_number":', seq_base=4, seq_tail=b"}\n\n",
+        finish="length" if p.length else "stop", closing=closing))
+
+
+def _response_input(value) -> list[tuple[str, str]]:
+    """The Responses API ``input``: a string (one user message) or an array of items."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [("user", value)]
+    if not isinstance(value, list):
+        raise bodies.wrong_type("input", "a string or an array of input items", value)
+    out = []
+    for i, entry in enumerate(value):
+        where = f"input[{i}]"
+        if not isinstance(entry, dict):
+            raise bodies.wrong_type(where, "an object", entry)
+        role = entry.get("role")
+        if role is None:              # function_call_output, reasoning, ...: no prompt text
+            continue
+        if not isinstance(role, str):
+            raise bodies.wrong_type(where + ".role", "a string", role)
+        out.append((role, bodies.content_text(entry.get("content"), where + ".content",
+                                              ("input_text", "output_text", "text"))))
+    return out
+
+
+# -- GET /v1/models, GET /v1/models/{id} --------------------------------------------------
+
+def model_object(name: bytes) -> bytes:
+    """A model as both OpenAI (id, object, created, owned_by) and Anthropic (type, display_name,
+    created_at) clients read it: the two APIs share this path."""
+    return (b'{"id":"' + name + b'","object":"model","created":%d,"owned_by":"fastmock",'
+            b'"type":"model","display_name":"' % MODEL_CREATED + name
+            + b'","created_at":"2023-11-14T22:13:20Z"}')
+
+
+def list_models(call: Call):
+    name = call.frames.chat_model
+    return call.whole(b'{"object":"list","data":[' + model_object(name) + b'],"has_more":false,'
+                      b'"first_id":"' + name + b'","last_id":"' + name + b'"}')
+
+
+def get_model(call: Call):
+    raw = call.path[len(b"/v1/models/"):]
+    if not raw:
+        raise ApiError(404, "no model id in the path", "model")
+    name = unquote_to_bytes(raw).decode("utf-8", "replace")
+    return call.whole(model_object(bodies.escape(name)))

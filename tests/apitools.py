@@ -1,0 +1,85 @@
+"""What the provider-API tests share: the corpus they expect, hostile strings, timing, raw HTTP."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from fastmock.frames import DEFAULT_TEXT, split_tokens
+from wire import read_response
+
+TEXT = DEFAULT_TEXT
+TOKENS = split_tokens(TEXT)
+# Quotes, backslashes, control characters, line/paragraph separators, non-ASCII, an emoji.
+HOSTILE = 'mo"del\\x\x00\x01\x1f\n\r\t\u2028\u2029é漢🙂</script>{"a":1}'
+# Error statuses the status control is tried with
+STATUSES = (400, 401, 403, 404, 409, 422, 429, 500, 503, 529)
+
+
+def prompt_tokens(*texts: str) -> int:
+    """The server's prompt count: the corpus tokenisation of every text."""
+    return sum(len(split_tokens(t)) for t in texts if t)
+
+
+def run(coro):
+    """Run one coroutine on a fresh loop (the async clients' tests)."""
+    return asyncio.run(coro)
+
+
+class Timer:
+    def __enter__(self):
+        self.start = time.monotonic()
+        self.first = None
+        return self
+
+    def mark(self) -> None:
+        """The first token arrived."""
+        if self.first is None:
+            self.first = time.monotonic() - self.start
+
+    def __exit__(self, *exc):
+        self.elapsed = time.monotonic() - self.start
+        return False
+
+
+def post(server, path: str, body, *headers: str, version: str = "1.1", raw: bytes | None = None,
+         method: str = "POST"):
+    """One request on its own connection; returns the parsed Response (until close for 1.0)."""
+    data = raw if raw is not None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    lines = [f"{method} {path} HTTP/{version}", "Host: t", "Content-Type: application/json",
+             f"Content-Length: {len(data)}", *headers, "", ""]
+    with server.connect(10) as sock:
+        sock.sendall("\r\n".join(lines).encode() + data)
+        return read_response(sock.makefile("rb"), head_only=method == "HEAD",
+                             until_close=version == "1.0")
+
+
+def sse(body: bytes) -> list[tuple[str | None, object]]:
+    """(event name, parsed data) of each SSE event; "[DONE]" stays a string."""
+    out = []
+    text = body.decode()
+    assert text.endswith("\n\n"), text[-200:]
+    for block in text[:-2].split("\n\n"):
+        name, data = None, None
+        for line in block.split("\n"):
+            field, _, value = line.partition(": ")
+            if field == "event":
+                name = value
+            else:
+                assert field == "data", block
+                data = value if value == "[DONE]" else json.loads(value)
+        out.append((name, data))
+    return out
+
+
+def ndjson(body: bytes) -> list[dict]:
+    assert body.endswith(b"\n"), body[-200:]
+    return [json.loads(line) for line in body[:-1].split(b"\n")]
+
+
+def assert_health(server) -> None:
+    """The server still answers after whatever the test did to it."""
+    with server.connect() as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        response = read_response(sock.makefile("rb"))
+    assert response.status == 200 and response.json() == {"status": "ok"}
