@@ -27,7 +27,6 @@ however many frames are due.
 import logging
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from libc.errno cimport errno
 from libc.string cimport memcpy
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
@@ -67,7 +66,6 @@ cdef char _out[OUT_SIZE]            # where frames are composed; one process, on
 # The read being parsed, while it may become a memo key (one process, one thread: only
 # one data_received runs at a time).
 cdef Connection _memo_conn = None
-cdef object _memo_key = None
 cdef Memo _memo_answer = None
 cdef int _memo_messages = 0
 # The access-log request line of the request being answered (set by _dispatch, read by
@@ -76,9 +74,7 @@ cdef object _log_line = ""
 # Interned stream pieces: streams of one kind share one Pieces object.
 cdef dict _pieces = {}
 PIECES_MAX = 256
-cdef bytes _CRLF = b"\r\n"
 cdef bytes _END_CHUNKED = b"0\r\n\r\n"
-cdef bytes _HEAD = b"HEAD"
 _HAS_LENIENCY = hasattr(HttpRequestParser, "set_dangerous_leniencies")
 
 
@@ -250,9 +246,9 @@ cdef class Memo:
 
 cdef inline void _forget_memo(Connection conn):
     """This read's answer is more than one remembered response: it must not be memoised."""
-    global _memo_conn, _memo_key, _memo_answer
+    global _memo_conn, _memo_answer
     if _memo_conn is conn:
-        _memo_conn, _memo_key, _memo_answer = None, None, None
+        _memo_conn, _memo_answer = None, None
 
 
 cdef Pieces _intern_pieces(spec):
@@ -352,7 +348,7 @@ cdef class Connection(Paced):
 
     def data_received(self, bytes data):
         """Loop: bytes arrived; answer a repeated request at once, else parse."""
-        global _memo_conn, _memo_key, _memo_answer, _memo_messages
+        global _memo_conn, _memo_answer, _memo_messages
         cdef Shared app = self.app
         cdef Memo memo
         if self._closing or self._eof:  # after an upgrade or a parse error nothing more is HTTP
@@ -364,7 +360,7 @@ cdef class Connection(Paced):
             if memo is not None:
                 self._answer_memo(memo)
                 return
-            _memo_conn, _memo_key, _memo_answer, _memo_messages = self, data, None, 0
+            _memo_conn, _memo_answer, _memo_messages = self, None, 0
         parser = self.parser
         if parser is None:
             parser = self.parser = HttpRequestParser(self)
@@ -385,7 +381,7 @@ cdef class Connection(Paced):
             if (_memo_messages == 1 and not self._in_message
                     and len(app.memo) < MEMO_SIZE and len(data) <= MEMO_KEY_MAX):
                 app.memo[data] = _memo_answer
-        _memo_conn, _memo_key, _memo_answer = None, None, None
+        _memo_conn, _memo_answer = None, None
         # A streaming connection holds no parser (~0.7 KB): it is rebuilt on the next bytes.
         if self._streaming and not self._in_message and self._pending is None:
             self.parser = None

@@ -2,17 +2,22 @@
 """One loop timer that paces every stream.
 
 A ``call_at`` handle per stream costs ~0.6 KB and a Python callback per frame.
-Here streams wait in buckets keyed by their due time in whole milliseconds
-(rounded up to the tick); each bucket is an intrusive doubly linked list, so
-adding, removing and waking a stream allocate nothing, and a single loop timer
-wakes for the earliest bucket. Due times are absolute (``start + ttft + n *
+Here streams wait on a timing wheel: 4,096 places, one per millisecond (or tick),
+each an intrusive doubly linked list of the streams due then, with a bitmap of the
+places in use, so adding, removing and waking a stream allocate nothing and box
+no number, and a single loop timer wakes for the next place in use. A stream due
+a whole turn ahead (4 s and more) waits in its place until its turn comes. Due times are absolute (``start + ttft + n *
 delay``), so pacing never drifts, and a stream that falls behind writes every
 frame that is due at once.
 """
 import time
-from heapq import heappop, heappush
 
 from libc.math cimport llround
+from libc.stdint cimport uint64_t
+from libc.string cimport memset
+
+cdef extern from *:
+    int __builtin_ctzll(unsigned long long x) nogil
 
 
 cdef class Paced:
@@ -50,8 +55,9 @@ cdef class Pacer:
         self._call_at = loop.call_at
         self._tick_callback = self._tick
         self._tick_ms = max(1, tick_ms)
-        self._buckets = {}
-        self._slots = []
+        self._heads = [None] * WHEEL
+        memset(self._bits, 0, sizeof(self._bits))
+        self._done = -1
         self._handle = None
         self._armed_slot = -1
         self._ticking = False     # _tick arms the timer itself when it is done
@@ -84,99 +90,127 @@ cdef class Pacer:
 
     cdef void add(self, Paced item, long long due_ms):
         """Wake ``item._due(now_ms)`` at ``due_ms`` (loop clock, milliseconds)."""
-        cdef long long tick = self._tick_ms
-        cdef long long slot = ((due_ms + tick - 1) // tick) * tick
+        cdef long long slot = (due_ms + self._tick_ms - 1) // self._tick_ms   # in ticks
+        cdef Py_ssize_t index
         cdef Paced head
         if item._slot >= 0:
             self.remove(item)
-        item._slot = slot
+        if slot <= self._done:       # its turn has passed: the next one (a stream behind)
+            slot = self._done + 1
+        index = slot & MASK
+        item._slot = slot * self._tick_ms
         self._waiting += 1
-        head = self._buckets.get(slot)
+        head = <Paced>self._heads[index]
+        item._next = head
         if head is not None:
-            item._next = head._next    # second in the list: the head stays where it is
-            item._prev = head
-            if head._next is not None:
-                head._next._prev = item
-            head._next = item
-            return
-        self._buckets[slot] = item
-        heappush(self._slots, slot)
+            head._prev = item
+        self._heads[index] = item
+        self._bits[index >> 6] |= (<uint64_t>1) << (index & 63)
         if not self._ticking and (self._handle is None or slot < self._armed_slot):
             self._arm(slot)
 
     cdef void remove(self, Paced item):
         """Forget ``item`` if it is waiting; safe to call when it is not."""
-        cdef long long slot = item._slot
+        cdef Py_ssize_t index = (item._slot // self._tick_ms) & MASK
         cdef Paced prev = item._prev, nxt = item._next
-        if slot < 0:
+        if item._slot < 0:
             return
         item._slot = -1
         item._prev = item._next = None
         self._waiting -= 1
+        if nxt is not None:
+            nxt._prev = prev
         if prev is not None:
             prev._next = nxt
-            if nxt is not None:
-                nxt._prev = prev
-        elif nxt is not None:
-            nxt._prev = None
-            self._buckets[slot] = nxt
         else:
-            del self._buckets[slot]   # its heap entry is skipped when it comes up
+            self._heads[index] = nxt
+            if nxt is None:
+                self._bits[index >> 6] &= ~((<uint64_t>1) << (index & 63))
 
     def close(self):
         """Forget every waiting item and the timer (the loop is stopping)."""
         cdef Paced item, nxt
+        cdef Py_ssize_t index
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
-        for head in self._buckets.values():
-            item = head
+        for index in range(WHEEL):
+            item = <Paced>self._heads[index]
             while item is not None:
                 nxt = item._next
                 item._slot = -1
                 item._prev = item._next = None
                 item = nxt
-        self._buckets.clear()
-        self._slots.clear()
+            self._heads[index] = None
+        memset(self._bits, 0, sizeof(self._bits))
         self._waiting = 0
 
     # -- the timer ----------------------------------------------------------
+
+    cdef long long _next_slot(self, long long first, long long last) noexcept:
+        """The first slot from ``first`` to ``last`` (less than a turn apart) whose place
+        on the wheel holds anything, or -1."""
+        cdef long long slot = first
+        cdef Py_ssize_t index, word
+        cdef uint64_t bits
+        while slot <= last:
+            index = slot & MASK
+            word = index >> 6
+            bits = self._bits[word] >> (index & 63)
+            if bits:
+                slot += __builtin_ctzll(bits)
+                return slot if slot <= last else -1
+            slot += 64 - (index & 63)          # the rest of this word is empty
+        return -1
 
     cdef void _arm(self, long long slot):
         if self._handle is not None:
             self._handle.cancel()
         self._armed_slot = slot
-        self._handle = self._call_at(slot / 1000.0, self._tick_callback)
+        self._handle = self._call_at(slot * self._tick_ms / 1000.0, self._tick_callback)
 
     def _tick(self):
-        """Loop timer: wake every item whose bucket is due."""
+        """Loop timer: wake every item whose slot has come."""
         cdef long long now = self.now_ms()
-        cdef long long slot
-        cdef list slots = self._slots
-        cdef dict buckets = self._buckets
-        cdef Paced item
+        cdef long long now_slot = now // self._tick_ms      # in ticks, as the wheel's places
+        cdef long long slot, start, now_tick_ms = now_slot * self._tick_ms
+        cdef list due
+        cdef Paced item, nxt
         self._handle = None
         self._ticking = True
         try:
-            while slots and <long long>slots[0] <= now:
-                slot = heappop(slots)
-                # Take the head each time rather than walking the list: a callback may
-                # remove any item, and one that is still behind comes straight back.
-                while True:
-                    item = buckets.get(slot)
-                    if item is None:
-                        break
-                    self.remove(item)
+            start = self._done + 1
+            if now_slot - start >= WHEEL:      # idle for more than a turn: each place once
+                start = now_slot - WHEEL + 1
+            slot = self._next_slot(start, now_slot)
+            while slot >= 0:
+                # Take this place's due items off the wheel first, then wake them: a
+                # callback may add or remove items anywhere. An item a whole turn (or more)
+                # ahead shares the place and stays.
+                due = []
+                item = <Paced>self._heads[slot & MASK]
+                while item is not None:
+                    nxt = item._next
+                    if item._slot <= now_tick_ms:
+                        self.remove(item)
+                        due.append(item)
+                    item = nxt
+                self._done = slot
+                for item in due:
+                    if item._slot >= 0:        # put back by an earlier callback: it waits
+                        continue
                     try:
                         item._due(now)
                     except Exception as exc:  # the loop would only log it, leaving it stalled
                         item._fail(exc)
+                slot = self._next_slot(slot + 1, now_slot) if slot < now_slot else -1
+            self._done = now_slot
         finally:
             self._ticking = False
-            while slots and slots[0] not in buckets:
-                heappop(slots)
-            if slots:
-                self._arm(slots[0])
+            if self._waiting:
+                slot = self._next_slot(now_slot + 1, now_slot + WHEEL)
+                if slot >= 0:
+                    self._arm(slot)
 
     # -- a wall-clock stamp shared by every frame of the same millisecond ---
 

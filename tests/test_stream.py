@@ -481,3 +481,52 @@ def test_a_stale_burst_does_not_push_the_next_paced_stream(client):
     assert client.data().count(b"data: {") == 4
     client.loop.advance(1)
     assert client.data().count(b"data: {") == 6
+
+
+# -- the timing wheel: items a whole turn ahead, long idle spells --------------------------------
+
+def test_pacer_item_more_than_a_turn_ahead_shares_a_place_and_waits_its_turn(loop):
+    pacer = Pacer(loop)
+    t = ms(loop.time())
+    near, far = Waiter(loop), Waiter(loop)
+    pacer.schedule(far, t + 10 + 4096 * 3)     # the same place on the wheel, three turns on
+    pacer.schedule(near, t + 10)
+    loop.advance(0.011)
+    assert near.calls == [(t + 10, t + 10)] and far.calls == []
+    loop.advance(4.096 * 3)
+    assert far.calls == [(t + 10 + 4096 * 3,) * 2]
+    assert len(pacer) == 0 and armed(loop) == []
+
+
+def test_pacer_after_a_long_idle_spell(loop):
+    pacer = Pacer(loop)
+    w = Waiter(loop)
+    pacer.schedule(w, ms(loop.time()) + 5)
+    loop.advance(1)
+    loop.advance(30)                           # nothing waits: no timer at all
+    assert armed(loop) == []
+    t = ms(loop.time())
+    pacer.schedule(w, t + 7)
+    assert armed(loop) == [t + 7]
+    loop.advance(0.007)
+    assert w.calls[-1] == (t + 7, t + 7)
+
+
+def test_pacer_a_slot_already_past_goes_to_the_next_tick(loop):
+    pacer = Pacer(loop)
+    t = ms(loop.time())
+    first, late = Waiter(loop), Waiter(loop)
+    pacer.schedule(first, t + 1)
+    loop.advance(0.001)
+    pacer.schedule(late, t - 50)               # due long ago: woken at the next millisecond
+    assert armed(loop) == [t + 2]
+    loop.advance(0.001)
+    assert late.calls == [(t + 2, t + 2)]
+
+
+def test_pacer_streams_with_delays_longer_than_a_turn(client):
+    """5 s between tokens: every token comes on time although the wheel turns in 4.096 s."""
+    client.send(get("/stream-sse?delay_ms=5000&max_tokens=3"))
+    t0 = ms(client.loop.time())
+    client.loop.advance(20)
+    assert [t - t0 for t, _ in frame_log(client)] == [0, 5000, 10000]
