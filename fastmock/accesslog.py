@@ -20,6 +20,7 @@ _ESCAPED = re.compile(rb"\\x([0-9a-fA-F]{2})")
 # CLF line splits unambiguously on its quotes and the JSON format can decode the target.
 _LOG_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x22, 0x5C, *range(0x7F, 0x100))}
 _REQUEST_LINES: dict = {}
+_time = time.time
 
 
 def request_line(method: bytes, url: bytes, http10: bool) -> str:
@@ -47,8 +48,8 @@ class AccessLog:
     and clock tick (a second for CLF, a millisecond for JSON), so under load a line costs
     a dictionary lookup and an append; the buffer is written every FLUSH_LINES lines."""
 
-    __slots__ = ("_out", "_lines", "_json", "_per_second", "_tick", "_second", "_stamp",
-                 "_cache")
+    __slots__ = ("_out", "_lines", "_json", "_per_second", "_tick", "_tick_end", "_second",
+                 "_stamp", "_cache")
 
     def __init__(self, out=None, fmt: str = "clf") -> None:
         if fmt not in FORMATS:
@@ -58,6 +59,7 @@ class AccessLog:
         self._json = fmt == "json"
         self._per_second = 1000 if self._json else 1   # clock ticks a timestamp shows
         self._tick = -1
+        self._tick_end = 0.0    # when the current tick ends (wall clock): a float compare per line
         self._second = -1
         self._stamp = ""
         self._cache: dict = {}
@@ -66,10 +68,9 @@ class AccessLog:
               duration: float | None = None) -> None:
         """One request: ``peer`` (host, port) or None, the request line ("" when the request
         could not be read), the status, the bytes written, the seconds it took when known."""
-        now = time.time()
-        tick = int(now * self._per_second)
-        if tick != self._tick:
-            self._new_tick(tick, now)
+        now = _time()
+        if now >= self._tick_end:
+            self._new_tick(now)
         key = (peer[0] if peer else None, request_line, status, size)
         if duration is None:
             line = self._cache.get(key)
@@ -84,8 +85,10 @@ class AccessLog:
         if len(lines) >= FLUSH_LINES:
             self.flush()
 
-    def _new_tick(self, tick: int, now: float) -> None:
+    def _new_tick(self, now: float) -> None:
+        tick = int(now * self._per_second)
         self._tick = tick
+        self._tick_end = (tick + 1) / self._per_second
         self._cache.clear()
         second = int(now)
         if second != self._second:  # strftime once a second, not per request
