@@ -107,6 +107,26 @@ def http_request(server: LiveServer, raw: bytes, timeout: float = 10.0) -> bytes
     return b"".join(chunks)
 
 
+def children(pid: int) -> list[int]:
+    """The pids of a process's children (a supervisor's workers)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def socket_count(pid: int) -> int:
+    """How many sockets a process holds open."""
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:
+            pass
+    return count
+
+
 def wait_for(predicate, timeout: float = 5.0, interval: float = 0.02):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

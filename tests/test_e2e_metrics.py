@@ -20,12 +20,11 @@ import os
 import signal
 import socket
 import struct
-import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import http_request, wait_for
+from conftest import children, http_request, socket_count, wait_for
 from wire import get, read_response
 
 pytestmark = pytest.mark.e2e
@@ -242,19 +241,8 @@ def test_request_duration_covers_the_whole_stream(server):
 
 # -- --workers 2: one consistent server -------------------------------------------------------------
 
-def children(pid: int) -> list[int]:
-    with open(f"/proc/{pid}/task/{pid}/children") as f:
-        return [int(p) for p in f.read().split()]
 
 
-def socket_count(pid: int) -> int:
-    count = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
-        except OSError:
-            pass
-    return count
 
 
 def scrapes(server, n: int = 10) -> list[Scrape]:

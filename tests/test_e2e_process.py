@@ -13,7 +13,7 @@ import time
 import pytest
 
 import fastmock
-from conftest import LiveServer, http_request, wait_for
+from conftest import LiveServer, children, http_request, wait_for
 from wire import chat_deltas, get, read_response
 
 pytestmark = pytest.mark.e2e
@@ -201,12 +201,6 @@ def test_workers_share_the_port_and_a_dead_worker_is_replaced(start_server):
         assert http_request(server, get("/health", "Connection: close")).endswith(b'{"status":"ok"}')
 
 
-def children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
-    except FileNotFoundError:
-        return []
 
 
 def test_workers_zero_means_one_per_core(start_server):

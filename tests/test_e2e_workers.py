@@ -14,18 +14,12 @@ import time
 
 import pytest
 
-from conftest import http_request, wait_for
+from conftest import children, http_request, socket_count, wait_for
 from wire import get, read_response
 
 pytestmark = pytest.mark.e2e
 
 
-def children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
-    except FileNotFoundError:
-        return []
 
 
 def alive(pid: int) -> bool:
@@ -36,14 +30,6 @@ def alive(pid: int) -> bool:
         return False
 
 
-def socket_count(pid: int) -> int:
-    count = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
-        except OSError:
-            pass
-    return count
 
 
 def health_ok(server) -> bool:
