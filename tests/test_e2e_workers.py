@@ -91,7 +91,8 @@ def test_a_signal_to_the_parent_shuts_every_worker_down_gracefully(start_server,
         sock.close()
 
 
-@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "SIGHUP"])  # SIGHUP: unhandled, no core file
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "SIGUSR1"])  # SIGUSR1: unhandled, no core
+# file, and (unlike SIGHUP) not ignored when the tests run under nohup
 def test_a_worker_that_dies_is_replaced_logged_and_serves(start_server, how):
     server = start_server("--workers", "2")
     assert wait_for(lambda: len(children(server.proc.pid)) == 2)
