@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import shlex
-import signal
 import statistics
 import subprocess
 import sys
@@ -41,30 +40,12 @@ def start(args, variant: str, logfile: str) -> subprocess.Popen:
         argv += ["--access-log", "--log-format", variant]
     if args.server_cpu != "":
         argv = ["taskset", "-c", args.server_cpu] + argv
-    bench.wait_port_free(args.port)
-    out = open(logfile, "wb")
-    try:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    finally:
-        out.close()
-    deadline = time.monotonic() + 20
-    while not bench.health_ok(args.port):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop(proc)
-            raise SystemExit(f"bench: the server did not start: {' '.join(argv)}")
-        time.sleep(0.01)
-    return proc
+    # stdout is the access log, whose lines are counted: stderr goes elsewhere
+    return bench.launch(argv, args.port, logfile, stderr=subprocess.DEVNULL)
 
 
 def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+    bench.terminate(proc)
 
 
 def count_lines(path: str) -> int | None:

@@ -495,6 +495,34 @@ def health_ok(port: int) -> bool:
         return False
 
 
+def launch(argv: list[str], port: int, logfile: str, *, env=None, timeout: float = 20,
+           name: str = "bench", stderr=subprocess.STDOUT) -> subprocess.Popen:
+    """Start a server (its own session, stdout to ``logfile``) and wait for its /health."""
+    wait_port_free(port)
+    with open(logfile, "wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=stderr, stdin=subprocess.DEVNULL,
+                                env=env, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while not health_ok(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            terminate(proc)
+            raise SystemExit(f"{name}: the server did not start ({' '.join(argv)}); see {logfile}")
+        time.sleep(0.01)
+    return proc
+
+
+def terminate(proc: subprocess.Popen, wait: float = 10) -> int | None:
+    """SIGTERM to the server's session, SIGKILL if it has not exited after ``wait`` s."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+    return proc.returncode
+
+
 def streams_ok(port: int) -> bool:
     """does the server answer /stream-sse with an event stream? (nginx `return 200` does not)"""
     try:

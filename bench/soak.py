@@ -31,7 +31,6 @@ import json
 import os
 import re
 import shlex
-import signal
 import socket
 import struct
 import subprocess
@@ -51,29 +50,12 @@ def start_server(args, logfile: str) -> subprocess.Popen:
     argv = shlex.split(args.server.replace("{port}", str(args.port)).replace("{host}", "127.0.0.1"))
     if args.server_cpu != "":
         argv = ["taskset", "-c", args.server_cpu] + argv
-    bench.wait_port_free(args.port)
     env = dict(os.environ, PORT=str(args.port), HOST="127.0.0.1")
-    with open(logfile, "wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while not bench.health_ok(args.port):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_server(proc)
-            raise SystemExit(f"soak: the server did not start ({' '.join(argv)}); see {logfile}")
-        time.sleep(0.01)
-    return proc
+    return bench.launch(argv, args.port, logfile, env=env, timeout=30, name="soak")
 
 
 def stop_server(proc: subprocess.Popen) -> int | None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-    return proc.returncode
+    return bench.terminate(proc, wait=15)
 
 
 def read_metrics(port: int) -> dict[str, float]:

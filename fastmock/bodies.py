@@ -62,6 +62,14 @@ def missing(param: str) -> ApiError:
     return ApiError(400, f"missing required parameter: '{param}'", param)
 
 
+def required(doc: dict, name: str):
+    """``doc[name]``, of any type (the caller checks it), or a 400 naming it."""
+    value = doc.get(name)
+    if value is None:
+        raise missing(name)
+    return value
+
+
 # -- typed fields -------------------------------------------------------------------------
 
 def string(doc: dict, name: str, required: bool = False, param: str | None = None):

@@ -26,9 +26,7 @@ MAX_NUMBERS = 65_536                  # inputs x dimensions of one answer: it is
 def embeddings(call: Call):
     doc = bodies.parse(call.body)
     model = bodies.model(doc)
-    value = doc.get("input")
-    if value is None:
-        raise bodies.missing("input")
+    value = bodies.required(doc, "input")
     dims = bodies.integer(doc, "dimensions", 1, MAX_DIMENSIONS) or DIMENSIONS
     encoding = bodies.string(doc, "encoding_format") or "float"
     if encoding not in ("float", "base64"):

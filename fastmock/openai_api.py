@@ -90,9 +90,7 @@ def chat(call: Call):
 def completions(call: Call):
     doc = bodies.parse(call.body)
     model = bodies.model(doc)
-    prompt_value = doc.get("prompt")
-    if prompt_value is None:
-        raise bodies.missing("prompt")
+    prompt_value = bodies.required(doc, "prompt")
     texts, prompt = inputs(prompt_value, "prompt")
     limit = _limit(doc, "max_tokens")
     stream = bodies.boolean(doc, "stream")
