@@ -134,20 +134,20 @@ async def shutdown(app: App, server, stop) -> None:
     loop = app.loop
     app.shutting_down = True
     server.close()
-    for conn in list(app.connections):
+    for conn in app.connections:   # a snapshot: closing one does not change it
         conn.shutdown()
     await _wait_closed(app, loop.time() + app.config.shutdown_timeout)
-    for conn in list(app.connections):
+    for conn in app.connections:   # a snapshot: closing one does not change it
         conn.end_stream_now()
     await _wait_closed(app, loop.time() + 1.0)
-    for conn in list(app.connections):
+    for conn in app.connections:   # a snapshot: closing one does not change it
         if conn.transport is not None:
             conn.transport.abort()   # a client that never reads what is buffered
     await asyncio.sleep(0)
 
 
 async def _wait_closed(app: App, deadline: float) -> None:
-    while app.connections and app.loop.time() < deadline:
+    while app.open_count and app.loop.time() < deadline:
         await asyncio.sleep(0.05)
 
 
