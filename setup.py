@@ -4,9 +4,8 @@ from setuptools import Extension, setup
 
 extensions = [
     Extension("fastmock._chunks", ["fastmock/_chunks.pyx"], extra_compile_args=["-Os"]),
-    Extension("fastmock._pacer", ["fastmock/_pacer.pyx"], extra_compile_args=["-Os"]),
-    Extension("fastmock._counters", ["fastmock/_counters.pyx"], extra_compile_args=["-Os"]),
-    Extension("fastmock._connection", ["fastmock/_connection.pyx"], extra_compile_args=["-Os"]),
+    # one extension built from fastmock/engine/*.pyx (included by _engine.pyx)
+    Extension("fastmock._engine", ["fastmock/_engine.pyx"], extra_compile_args=["-Os"]),
 ]
 
 setup(

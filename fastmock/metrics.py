@@ -1,11 +1,11 @@
 """``GET /metrics``: the shared counters in the Prometheus text format.
 
-The counters live in memory every worker shares (fastmock._counters), so any
+The counters live in memory every worker shares (fastmock._engine), so any
 worker renders the totals of all of them.
 """
 from __future__ import annotations
 
-from fastmock._counters import BOUNDS, LAYOUT, SLOTS
+from fastmock._engine import BOUNDS, LAYOUT, SLOTS
 from fastmock.routes import ROUTE_NAMES
 
 _SCALARS = (

@@ -11,7 +11,7 @@ import asyncio
 import time
 
 from fastmock import controls, responses
-from fastmock._connection import Connection
+from fastmock._engine import Connection
 from fastmock.frames import CLOSE, KEEP_ALIVE, KEEP_ALIVE_10
 from fastmock.metrics import render
 from fastmock.routes import API, METRICS, OTHER, STATIC, STREAM, find

@@ -16,9 +16,7 @@ import time
 import uvloop
 
 from fastmock import __version__
-from fastmock._connection import Shared
-from fastmock._counters import Counters
-from fastmock._pacer import Pacer
+from fastmock._engine import Counters, Pacer, Shared
 from fastmock.accesslog import AccessLog
 from fastmock.frames import Frames
 from fastmock.protocol import HttpProtocol

@@ -23,7 +23,7 @@ from collections import deque
 
 import pytest
 
-from fastmock._counters import LAYOUT, SLOTS
+from fastmock._engine import LAYOUT, SLOTS
 from fastmock.config import Config
 from fastmock.frames import Frames
 from fastmock.protocol import HttpProtocol

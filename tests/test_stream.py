@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from fastmock._connection import MAX_BATCH
-from fastmock._pacer import Pacer
-from fastmock._pacer import Waiter as PacedWaiter
+from fastmock._engine import MAX_BATCH
+from fastmock._engine import Pacer
+from fastmock._engine import Waiter as PacedWaiter
 from fakes import (  # noqa: F401  (loop and client are fixtures)
     FRAMES, Client, ManualClockLoop, chat_deltas, client, loop, make_app, parse_head,
     parse_responses, sse_events, stats,

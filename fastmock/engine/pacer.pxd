@@ -1,5 +1,3 @@
-# cython: language_level=3
-
 cdef class Paced:
     """Something the Pacer wakes at a due time: a connection with a stream running."""
     cdef Paced _prev

@@ -1,15 +1,14 @@
-# cython: language_level=3
-"""One loop timer that paces every stream.
+# One loop timer that paces every stream.
+#
+# A ``call_at`` handle per stream costs ~0.6 KB and a Python callback per frame.
+# Here streams wait on a timing wheel: 4,096 places, one per millisecond (or tick),
+# each an intrusive doubly linked list of the streams due then, with a bitmap of the
+# places in use, so adding, removing and waking a stream allocate nothing and box
+# no number, and a single loop timer wakes for the next place in use. A stream due
+# a whole turn ahead (4 s and more) waits in its place until its turn comes. Due
+# times are absolute (``start + ttft + n * delay``), so pacing never drifts, and a
+# stream that falls behind writes every frame that is due at once.
 
-A ``call_at`` handle per stream costs ~0.6 KB and a Python callback per frame.
-Here streams wait on a timing wheel: 4,096 places, one per millisecond (or tick),
-each an intrusive doubly linked list of the streams due then, with a bitmap of the
-places in use, so adding, removing and waking a stream allocate nothing and box
-no number, and a single loop timer wakes for the next place in use. A stream due
-a whole turn ahead (4 s and more) waits in its place until its turn comes. Due times are absolute (``start + ttft + n *
-delay``), so pacing never drifts, and a stream that falls behind writes every
-frame that is due at once.
-"""
 import time
 
 from libc.math cimport llround

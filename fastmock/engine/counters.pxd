@@ -1,7 +1,6 @@
-# cython: language_level=3
 from libc.stdint cimport uint64_t
 
-# Slots of a worker's row (see _counters.pyx for the layout).
+# Slots of a worker's row (see counters.pyx for the layout).
 cdef enum:
     OPEN_CONNECTIONS = 0
     ACTIVE_STREAMS = 1

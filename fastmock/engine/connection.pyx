@@ -1,29 +1,28 @@
-# cython: language_level=3
-"""Connection: one client connection, from bytes in to bytes out, for uvloop and httptools.
+# Connection: one client connection, from bytes in to bytes out, for uvloop and httptools.
+#
+# It knows HTTP/1.1 framing (keep-alive, pipelining, HTTP/1.0, limits, parse
+# errors, timeouts) and how to stream a StreamSpec, not what any route answers:
+# each parsed request goes to ``handle(request)``, which the Python subclass
+# (fastmock.protocol.HttpProtocol) implements with ``respond()`` and
+# ``start_stream()``.
+#
+# Two things make it cheap:
+#
+# - Writes go straight to the socket with send(2) while the transport's buffer
+#   is empty, and through ``transport.write`` otherwise, so order is kept and a
+#   slow reader still pauses us. uvloop queues every write until the end of the
+#   loop iteration; skipping that queue halves the user CPU of a small answer.
+#   The fd is valid for as long as ``transport`` is set: uvloop closes it only
+#   after ``connection_lost``, where we drop the transport.
+# - A read that is byte for byte a request answered before with a static
+#   document (wrk, health checkers, load generators) is answered from ``memo``
+#   without parsing; nothing about such an answer depends on anything but
+#   those bytes.
+#
+# A stream's frames are composed at send time from the spec's pre-encoded
+# pieces into one buffer (chunk size lines included) and sent with one call,
+# however many frames are due.
 
-It knows HTTP/1.1 framing (keep-alive, pipelining, HTTP/1.0, limits, parse
-errors, timeouts) and how to stream a StreamSpec, not what any route answers:
-each parsed request goes to ``handle(request)``, which the Python subclass
-(fastmock.protocol.HttpProtocol) implements with ``respond()`` and
-``start_stream()``.
-
-Two things make it cheap:
-
-- Writes go straight to the socket with send(2) while the transport's buffer
-  is empty, and through ``transport.write`` otherwise, so order is kept and a
-  slow reader still pauses us. uvloop queues every write until the end of the
-  loop iteration; skipping that queue halves the user CPU of a small answer.
-  The fd is valid for as long as ``transport`` is set: uvloop closes it only
-  after ``connection_lost``, where we drop the transport.
-- A read that is byte for byte a request answered before with a static
-  document (wrk, health checkers, load generators) is answered from ``memo``
-  without parsing; nothing about such an answer depends on anything but
-  those bytes.
-
-A stream's frames are composed at send time from the spec's pre-encoded
-pieces into one buffer (chunk size lines included) and sent with one call,
-however many frames are due.
-"""
 import logging
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -34,11 +33,6 @@ from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 
 from fastmock import responses
 from fastmock.accesslog import request_line
-from fastmock._counters cimport (
-    ACTIVE_STREAMS, BYTES_SENT, CONNECTIONS_REJECTED, CONNECTIONS_TOTAL, DURATION_BASE,
-    OPEN_CONNECTIONS, TOKENS_SENT, TTFT_BASE, Counters,
-)
-from fastmock._pacer cimport Paced, Pacer
 
 cdef extern from "<sys/socket.h>" nogil:
     ssize_t c_send "send" (int fd, const void *buf, size_t n, int flags)

@@ -1,16 +1,15 @@
-# cython: language_level=3
-"""Counters behind ``GET /metrics``, in memory every worker of a server shares.
+# Counters behind ``GET /metrics``, in memory every worker of a server shares.
+#
+# One anonymous shared mapping, made before the workers fork, holds a row of
+# 64-bit counters per worker; a worker only ever writes its own row (no locks,
+# no atomics), and whoever renders /metrics sums the rows, so every worker
+# reports the totals of all of them. A row is:
+#
+#     gauges and totals                    slots 0..7
+#     time-to-first-token histograms       one per route: 16 bounds + Inf, sum (µs), count
+#     request-duration histograms          the same
+#     requests by route and status         one per route: statuses 100..599
 
-One anonymous shared mapping, made before the workers fork, holds a row of
-64-bit counters per worker; a worker only ever writes its own row (no locks,
-no atomics), and whoever renders /metrics sums the rows, so every worker
-reports the totals of all of them. A row is:
-
-    gauges and totals                    slots 0..7
-    time-to-first-token histograms       one per route: 16 bounds + Inf, sum (µs), count
-    request-duration histograms          the same
-    requests by route and status         one per route: statuses 100..599
-"""
 from libc.string cimport memset
 from posix.mman cimport MAP_ANONYMOUS, MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, mmap, munmap
 

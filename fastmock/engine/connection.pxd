@@ -1,8 +1,3 @@
-# cython: language_level=3
-from fastmock._counters cimport Counters
-from fastmock._pacer cimport Paced, Pacer
-
-
 cdef class Connection
 
 
