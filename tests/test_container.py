@@ -306,6 +306,28 @@ def test_venv_matches_the_image(image_venv):
     assert env["PATH"].startswith(os.path.join(image_venv, "bin"))
 
 
+def test_the_image_level_pyc_of_every_server_module_is_precompiled(image_venv):
+    """The image runs with PYTHONOPTIMIZE=2 and a read-only tree: every module the
+    server loads from the install must have its .opt-2.pyc, or each start compiles."""
+    env, _ = CE["image_environment"](image_venv, {})
+    assert env["PYTHONOPTIMIZE"] == "2" and CE["image_optimize_level"](env) == 2
+    probe = ("import importlib.util, json, os, sys\n"
+             "import fastmock.cli, fastmock.server\n"
+             "prefix = os.path.realpath(sys.prefix) + os.sep\n"
+             "files = [m.__file__ for m in list(sys.modules.values())\n"
+             "         if (getattr(m, '__file__', None) or '').endswith('.py')\n"
+             "         and os.path.realpath(m.__file__).startswith(prefix)]\n"
+             "missing = [f for f in files if not os.path.exists(importlib.util.cache_from_source(f))]\n"
+             "print(json.dumps({'optimize': sys.flags.optimize, 'files': len(files), "
+             "'missing': missing}))\n")
+    python = os.path.join(image_venv, "bin", "python")
+    out = subprocess.run([python, "-c", probe], env=env, cwd="/", check=True, timeout=60,
+                         capture_output=True, text=True)
+    report = json.loads(out.stdout)
+    assert report["optimize"] == 2
+    assert report["files"] >= 10 and report["missing"] == [], report
+
+
 def test_equivalent_server_serves_and_stops_cleanly(image_venv):
     """The image's command with its ENV and the pruned modules blocked: the server
     never needs what the Dockerfile deletes, and exits 0 on SIGTERM (PID 1)."""
