@@ -51,6 +51,9 @@ class AccessLog:
     __slots__ = ("_out", "_lines", "_json", "_per_second", "_tick", "_tick_end", "_second",
                  "_stamp", "_cache")
 
+    # the connection reaches it through the log, so this module loads only with a log
+    request_line = staticmethod(request_line)
+
     def __init__(self, out=None, fmt: str = "clf") -> None:
         if fmt not in FORMATS:
             raise ValueError(f"unknown access log format {fmt!r}")

@@ -32,7 +32,6 @@ from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 
 from fastmock import responses
-from fastmock.accesslog import request_line
 
 cdef extern from "<sys/socket.h>" nogil:
     ssize_t c_send "send" (int fd, const void *buf, size_t n, int flags)
@@ -625,7 +624,7 @@ cdef class Connection(Paced):
         if (self._eof and self._pending is None) or app.shutting_down:
             request.keep_alive = False
         if app.access_log is not None:
-            _log_line = request_line(request.method, request.url, request.http10)
+            _log_line = app.access_log.request_line(request.method, request.url, request.http10)
         self.handle(request)
         return 0
 
