@@ -15,15 +15,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # (key in medians, title, unit: raw|mb|kb, better: lower|higher|None, decimals, target for fastmock)
 METRICS = [
     ("startup.startup_ms", "start-up to first /health answer (ms)", "raw", "lower", 0, "≤ 150"),
-    ("startup.idle_rss_kb", "idle VmRSS (MB)", "mb", "lower", 1, "≤ 22.5"),
-    ("startup.idle_pss_kb", "idle PSS (MB)", "mb", "lower", 1, ""),
+    ("startup.idle_rss_kb", "idle VmRSS (MiB)", "mb", "lower", 1, "≤ 22.5"),
+    ("startup.idle_pss_kb", "idle PSS (MiB)", "mb", "lower", 1, ""),
     ("wrk.rps", "/api/data req/s, wrk -t{wrk_threads} -c{wrk_conns}", "raw", "higher", 0, ""),
     ("wrk.p50_ms", "/api/data latency p50 (ms)", "raw", "lower", 2, ""),
     ("wrk.p99_ms", "/api/data latency p99 (ms)", "raw", "lower", 2, ""),
     ("wrk.cpu_us_per_req", "server CPU µs per /api/data request", "raw", "lower", 2, "≤ 0.95× nginx"),
     ("wrk.errors", "wrk socket errors", "raw", "lower", 0, "0"),
     ("wrk.non2xx", "wrk non-2xx", "raw", "lower", 0, "0"),
-    ("wrk.rss_growth_kb", "VmRSS growth after the wrk load (MB)", "mb", "lower", 2, "≤ 1"),
+    ("wrk.rss_growth_kb", "VmRSS growth after the wrk load (MiB)", "mb", "lower", 2, "≤ 1"),
     ("wrk.load_core_busy_pct", "load-generator core busy during wrk (%)", "raw", None, 0, ""),
     ("wrk.steal_pct", "server core stolen by the hypervisor during wrk (%)", "raw", None, 0, ""),
     ("wrk.other_cpu_pct", "other processes' CPU during wrk (% of a core)", "raw", None, 0, ""),
@@ -42,18 +42,18 @@ METRICS = [
     ("stream.other_cpu_pct", "other processes' CPU during the streams (% of a core)", "raw", None, 0, ""),
     ("stream.probe_drift_ms", "drift: {drift_tokens} tokens at {stream_delay} ms, end vs ideal (ms)", "raw", "lower", 1, "≤ 25"),
     ("hold.held", "idle /stream-loop streams held (of {hold_streams:,})", "raw", "higher", 0, ""),
-    ("hold.rss_per_stream_kb", "VmRSS per open stream (KB)", "raw", "lower", 2, "≤ 1.6"),
-    ("hold.rss_end_kb", "VmRSS with all streams open (MB)", "mb", "lower", 1, ""),
-    ("limits.idle_charged_kb", "memory charged to the cgroup, idle (MB)", "mb", "lower", 1, "≤ 16"),
+    ("hold.rss_per_stream_kb", "VmRSS per open stream (KiB)", "raw", "lower", 2, "≤ 1.6"),
+    ("hold.rss_end_kb", "VmRSS with all streams open (MiB)", "mb", "lower", 1, ""),
+    ("limits.idle_charged_kb", "memory charged to the cgroup, idle (MiB)", "mb", "lower", 1, "≤ 16"),
     ("limits.wrk_rps", "/api/data req/s under the cgroup limits", "raw", "higher", 0, "≥ 12,000"),
     ("limits.wrk_non2xx", "non-2xx under the limits", "raw", "lower", 0, "0"),
     ("limits.wrk_errors", "socket errors under the limits", "raw", "lower", 0, ""),
     ("limits.wrk_oom_kills", "OOM kills under the wrk load", "raw", "lower", 0, "0"),
-    ("limits.wrk_peak_kb", "peak cgroup memory under wrk (MB)", "mb", "lower", 1, ""),
+    ("limits.wrk_peak_kb", "peak cgroup memory under wrk (MiB)", "mb", "lower", 1, ""),
     ("limits.streams_held", "streams held under the limits (of {limit_streams:,})", "raw", "higher", 0, "≥ 2,500"),
     ("limits.streams_max_open", "most streams open at once under the limits", "raw", "higher", 0, ""),
     ("limits.streams_oom_kills", "OOM kills under the streams", "raw", "lower", 0, "0"),
-    ("limits.streams_peak_kb", "peak cgroup memory under the streams (MB)", "mb", "lower", 1, ""),
+    ("limits.streams_peak_kb", "peak cgroup memory under the streams (MiB)", "mb", "lower", 1, ""),
 ]
 
 CHART = [
@@ -95,7 +95,7 @@ def write_markdown(doc: dict, path: str) -> str:
         f"- machine: {m['cpu']}, {m['cores']} cores, {m['mem_gb']} GB, Linux {m['kernel']}, Python {m['python']}; "
         f"servers pinned to CPU {doc['settings']['server_cpu']}, load generators to CPU {doc['settings']['load_cpu']}",
         f"- command: `{doc['command']}`" + (f" at commit {m['commit']}" if m.get("commit") else ""),
-        f"- limits: {doc['settings']['cg_cpu']} CPU, {doc['settings']['cg_mem'] // 1048576} MB (cgroups); "
+        f"- limits: {doc['settings']['cg_cpu']} CPU, {doc['settings']['cg_mem'] // 1048576} MiB (cgroups); "
         f"loads: wrk -t{doc['settings']['wrk_threads']} -c{doc['settings']['wrk_conns']} "
         f"-d{doc['settings']['wrk_duration']}s; {doc['settings']['streams']} streams at "
         f"{doc['settings']['stream_delay']} ms; {doc['settings']['hold_streams']} held /stream-loop streams; "
@@ -129,6 +129,8 @@ def write_markdown(doc: dict, path: str) -> str:
     if skipped:
         lines += ["", "limits phase skipped: " + "; ".join(f"{k}: {v}" for k, v in skipped.items())]
     lines += ["", "Lower is better for CPU, latency, gaps, drift and memory; higher for req/s and streams held. "
+              "Memory is read from /proc and the cgroup in KiB (what /proc calls kB); "
+              "MiB = 1,024 KiB, the unit Docker's `memory: 20M` uses. "
               "Raw runs, min/max and per-round ratios are in `results.json`."]
     text = "\n".join(lines) + "\n"
     with open(path, "w") as f:
