@@ -54,7 +54,7 @@ cdef class Pacer:
         self._call_at = loop.call_at
         self._tick_callback = self._tick
         self._tick_ms = max(1, tick_ms)
-        self._heads = [None] * WHEEL
+        self._heads = None        # the wheel (32 KB), made by the first add()
         memset(self._bits, 0, sizeof(self._bits))
         self._done = -1
         self._handle = None
@@ -94,6 +94,8 @@ cdef class Pacer:
         cdef Paced head
         if item._slot >= 0:
             self.remove(item)
+        if self._heads is None:      # a server that never streams never pays for it
+            self._heads = [None] * WHEEL
         if slot <= self._done:       # its turn has passed: the next one (a stream behind)
             slot = self._done + 1
         index = slot & MASK
@@ -133,6 +135,8 @@ cdef class Pacer:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+        if self._heads is None:
+            return
         for index in range(WHEEL):
             item = <Paced>self._heads[index]
             while item is not None:
