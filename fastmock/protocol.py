@@ -13,7 +13,6 @@ import time
 from fastmock import controls, responses
 from fastmock._engine import Connection
 from fastmock.frames import CLOSE, KEEP_ALIVE, KEEP_ALIVE_10
-from fastmock.metrics import render
 from fastmock.routes import API, METRICS, OTHER, STATIC, STREAM, find
 
 HEAD = b"HEAD"
@@ -53,6 +52,7 @@ class HttpProtocol(Connection, asyncio.Protocol):
         elif route.kind == API:
             self.provider_api(route, request, path, None if q < 0 else url[q + 1:])
         elif route.kind == METRICS:
+            from fastmock.metrics import render  # loaded by the first scrape, not at start
             self.respond(responses.complete(200, METRICS_TYPE, render(self.app.counters),
                                             keep_alive=keep_alive, http10=http10,
                                             head_only=method == HEAD),

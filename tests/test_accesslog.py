@@ -4,8 +4,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import subprocess
-import sys
 import time
 
 import pytest
@@ -131,24 +129,6 @@ def test_no_access_log_by_default(server):
     http_request(server, get("/health", "Connection: close"))
     time.sleep(1.3)  # past a sweep, which would flush a buffered line
     assert not [x for x in server.log.splitlines() if "/health" in x], server.log
-
-
-def test_the_log_module_loads_only_with_the_log():
-    """Off by default, so its code is not resident: the connection reaches request_line()
-    through the AccessLog object."""
-    code = ("import sys, uvloop\n"
-            "import fastmock.cli\n"
-            "from fastmock.config import Config\n"
-            "from fastmock.frames import Frames\n"
-            "from fastmock.server import App\n"
-            "loop = uvloop.new_event_loop()\n"
-            "App(Config(), loop, Frames())\n"
-            "before = 'fastmock.accesslog' in sys.modules\n"
-            "app = App(Config(access_log=True), loop, Frames())\n"
-            "print(before, type(app.access_log).__name__)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "AccessLog"]
-    assert AccessLog.request_line is _request_line
 
 
 @pytest.mark.e2e

@@ -1,0 +1,31 @@
+"""What an idle server does not load: modules only some requests or flags need are
+imported on first use, so their code is not resident in the 20 MB container."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from fastmock.accesslog import AccessLog, request_line
+
+PROBE = """
+import sys, uvloop
+import fastmock.cli
+from fastmock.config import Config
+from fastmock.frames import Frames
+from fastmock.server import App
+loop = uvloop.new_event_loop()
+App(Config(), loop, Frames())
+idle = sorted(m for m in ("fastmock.accesslog", "fastmock.metrics", "fastmock.workers")
+              if m in sys.modules)
+app = App(Config(access_log=True), loop, Frames())
+print(" ".join(idle) or "-", type(app.access_log).__name__)
+"""
+
+
+def test_a_default_server_loads_no_access_log_metrics_renderer_or_worker_supervisor():
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["-", "AccessLog"]
+
+
+def test_the_connection_reaches_request_line_through_the_log():
+    assert AccessLog.request_line is request_line
