@@ -2,10 +2,15 @@
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
+# -Os: the extensions' pages are resident for the life of the process, in a 20 MB container.
+# No unwind tables: C code that raises no C++ exception never reads them (gdb uses the
+# .debug_frame that -g still writes); ~36 KB less resident memory (idle server, 5 rounds).
+COMPILE_ARGS = ["-Os", "-fno-asynchronous-unwind-tables"]
+
 extensions = [
-    Extension("fastmock._chunks", ["fastmock/_chunks.pyx"], extra_compile_args=["-Os"]),
+    Extension("fastmock._chunks", ["fastmock/_chunks.pyx"], extra_compile_args=COMPILE_ARGS),
     # one extension built from fastmock/engine/*.pyx (included by _engine.pyx)
-    Extension("fastmock._engine", ["fastmock/_engine.pyx"], extra_compile_args=["-Os"]),
+    Extension("fastmock._engine", ["fastmock/_engine.pyx"], extra_compile_args=COMPILE_ARGS),
 ]
 
 setup(
