@@ -72,16 +72,21 @@ def required(doc: dict, name: str):
 
 # -- typed fields -------------------------------------------------------------------------
 
-def string(doc: dict, name: str, required: bool = False, param: str | None = None):
-    """``doc[name]`` as a str; None when absent (or null) and not required."""
+def _typed(doc: dict, name: str, kind: type, what: str, required: bool, param: str | None):
+    """``doc[name]`` when it is a ``kind``; None when absent (or null) and not required."""
     value = doc.get(name)
     if value is None:
         if required:
             raise missing(param or name)
         return None
-    if not isinstance(value, str):
-        raise wrong_type(param or name, "a string", value)
+    if not isinstance(value, kind):
+        raise wrong_type(param or name, what, value)
     return value
+
+
+def string(doc: dict, name: str, required: bool = False, param: str | None = None):
+    """``doc[name]`` as a str; None when absent (or null) and not required."""
+    return _typed(doc, name, str, "a string", required, param)
 
 
 def boolean(doc: dict, name: str, default: bool = False, param: str | None = None) -> bool:
@@ -112,23 +117,11 @@ def integer(doc: dict, name: str, low: int, high: int, required: bool = False,
 
 
 def array(doc: dict, name: str, required: bool = False, param: str | None = None):
-    value = doc.get(name)
-    if value is None:
-        if required:
-            raise missing(param or name)
-        return None
-    if not isinstance(value, list):
-        raise wrong_type(param or name, "an array", value)
-    return value
+    return _typed(doc, name, list, "an array", required, param)
 
 
 def obj(doc: dict, name: str, param: str | None = None):
-    value = doc.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise wrong_type(param or name, "an object", value)
-    return value
+    return _typed(doc, name, dict, "an object", False, param)
 
 
 def model(doc: dict) -> bytes:
