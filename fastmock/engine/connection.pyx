@@ -584,7 +584,6 @@ cdef class Connection(Paced):
             self.close()
 
     cdef void _on_parse_error(self, exc):
-        global _log_line
         cause = exc.__context__
         _forget_memo(self)
         if isinstance(cause, Reject):
