@@ -16,6 +16,7 @@ import uvloop
 
 from fastmock import __version__
 from fastmock._engine import Counters, Pacer, Shared
+from fastmock.acceptor import Acceptor
 from fastmock.frames import Frames
 from fastmock.protocol import HttpProtocol
 
@@ -101,8 +102,7 @@ async def _serve(app: App, sock, on_ready) -> None:
     # One run of the loop from the signal handlers to the end: uvloop reads signals only
     # while it runs, so a SIGTERM that came between two run_until_complete() calls was lost.
     loop = app.loop
-    server = await loop.create_server(lambda: HttpProtocol(app), sock=sock,
-                                      backlog=app.config.backlog)
+    acceptor = Acceptor(loop, sock, lambda fd: HttpProtocol(app, fd))
     stop = loop.create_future()
     for sig in HANDLED_SIGNALS:
         loop.add_signal_handler(sig, _request_stop, stop, sig)
@@ -110,7 +110,7 @@ async def _serve(app: App, sock, on_ready) -> None:
         on_ready()
     _sweep(app)
     await stop
-    await shutdown(app, server, stop)
+    await shutdown(app, acceptor)
 
 
 def _request_stop(stop, sig) -> None:
@@ -128,11 +128,11 @@ def _sweep(app: App) -> None:
         app.loop.call_later(SWEEP_SECONDS, _sweep, app)
 
 
-async def shutdown(app: App, server, stop) -> None:
+async def shutdown(app: App, acceptor: Acceptor) -> None:
     """Stop accepting, close idle connections, give streams a grace period, then end them."""
     loop = app.loop
     app.shutting_down = True
-    server.close()
+    acceptor.close()
     for conn in app.connections:   # a snapshot: closing one does not change it
         conn.shutdown()
     await _wait_closed(app, loop.time() + app.config.shutdown_timeout)

@@ -281,10 +281,11 @@ cdef Request _error_request(object response, int status):
 
 
 cdef class Connection(Paced):
-    def __init__(self, Shared app):
+    def __init__(self, Shared app, int fd=-1):
+        """``fd``: the accepted socket's descriptor, when the acceptor knows it."""
         self.app = app
         self.transport = None
-        self._fd = -1
+        self._fd = fd
         self.parser = None
         self._pending = None
         self._keep_alive = True
@@ -306,6 +307,7 @@ cdef class Connection(Paced):
             app.counters.add(CONNECTIONS_REJECTED, 1)
             app.counters.add(BYTES_SENT, len(app.busy))
             self._closing = True            # data_received ignores what the client sends
+            self._fd = -1                   # nothing is sent to it but the 503
             transport.write(app.busy)
             if transport.can_write_eof():
                 transport.write_eof()
@@ -315,8 +317,9 @@ cdef class Connection(Paced):
             return
         self._listed = True
         app._attach(self)
-        sock = transport.get_extra_info("socket")
-        self._fd = -1 if sock is None else sock.fileno()
+        if self._fd < 0:   # not known from accept: uvloop makes (and keeps) a socket object
+            sock = transport.get_extra_info("socket")
+            self._fd = -1 if sock is None else sock.fileno()
         self._since = _clock(self.app)
         if app.access_log is not None:
             self._peer = transport.get_extra_info("peername")
