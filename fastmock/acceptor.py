@@ -8,8 +8,6 @@ wall time, so new clients queue in the backlog: 300 connects made during a
 listening socket itself, accepts up to ACCEPT_BATCH connections each time it is
 readable, and hands each one to uvloop as an accepted socket.
 """
-from __future__ import annotations
-
 import errno
 import logging
 import socket

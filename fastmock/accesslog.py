@@ -5,8 +5,6 @@ the target with ``"``, ``\\``, control and non-ASCII bytes written as ``\\xNN``,
 does), so a CLF line can always be split on its quotes. A JSON line carries the same
 request split into fields, with the target decoded back to what the client sent.
 """
-from __future__ import annotations
-
 import re
 import sys
 import time

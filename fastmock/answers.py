@@ -13,8 +13,6 @@ It also holds the rules every API applies the same way: what the content is
 (the corpus, or the prompt echoed back), how many tokens are sent and whether
 the body's own limit is what stopped them, unique ids, and prompt token counts.
 """
-from __future__ import annotations
-
 import os
 import time
 

@@ -6,8 +6,6 @@ token), then ``content_block_stop``, ``message_delta`` (stop_reason, usage) and
 ``message_stop`` (the closing). Every event has its ``event:`` line: the SDK
 skips data without one.
 """
-from __future__ import annotations
-
 from fastmock import bodies
 from fastmock.answers import JSON, Call, Whole, count_tokens, new_id, plan, retry_after
 from fastmock.frames import json_string

@@ -11,8 +11,6 @@ error shape. No client input ever reaches a header line.
 The provider modules are imported on the first request for them, so a server
 that only serves the seed endpoints never loads them (nor ``json``).
 """
-from __future__ import annotations
-
 import importlib
 import logging
 

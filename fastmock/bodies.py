@@ -9,8 +9,6 @@ msgspec (see the README's "Provider APIs" section), it costs ~0.1 MB of RSS
 where they cost 0.7 and 1.3 MB, and the 2-5 us it loses per request body is
 noise next to the rest of a request.
 """
-from __future__ import annotations
-
 import json
 
 from fastmock.frames import json_string

@@ -5,8 +5,6 @@ The parser is a small one of its own: argparse (and the gettext and shutil it
 imports, which bring bz2 and lzma) costs ~0.9 MB of resident memory, and the
 whole server has to fit in 20 MB.
 """
-from __future__ import annotations
-
 import logging
 import os
 import sys

@@ -3,8 +3,6 @@
 A plain class rather than a dataclass: ``dataclasses`` costs ~0.2 MB of resident
 memory, and the whole server must fit in 20 MB.
 """
-from __future__ import annotations
-
 DEFAULTS = {
     # where to listen
     "host": "0.0.0.0",
@@ -49,7 +47,7 @@ class Config:
     def __setattr__(self, name, value):
         raise AttributeError("Config is frozen; use replace()")
 
-    def replace(self, **changes) -> Config:
+    def replace(self, **changes) -> "Config":
         return Config(**{**self.as_dict(), **changes})
 
     def as_dict(self) -> dict:

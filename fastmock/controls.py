@@ -3,8 +3,6 @@
 A header wins over the query parameter of the same name. A bad value raises
 InvalidControl naming the parameter, which the connection answers with 400.
 """
-from __future__ import annotations
-
 # name -> (header, lowest, highest)
 LIMITS = {
     "delay_ms": (b"x-mock-delay-ms", 0, 3_600_000),

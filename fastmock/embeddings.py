@@ -5,8 +5,6 @@ CRC-32s of the input's bytes (no hashlib, no numpy): the same input always gives
 same vector, in ``float`` (9 significant digits: exactly the float32 values) or
 ``base64`` (little-endian float32) encoding.
 """
-from __future__ import annotations
-
 import array
 import binascii
 import sys

@@ -3,8 +3,6 @@
 fastmock never runs on a silent pure-Python fallback: a missing build fails
 loudly here (and in the CLI, for every compiled module).
 """
-from __future__ import annotations
-
 import time
 
 try:

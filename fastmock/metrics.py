@@ -3,8 +3,6 @@
 The counters live in memory every worker shares (fastmock._engine), so any
 worker renders the totals of all of them.
 """
-from __future__ import annotations
-
 from fastmock._engine import BOUNDS, LAYOUT, SLOTS
 from fastmock.routes import ROUTE_NAMES
 

@@ -5,8 +5,6 @@ A stream line is ``{"model":"M","created_at":"<stamp>`` (splice and stamp), then
 constant pieces around the pre-escaped token; the closing ``done: true`` line
 carries ``done_reason`` and the count/duration fields, computed when it is sent.
 """
-from __future__ import annotations
-
 import binascii
 import time
 

@@ -5,8 +5,6 @@ Every document is joined from constant byte pieces and the per-response fields
 (id, created, model); streams are StreamSpecs whose frames splice the response's
 id/created/model in front of pre-escaped tokens, so nothing is JSON-encoded per token.
 """
-from __future__ import annotations
-
 from urllib.parse import unquote_to_bytes
 
 from fastmock import bodies

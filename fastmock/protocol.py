@@ -5,12 +5,10 @@ writes) is the compiled ``Connection`` base class; this module decides the
 answer to each parsed request: a pre-encoded document, an error in the
 route's API shape, or a stream described by a StreamSpec.
 """
-from __future__ import annotations
-
 import asyncio
 import time
 
-from fastmock import controls, responses
+from fastmock import responses
 from fastmock._engine import Connection
 from fastmock.frames import CLOSE, KEEP_ALIVE, KEEP_ALIVE_10
 from fastmock.routes import API, METRICS, OTHER, STATIC, STREAM, find
@@ -60,6 +58,7 @@ class HttpProtocol(Connection, asyncio.Protocol):
 
     def seed_stream(self, route, request, query: bytes | None) -> None:
         """/stream-sse, /stream-loop and /stream-ndjson, with their per-request controls."""
+        from fastmock import controls  # the first stream loads the control parser
         app, config = self.app, self.app.config
         keep_alive, http10 = request.keep_alive, request.http10
         head_only = request.method == HEAD

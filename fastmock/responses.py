@@ -3,8 +3,6 @@
 Streams and static documents are pre-encoded once; only error answers are
 built per request (they carry a message), and they are off the hot path.
 """
-from __future__ import annotations
-
 from fastmock.frames import json_string
 
 REASONS = {

@@ -1,6 +1,4 @@
 """(path) -> Route: what kind of answer a path gets and which methods it takes."""
-from __future__ import annotations
-
 from fastmock.responses import ALLOW_GET, ALLOW_POST
 
 # Route kinds

@@ -3,8 +3,6 @@
 It knows processes and sockets, not requests. ``--workers N`` forks through
 fastmock.workers, which is imported only then.
 """
-from __future__ import annotations
-
 import asyncio
 import logging
 import os

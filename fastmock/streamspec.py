@@ -23,8 +23,6 @@ for the last frame when that is set (the seed /stream-sse puts finish_reason the
 without a bytes object per response, since head and tail are shared (a few
 hundred bytes less per open stream).
 """
-from __future__ import annotations
-
 
 class StreamSpec:
     __slots__ = ("content_type", "opening", "splice", "stamp", "first_prefix", "prefix",

@@ -4,8 +4,6 @@ Each worker listens on its own SO_REUSEPORT socket (the kernel spreads connectio
 writes its own row of the shared counters; the parent restarts a worker that dies and
 forwards SIGTERM/SIGINT to all of them.
 """
-from __future__ import annotations
-
 import logging
 import os
 import select
