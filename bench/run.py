@@ -23,8 +23,9 @@ default 1). A server command gets PORT and HOST in its environment and may use
            (VmRSS with the streams open - VmRSS before) / open streams
   limits   the server in fresh 0.1 CPU / 20 MB cgroups (v1 or v2, when writable):
            memory charged idle, the wrk load (req/s, non-2xx, OOM kills, peak
-           memory) and, in a second fresh server, 2,500 /stream-loop streams held
-           (held, peak open, OOM kills)
+           memory; 3 s into it, 300 late joiners open at once and each times its
+           first /health answer) and, in a second fresh server, 2,500
+           /stream-loop streams held (held, peak open, OOM kills)
 
 Every phase runs --runs times; rounds are interleaved (round -> phase -> server,
 the server order alternating each round) so machine drift hits all servers alike.
@@ -51,6 +52,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -725,6 +727,58 @@ def run_wrk(args, srv: Server, logname: str) -> dict:
     return res
 
 
+def late_joiners(port: int, n: int, timeout: float) -> dict:
+    """Open n connections at once against a busy server; each sends one /health request.
+
+    What it measures is how soon a server takes in clients that arrive while it is
+    saturated (one accept per loop iteration leaves them in the backlog): the time from
+    the connects to each first answer.
+    """
+    import selectors
+    sel = selectors.DefaultSelector()
+    request = b"GET /health HTTP/1.1\r\nHost: bench\r\n\r\n"
+    t0 = time.monotonic()
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        except OSError:
+            s.close()
+            continue
+        socks.append(s)
+        sel.register(s, selectors.EVENT_WRITE)
+    answered: list[float] = []
+    pending = len(socks)
+    deadline = t0 + timeout
+    while pending and time.monotonic() < deadline:
+        for key, events in sel.select(0.2):
+            s = key.fileobj
+            try:
+                if events & selectors.EVENT_WRITE:
+                    s.send(request)
+                    sel.modify(s, selectors.EVENT_READ)
+                    continue
+                data = s.recv(4096)
+            except OSError:
+                data = b""
+            if data.startswith(b"HTTP/1.1 200"):
+                answered.append(time.monotonic() - t0)
+            sel.unregister(s)
+            pending -= 1
+    for s in socks:
+        s.close()
+    answered.sort()
+    out = {"late_n": n, "late_answered": len(answered)}
+    if answered:
+        out["late_p50_ms"] = round(answered[len(answered) // 2] * 1000, 1)
+        out["late_max_ms"] = round(answered[-1] * 1000, 1)
+    return out
+
+
 # --------------------------------------------------------------------------- phases
 def phase_startup(args, srv: Server, rnd: int) -> dict:
     out: dict = {}
@@ -855,7 +909,16 @@ def phase_limits(args, srv: Server, rnd: int) -> dict:
             out["idle_charged_anon_kb"] = (st.get("rss", st.get("anon", 0))) // 1024
             out["idle_charged_file_kb"] = (st.get("cache", st.get("file", 0))) // 1024
             out["idle_rss_kb"] = tree_status_kb(srv.pid, "VmRSS")
+            late: dict = {}
+            if args.late_conns:
+                joiners = threading.Thread(target=lambda: (
+                    time.sleep(args.late_at),
+                    late.update(late_joiners(srv.port, args.late_conns, args.wrk_duration + 10))))
+                joiners.start()
             w = run_wrk(args, srv, f"r{rnd}-limits-wrk-{srv.label}.txt")
+            if args.late_conns:
+                joiners.join()
+                out.update(late)
             for k in ("rps", "p50_ms", "p99_ms", "errors", "timeouts", "non2xx", "cpu_us_per_req", "requests",
                       "steal_pct", "other_cpu_pct"):
                 out[f"wrk_{k}"] = w.get(k)
@@ -1043,6 +1106,9 @@ def main(argv=None) -> int:
     g.add_argument("--limit-streams", type=int, default=2500)
     g.add_argument("--limit-ramp", type=float, default=5)
     g.add_argument("--limit-hold", type=float, default=10)
+    g.add_argument("--late-conns", type=int, default=300,
+                   help="connections opened at once --late-at s into the limits wrk load (0: none)")
+    g.add_argument("--late-at", type=float, default=3)
     g.add_argument("--cg-cpu", type=float, default=0.1, help="CPU quota in cores (default 0.1)")
     g.add_argument("--cg-mem", type=parse_size, default=parse_size("20M"), help="memory limit (default 20M)")
     args = ap.parse_args(argv)
@@ -1170,7 +1236,8 @@ def summary_line(ph: str, r: dict) -> str:
         "stream": ("ok", "failed", "cpu_us_per_frame", "gap_p50_ms", "gap_p99_ms", "ttff_p99_ms", "drift_max_ms",
                    "probe_drift_ms", "load_core_busy_pct", "other_cpu_pct"),
         "hold": ("held", "failed", "open_end", "rss_per_stream_kb"),
-        "limits": ("idle_charged_kb", "wrk_rps", "wrk_non2xx", "wrk_oom_kills", "wrk_peak_kb", "streams_held",
+        "limits": ("idle_charged_kb", "wrk_rps", "wrk_non2xx", "wrk_oom_kills", "wrk_peak_kb", "late_answered",
+                   "late_p50_ms", "late_max_ms", "streams_held",
                    "streams_max_open", "streams_oom_kills", "skipped"),
     }[ph]
     return " ".join(f"{k}={r[k]}" for k in keys if k in r) or json.dumps(r)[:300]
