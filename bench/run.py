@@ -1121,6 +1121,7 @@ def main(argv=None) -> int:
     g.add_argument("--limit-hold", type=float, default=10)
     g.add_argument("--late-conns", type=int, default=300,
                    help="connections opened at once --late-at s into the limits wrk load (0: none)")
+    # --late-at is cut to a third of --wrk-duration when it would not fall inside the load
     g.add_argument("--late-at", type=float, default=3)
     g.add_argument("--cg-cpu", type=float, default=0.1, help="CPU quota in cores (default 0.1)")
     g.add_argument("--cg-mem", type=parse_size, default=parse_size("20M"), help="memory limit (default 20M)")
@@ -1130,6 +1131,9 @@ def main(argv=None) -> int:
         args.runs, args.wrk_duration, args.streams, args.hold_streams = 1, 3, 200, 1000
         args.hold_ramp, args.hold_secs, args.limit_streams, args.limit_ramp, args.limit_hold = 1, 2, 500, 1, 2
         args.startup_repeats = 1
+    if args.late_conns and args.late_at >= args.wrk_duration / 2:
+        # late joiners must meet a loaded server, not the end of the load
+        args.late_at = args.wrk_duration / 3
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     bad = [p for p in phases if p not in PHASES]
     if bad:
