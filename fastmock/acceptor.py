@@ -33,10 +33,10 @@ class _AcceptedFd:
     keeps nothing per connection.
     """
 
-    __slots__ = ("family", "type", "proto", "fd")
+    __slots__ = ("family", "type", "fd")
 
     def __init__(self, family: int) -> None:
-        self.family, self.type, self.proto, self.fd = family, socket.SOCK_STREAM, 0, -1
+        self.family, self.type, self.fd = family, socket.SOCK_STREAM, -1
 
     def fileno(self) -> int:
         return self.fd

@@ -282,7 +282,9 @@ cdef Request _error_request(object response, int status):
 
 cdef class Connection(Paced):
     def __init__(self, Shared app, int fd=-1):
-        """``fd``: the accepted socket's descriptor, when the acceptor knows it."""
+        """``fd``: the accepted socket's descriptor (fastmock.acceptor). Without one every
+        write goes through the transport: asking uvloop for it would make, and keep, a
+        socket object per connection."""
         self.app = app
         self.transport = None
         self._fd = fd
@@ -317,9 +319,6 @@ cdef class Connection(Paced):
             return
         self._listed = True
         app._attach(self)
-        if self._fd < 0:   # not known from accept: uvloop makes (and keeps) a socket object
-            sock = transport.get_extra_info("socket")
-            self._fd = -1 if sock is None else sock.fileno()
         self._since = _clock(self.app)
         if app.access_log is not None:
             self._peer = transport.get_extra_info("peername")
