@@ -45,6 +45,7 @@ import os
 import platform
 import re
 import resource
+import selectors
 import shlex
 import shutil
 import signal
@@ -745,7 +746,6 @@ def late_joiners(port: int, n: int, timeout: float) -> dict:
     saturated (one accept per loop iteration leaves them in the backlog): the time from
     the connects to each first answer.
     """
-    import selectors
     sel = selectors.DefaultSelector()
     request = b"GET /health HTTP/1.1\r\nHost: bench\r\n\r\n"
     t0 = time.monotonic()
