@@ -1,0 +1,33 @@
+"""The answers the engine sends on its own, handed to it by the app.
+
+The engine knows HTTP/1.1, not routes or APIs, so it never builds an error
+body itself: a request it cannot serve (malformed, too large, too slow, over
+the connection limit) is answered with bytes from this object.
+"""
+from fastmock import responses
+from fastmock.routes import API, find
+
+
+class CannedAnswers:
+    """Ready-made answers (each says ``Connection: close``), and errors in a route's API shape."""
+
+    __slots__ = ("bad_request", "internal_error", "busy", "continue_")
+
+    def __init__(self) -> None:
+        self.bad_request = responses.BAD_REQUEST          # 400: the request could not be parsed
+        self.internal_error = responses.INTERNAL_ERROR    # 500: a parser callback raised
+        self.busy = responses.TOO_MANY_CONNECTIONS        # 503: over --max-connections
+        self.continue_ = responses.CONTINUE               # the interim 100 of Expect: 100-continue
+
+    def error(self, status: int, message: str, url: bytes = b"") -> bytes:
+        """A whole error answer that closes the connection, in the shape of the API that
+        owns ``url``'s path (OpenAI's for the seed endpoints and unknown paths)."""
+        path = url.partition(b"?")[0]
+        if path:
+            route = find(path)
+            if route is not None and route.kind == API:
+                from fastmock import api
+                answer = api.error_for(path, status, message)
+                return responses.complete(status, answer.content_type, answer.body,
+                                          keep_alive=False, extra=answer.headers)
+        return responses.openai_error(status, message, keep_alive=False)
