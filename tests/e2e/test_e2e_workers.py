@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from conftest import children, http_request, socket_count, wait_for
-from wire import get, read_response
+from support.http import get, http_request, read_response
+from support.server import children, socket_count, wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -28,8 +28,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import LiveServer, http_request
-from wire import get
+from support.http import get, http_request
+from support.server import LiveServer
 
 pytestmark = pytest.mark.e2e
 

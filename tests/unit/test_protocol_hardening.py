@@ -5,8 +5,8 @@ tests/test_e2e_limits.py; these pin the edge cases a socket cannot place exactly
 """
 from __future__ import annotations
 
-from fakes import FRAMES, Client, MockTransport, loop, stats  # noqa: F401  (loop is a fixture)
 from fastmock.protocol import HttpProtocol
+from support.fakes import FRAMES, Client, MockTransport, stats
 
 HEALTH = FRAMES.health[0][0]
 
