@@ -12,7 +12,7 @@ answers at the end.
 CI runs a fixed, derandomized set (FASTMOCK_FUZZ_EXAMPLES, default 3000, about 25 s here).
 Run longer and with fresh randomness locally:
 
-    FASTMOCK_FUZZ_EXAMPLES=50000 FASTMOCK_FUZZ_RANDOM=1 .venv/bin/python -m pytest tests/test_fuzz.py -q
+    FASTMOCK_FUZZ_EXAMPLES=50000 FASTMOCK_FUZZ_RANDOM=1 .venv/bin/python -m pytest tests/e2e/test_fuzz.py -q
 """
 from __future__ import annotations
 
