@@ -1,6 +1,6 @@
 # fastmock container image. How it is built, checked without Docker and sized:
 # docs/container.md. `scripts/container-equivalent` repeats every step below on a
-# machine without a Docker engine, and tests/test_container.py runs that result
+# machine without a Docker engine, and tests/container/test_container.py runs that result
 # under the same 0.1 CPU / 20 MB cgroup limits docker-compose.yml sets.
 #
 # Builder and runtime use the SAME base image: wheels compiled against musl in the

@@ -1,74 +1,42 @@
-"""Fixtures that start the real server as a subprocess on a free port."""
+"""The tests by kind, their markers, and the fixtures that start the real server.
+
+    tests/unit       the fake loop and pure functions: no server, no socket
+    tests/e2e        the real server (a subprocess, or its App on a real loop) over TCP  -> e2e
+    tests/sdk        the official openai, anthropic and ollama clients against it       -> e2e, sdk
+    tests/container  the Dockerfile, compose and Kubernetes files; the image's venv      -> container
+                     (its tests that start that server are marked e2e one by one)
+
+Plain helpers live in tests/support (imported as ``support.*``); fixtures live in conftest.py
+files: here the ones that start a server (e2e and sdk share them), in tests/unit/conftest.py
+the fake loop's.
+"""
 from __future__ import annotations
 
-import os
-import re
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
+import pathlib
 
 import pytest
 
-LISTENING = re.compile(r"listening on http://([^ ]+):(\d+)")
+from support.server import LiveServer
+
+TESTS = pathlib.Path(__file__).parent
+KINDS = ("unit", "e2e", "sdk", "container")
+MARKERS = {"e2e": ("e2e",), "sdk": ("e2e", "sdk"), "container": ("container",)}
+SERVER_FIXTURES = {"start_server", "server", "api_server"}
 
 
-class LiveServer:
-    """A fastmock process: its address, its log, and a strict check that nothing went wrong."""
-
-    def __init__(self, *args: str, env: dict | None = None) -> None:
-        self.args = ["--host", "127.0.0.1", "--port", "0", *args]
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fastmock", *self.args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, **(env or {})})
-        self.lines: list[str] = []
-        self._ready = threading.Event()
-        self.port = 0
-        self._drainer = threading.Thread(target=self._drain, daemon=True)
-        self._drainer.start()
-        if not self._ready.wait(15):
-            self.proc.kill()
-            raise RuntimeError("fastmock did not start:\n" + "".join(self.lines))
-
-    def _drain(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append(line)
-            match = LISTENING.search(line)
-            if match and not self._ready.is_set():
-                self.port = int(match.group(2))
-                self._ready.set()
-        self._ready.set()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log(self) -> str:
-        return "".join(self.lines)
-
-    def connect(self, timeout: float = 5.0) -> socket.socket:
-        return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise
-        finally:
-            self._drainer.join(5)
-            self.proc.stdout.close()
-
-    def assert_clean_log(self) -> None:
-        """No traceback and no error: the loop's exception handler was never called."""
-        text = self.log
-        assert "Traceback" not in text and " ERROR " not in text, text
+def pytest_collection_modifyitems(config, items) -> None:
+    """Each test gets its kind's markers; a test outside the kinds, or a unit test that asks
+    for a server, is refused."""
+    for item in items:
+        if TESTS not in item.path.parents:
+            continue
+        kind = item.path.relative_to(TESTS).parts[0]
+        if kind not in KINDS:
+            raise pytest.UsageError(f"{item.nodeid}: a test goes in tests/unit, e2e, sdk or container")
+        for marker in MARKERS.get(kind, ()):
+            item.add_marker(marker)
+        if kind == "unit" and SERVER_FIXTURES.intersection(item.fixturenames):
+            raise pytest.UsageError(f"{item.nodeid} starts a server: it belongs in tests/e2e")
 
 
 @pytest.fixture
@@ -83,58 +51,13 @@ def start_server():
 
     yield start
     for server in servers:
-        code = server.stop()
-        server.assert_clean_log()
-        assert code == 0, f"exit code {code}\n{server.log}"
+        server.stop_cleanly()
 
 
 @pytest.fixture
 def server(start_server) -> LiveServer:
     """A server with fast default pacing (5 ms), so whole streams finish quickly."""
     return start_server("--delay-ms", "5")
-
-
-def http_request(server: LiveServer, raw: bytes, timeout: float = 10.0) -> bytes:
-    """Send raw bytes, read until the server closes; returns everything received."""
-    with server.connect(timeout) as sock:
-        sock.sendall(raw)
-        chunks = []
-        while True:
-            data = sock.recv(65536)
-            if not data:
-                break
-            chunks.append(data)
-    return b"".join(chunks)
-
-
-def children(pid: int) -> list[int]:
-    """The pids of a process's children (a supervisor's workers)."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
-    except FileNotFoundError:
-        return []
-
-
-def socket_count(pid: int) -> int:
-    """How many sockets a process holds open."""
-    count = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
-        except OSError:
-            pass
-    return count
-
-
-def wait_for(predicate, timeout: float = 5.0, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +68,4 @@ def api_server():
     """
     server = LiveServer("--delay-ms", "1")
     yield server
-    code = server.stop()
-    server.assert_clean_log()
-    assert code == 0, f"exit code {code}\n{server.log}"
+    server.stop_cleanly()

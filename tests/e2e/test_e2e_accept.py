@@ -6,8 +6,8 @@ import os
 import resource
 import select
 
-from conftest import LiveServer, wait_for
-from wire import get, read_response
+from support.http import get, read_response
+from support.server import LiveServer, wait_for
 
 
 def test_out_of_file_descriptors_clients_wait_and_are_served_when_fds_free_up():

@@ -32,7 +32,7 @@ import zipfile
 import pytest
 from support.cgroups import Cgroup
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "scripts", "container-equivalent")
 CE = runpy.run_path(SCRIPT, run_name="container_equivalent")
 
@@ -124,7 +124,7 @@ def test_every_removal_has_a_reason():
     ("fastmock/__pycache__/server.cpython-312.pyc", False), ("build/lib/fastmock/x.py", False),
     ("dist/fastmock-0.1.0.whl", False), ("fastmock.egg-info/PKG-INFO", False),
     (".git/HEAD", False), (".venv/bin/python", False), (".venv-bench/bin/python", False),
-    ("bench/results/run.json", False), ("tests/test_container.py", False),
+    ("bench/results/run.json", False), ("tests/container/test_container.py", False),
     ("scripts/test", False), ("docs/container.md", False),
 ])
 def test_dockerignore(path, included):
@@ -329,6 +329,7 @@ def test_the_image_level_pyc_of_every_server_module_is_precompiled(image_venv):
     assert report["files"] >= 10 and report["missing"] == [], report
 
 
+@pytest.mark.e2e
 def test_equivalent_server_serves_and_stops_cleanly(image_venv):
     """The image's command with its ENV and the pruned modules blocked: the server
     never needs what the Dockerfile deletes, and exits 0 on SIGTERM (PID 1)."""

@@ -7,8 +7,8 @@ import httpx
 import ollama
 import pytest
 
-from apitools import HOSTILE, STATUSES, TEXT, TOKENS, Timer, assert_health, prompt_tokens, run
 from fastmock.frames import split_tokens
+from support.apis import HOSTILE, STATUSES, TEXT, TOKENS, Timer, assert_health, prompt_tokens, run
 
 USER = "Tell me about streams."
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": USER}]

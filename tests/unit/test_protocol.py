@@ -7,10 +7,9 @@ import pytest
 
 from fastmock import responses
 from fastmock.routes import ROUTES
-from fakes import (  # noqa: F401  (loop and client are fixtures)
-    FRAMES, Client, chat_deltas, client, loop, make_app, parse_head, parse_response,
-    parse_responses, sse_events, stats,
-)
+from support.fakes import FRAMES, Client, make_app, stats
+from support.http import parse_head, parse_response, parse_responses
+from support.streams import chat_deltas, sse_events
 
 TEXT = FRAMES.corpus.text
 COUNT = len(FRAMES.corpus)

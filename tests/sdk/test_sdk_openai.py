@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from fastmock.frames import split_tokens
-from apitools import HOSTILE, STATUSES, TEXT, TOKENS, Timer, assert_health, prompt_tokens, run
+from support.apis import HOSTILE, STATUSES, TEXT, TOKENS, Timer, assert_health, prompt_tokens, run
 
 USER = "Tell me about streams."
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": USER}]

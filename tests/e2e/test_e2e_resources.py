@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from conftest import http_request, wait_for
-from wire import get
+from support.http import get, http_request
+from support.server import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -1,7 +1,7 @@
 """--workers N (issue #4, item 8): signals to the parent shut every worker down gracefully,
 and a worker that dies, however it dies, is replaced, logged, and serves again.
 
-(tests/test_e2e_process.py already checks that two workers share the port, that a
+(tests/e2e/test_e2e_process.py already checks that two workers share the port, that a
 SIGKILLed worker is replaced and logged, and --workers 0.)
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from conftest import children, http_request, socket_count, wait_for
-from wire import get, read_response
+from support.http import get, http_request, read_response
+from support.server import children, socket_count, wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,8 @@ import re
 import pytest
 
 from fastmock import api
-from fakes import FRAMES, Client, loop, parse_head, parse_response, stats  # noqa: F401  (loop is a fixture)
+from support.fakes import FRAMES, Client, stats
+from support.http import parse_head, parse_response
 
 CHAT = [{"role": "user", "content": "hi"}]
 STREAMS = {

@@ -13,8 +13,9 @@ import time
 import pytest
 
 import fastmock
-from conftest import LiveServer, children, http_request, wait_for
-from wire import chat_deltas, get, read_response
+from support.http import get, http_request, read_response
+from support.server import LiveServer, children, wait_for
+from support.streams import chat_deltas, chat_text
 
 pytestmark = pytest.mark.e2e
 
@@ -139,7 +140,8 @@ def test_text_file_and_model_apply_to_every_endpoint(start_server, tmp_path):
     with server.connect() as sock:
         reader = sock.makefile("rb")
         sock.sendall(get("/stream-sse"))
-        text, chunks = chat_deltas(read_response(reader).sse_events())
+        chunks = chat_deltas(read_response(reader).sse_events())
+        text = chat_text(chunks)
         assert text == corpus and {c["model"] for c in chunks} == {'my "model"'}
         sock.sendall(get("/stream-ndjson"))
         lines = [json.loads(x) for x in read_response(reader).body.splitlines()]

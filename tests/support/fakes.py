@@ -11,17 +11,15 @@ and uvloop's ``_testbase`` (any call of the loop's exception handler fails the t
   the transport's side of flow control (``pause_writing``/``resume_writing``), and
   like a real transport reports ``connection_lost`` through the loop, once.
 - ``Client``: an ``App`` (the real ``fastmock.server.App`` on the fake loop) and one
-  connected ``HttpProtocol``, plus helpers to read the responses back.
+  connected ``HttpProtocol``; its responses are read back by ``support.http``.
+
+The ``loop`` and ``client`` fixtures that make them are in tests/unit/conftest.py.
 """
 from __future__ import annotations
 
 import heapq
 import itertools
-import json
-import logging
 from collections import deque
-
-import pytest
 
 from fastmock._engine import LAYOUT, SLOTS
 from fastmock.config import Config
@@ -29,6 +27,7 @@ from fastmock.frames import Frames
 from fastmock.protocol import HttpProtocol
 from fastmock.routes import ROUTE_NAMES
 from fastmock.server import App
+from support.http import Response, parse_responses
 
 START = 1_048_576.0    # loop clock at the start (s): 12 days of uptime, where int(t*1000) often lands 1 ms short
 MAX_CALLBACKS = 100_000  # per advance()/run_ready(): a callback that re-arms itself forever fails
@@ -371,132 +370,3 @@ class Client:
 
     def responses(self, head_requests: int = 0) -> list[Response]:
         return parse_responses(self.data())
-
-
-# -- reading responses back -----------------------------------------------------------
-
-class Response:
-    def __init__(self, status_line: bytes, headers: list[tuple[str, str]], body: bytes,
-                 raw_head: bytes, chunked: bool, chunks: list[bytes] | None) -> None:
-        self.status_line = status_line
-        self.version, status, *_ = status_line.split(b" ", 2)
-        self.status = int(status)
-        self.headers = headers
-        self.body = body
-        self.raw_head = raw_head
-        self.chunked = chunked
-        self.chunks = chunks          # the chunk payloads in wire order, when chunked
-
-    def header(self, name: str) -> str | None:
-        values = [v for k, v in self.headers if k.lower() == name.lower()]
-        assert len(values) <= 1, f"{name} repeated: {values}"
-        return values[0] if values else None
-
-    def header_names(self) -> list[str]:
-        return [k.lower() for k, _ in self.headers]
-
-    def json(self):
-        return json.loads(self.body)
-
-    def __repr__(self) -> str:
-        return f"<Response {self.status} {self.headers} {self.body[:80]!r}>"
-
-
-def parse_head(data: bytes) -> tuple[bytes, list[tuple[str, str]], bytes]:
-    end = data.index(b"\r\n\r\n")
-    lines = data[:end].split(b"\r\n")
-    headers = []
-    for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        assert sep, f"bad header line {line!r}"
-        assert name == name.strip() and name, f"bad header name {line!r}"
-        headers.append((name.decode("latin-1"), value.strip().decode("latin-1")))
-    return lines[0], headers, data[end + 4:]
-
-
-def decode_chunked(data: bytes) -> tuple[list[bytes], bytes]:
-    """(chunk payloads, the bytes after the zero chunk); strict about sizes and CRLFs."""
-    chunks = []
-    while True:
-        line_end = data.index(b"\r\n")
-        size_text = data[:line_end]
-        assert size_text and all(c in b"0123456789abcdef" for c in size_text), size_text
-        assert size_text == b"0" or not size_text.startswith(b"0"), f"padded size {size_text!r}"
-        size = int(size_text, 16)
-        start = line_end + 2
-        payload = data[start:start + size]
-        assert len(payload) == size, f"chunk of {size} bytes truncated"
-        assert data[start + size:start + size + 2] == b"\r\n", "chunk not followed by CRLF"
-        data = data[start + size + 2:]
-        if size == 0:
-            return chunks, data
-        chunks.append(payload)
-
-
-def parse_response(data: bytes, head_only: bool = False, eof: bool = True) -> tuple[Response, bytes]:
-    """One response from the front of ``data``; returns it and the rest."""
-    status_line, headers, rest = parse_head(data)
-    raw_head = data[:len(data) - len(rest)]
-    lower = {k.lower(): v for k, v in headers}
-    status = int(status_line.split(b" ")[1])
-    if status == 100:
-        return Response(status_line, headers, b"", raw_head, False, None), rest
-    if head_only or status in (204, 304):
-        return Response(status_line, headers, b"", raw_head, False, None), rest
-    if lower.get("transfer-encoding") == "chunked":
-        chunks, rest = decode_chunked(rest)
-        return Response(status_line, headers, b"".join(chunks), raw_head, True, chunks), rest
-    if "content-length" in lower:
-        n = int(lower["content-length"])
-        assert len(rest) >= n, "body shorter than Content-Length"
-        return Response(status_line, headers, rest[:n], raw_head, False, None), rest[n:]
-    assert eof, "a close-delimited body, but the connection is open"
-    return Response(status_line, headers, rest, raw_head, False, None), b""
-
-
-def parse_responses(data: bytes, head_only: bool = False) -> list[Response]:
-    """Every response in ``data``; fails if anything is left over or malformed."""
-    out = []
-    while data:
-        response, data = parse_response(data, head_only)
-        out.append(response)
-    return out
-
-
-def sse_events(body: bytes) -> list[bytes]:
-    """The data payloads of an SSE body, strictly ``data: ...\\n\\n`` each."""
-    assert body.endswith(b"\n\n"), body[-40:]
-    events = body[:-2].split(b"\n\n")
-    out = []
-    for event in events:
-        assert event.startswith(b"data: ") and b"\n" not in event, event
-        out.append(event[len(b"data: "):])
-    return out
-
-
-def chat_deltas(events: list[bytes]) -> list[dict]:
-    """The parsed chunk objects of SSE events (the final [DONE] excluded and checked)."""
-    assert events[-1] == b"[DONE]"
-    return [json.loads(e) for e in events[:-1]]
-
-
-# -- fixtures -----------------------------------------------------------------------
-
-@pytest.fixture
-def loop(caplog):
-    """A manual-clock loop; the test fails if anything reached its exception handler,
-    or if fastmock logged more errors than the test declared in ``loop.expected_errors``."""
-    loop = ManualClockLoop()
-    loop.expected_errors = 0
-    yield loop
-    assert loop.exception_contexts == [], loop.exception_contexts
-    errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
-    assert len(errors) == loop.expected_errors, [r.getMessage() for r in errors]
-
-
-@pytest.fixture
-def client(loop) -> Client:
-    """A connection to a server whose streams tick every 10 ms with no TTFT."""
-    c = Client(loop, delay_ms=10)
-    yield c
-    assert c.transport.writes_after_close == [], "written after close()/abort()"

@@ -7,9 +7,8 @@ import pytest
 
 from fastmock.protocol import HttpProtocol
 from fastmock.streamspec import StreamSpec
-from fakes import (  # noqa: F401  (loop is a fixture)
-    Client, loop, make_app, parse_responses, stats,
-)
+from support.fakes import Client, make_app, stats
+from support.http import parse_responses
 
 STAMP_WIDTH = len(b"2026-01-02T03:04:05.000006Z")
 

@@ -6,7 +6,7 @@ import json
 import time
 
 from fastmock.frames import DEFAULT_TEXT, split_tokens
-from wire import read_response
+from support.http import read_response
 
 TEXT = DEFAULT_TEXT
 TOKENS = split_tokens(TEXT)
@@ -52,29 +52,6 @@ def post(server, path: str, body, *headers: str, version: str = "1.1", raw: byte
         sock.sendall("\r\n".join(lines).encode() + data)
         return read_response(sock.makefile("rb"), head_only=method == "HEAD",
                              until_close=version == "1.0")
-
-
-def sse(body: bytes) -> list[tuple[str | None, object]]:
-    """(event name, parsed data) of each SSE event; "[DONE]" stays a string."""
-    out = []
-    text = body.decode()
-    assert text.endswith("\n\n"), text[-200:]
-    for block in text[:-2].split("\n\n"):
-        name, data = None, None
-        for line in block.split("\n"):
-            field, _, value = line.partition(": ")
-            if field == "event":
-                name = value
-            else:
-                assert field == "data", block
-                data = value if value == "[DONE]" else json.loads(value)
-        out.append((name, data))
-    return out
-
-
-def ndjson(body: bytes) -> list[dict]:
-    assert body.endswith(b"\n"), body[-200:]
-    return [json.loads(line) for line in body[:-1].split(b"\n")]
 
 
 def assert_health(server) -> None:

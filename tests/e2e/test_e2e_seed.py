@@ -9,7 +9,8 @@ import time
 import pytest
 
 from fastmock.frames import DEFAULT_TEXT, Corpus
-from wire import chat_deltas, get, read_response
+from support.http import get, read_response
+from support.streams import chat_deltas, chat_text
 
 TOKENS = len(Corpus(DEFAULT_TEXT))
 
@@ -37,7 +38,8 @@ def test_stream_sse_with_curl(server):
     assert b"HTTP/1.1 200 OK" in head
     assert b"Content-Type: text/event-stream" in head
     assert b"Access-Control-Allow-Origin: *" in head
-    text, chunks = chat_deltas(sse_data(body))
+    chunks = chat_deltas(sse_data(body))
+    text = chat_text(chunks)
     assert text == DEFAULT_TEXT
     assert len(chunks) == TOKENS
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
@@ -90,7 +92,7 @@ def test_stream_loop_cycles_until_the_client_leaves(server):
 
 
 def test_stream_loop_with_max_tokens_ends(server):
-    _, chunks = chat_deltas(sse_data(curl(server, "/stream-loop?max_tokens=5&delay_ms=0").stdout))
+    chunks = chat_deltas(sse_data(curl(server, "/stream-loop?max_tokens=5&delay_ms=0").stdout))
     assert len(chunks) == 5 and chunks[-1]["choices"][0]["finish_reason"] == "stop"
 
 

@@ -24,8 +24,8 @@ import struct
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import children, http_request, socket_count, wait_for
-from wire import get, read_response
+from support.http import get, http_request, read_response
+from support.server import children, socket_count, wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -9,10 +9,9 @@ import pytest
 from fastmock._engine import MAX_BATCH
 from fastmock._engine import Pacer
 from fastmock._engine import Waiter as PacedWaiter
-from fakes import (  # noqa: F401  (loop and client are fixtures)
-    FRAMES, Client, ManualClockLoop, chat_deltas, client, loop, make_app, parse_head,
-    parse_responses, sse_events, stats,
-)
+from support.fakes import FRAMES, Client, ManualClockLoop, make_app, stats
+from support.http import parse_head, parse_responses
+from support.streams import chat_deltas, sse_events
 
 TOKENS = FRAMES.corpus.tokens
 TEXT = FRAMES.corpus.text

@@ -6,8 +6,8 @@ from __future__ import annotations
 import anthropic
 import pytest
 
-from apitools import HOSTILE, STATUSES, TEXT, TOKENS, Timer, assert_health, prompt_tokens, run
 from fastmock.frames import split_tokens
+from support.apis import HOSTILE, STATUSES, TEXT, TOKENS, Timer, assert_health, prompt_tokens, run
 
 USER = "Tell me about streams."
 MESSAGES = [{"role": "user", "content": USER}]

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from apitools import HOSTILE, TEXT, TOKENS, assert_health, ndjson, post, sse
-from wire import read_response
+from support.apis import HOSTILE, TEXT, TOKENS, assert_health, post
+from support.http import read_response
+from support.streams import ndjson, sse
 
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 # path, a valid body, the API's error shape

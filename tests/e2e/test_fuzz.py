@@ -12,7 +12,7 @@ answers at the end.
 CI runs a fixed, derandomized set (FASTMOCK_FUZZ_EXAMPLES, default 3000, about 25 s here).
 Run longer and with fresh randomness locally:
 
-    FASTMOCK_FUZZ_EXAMPLES=50000 FASTMOCK_FUZZ_RANDOM=1 .venv/bin/python -m pytest tests/test_fuzz.py -q
+    FASTMOCK_FUZZ_EXAMPLES=50000 FASTMOCK_FUZZ_RANDOM=1 .venv/bin/python -m pytest tests/e2e/test_fuzz.py -q
 """
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import LiveServer, http_request
-from wire import get
+from support.http import get, http_request
+from support.server import LiveServer
 
 pytestmark = pytest.mark.e2e
 

@@ -1,12 +1,12 @@
 """The hardening changes to HttpProtocol, bytes in and bytes out on the fake loop: the byte
 budget on what httptools buffers (no false alarm for pipelined or fragmented requests),
 --max-connections, and Transfer-Encoding in HTTP/1.0. The live versions of these are in
-tests/test_e2e_limits.py; these pin the edge cases a socket cannot place exactly.
+tests/e2e/test_e2e_limits.py; these pin the edge cases a socket cannot place exactly.
 """
 from __future__ import annotations
 
-from fakes import FRAMES, Client, MockTransport, loop, stats  # noqa: F401  (loop is a fixture)
 from fastmock.protocol import HttpProtocol
+from support.fakes import FRAMES, Client, MockTransport, stats
 
 HEALTH = FRAMES.health[0][0]
 

@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from conftest import http_request
-from wire import get, read_response
+from support.http import get, http_request, read_response
 
 pytestmark = pytest.mark.e2e
 
