@@ -9,9 +9,12 @@ _UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
 
 def command(wrk, url, threads=2, conns=400, seconds=10, *, latency=False, timeout_s=5,
             script=None, script_args=()):
-    """wrk's argv: ``threads`` threads holding ``conns`` connections for ``seconds`` s on ``url``;
+    """wrk's argv: ``threads`` threads holding ``conns`` connections for ``seconds`` s on ``url``,
+    a request unanswered after ``timeout_s`` s counted as a timeout (None: wrk's 2 s);
     a Lua ``script`` gets ``script_args`` (after ``--``)."""
-    argv = [wrk, f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--timeout", f"{timeout_s}s"]
+    argv = [wrk, f"-t{threads}", f"-c{conns}", f"-d{seconds}s"]
+    if timeout_s:
+        argv += ["--timeout", f"{timeout_s}s"]
     if latency:
         argv.append("--latency")
     if script:
