@@ -57,7 +57,7 @@ STREAM_KEYS = ("n", "ok", "failed", "errors", "finished", "frames", "wall_s", "t
                "drift_p50_ms", "drift_max_ms")
 
 
-def paced_streams(args, srv, path: str, logname: str, probe: str | None = None,
+def paced_streams(args, srv, path: str, logname: str, body_file: str | None = None, probe: str | None = None,
                   probe_logname: str = "") -> tuple[dict, dict]:
     """--streams paced streams on ``path`` over --stream-ramp s (and, once the ramp is over,
     one ``probe`` stream): (the streams' figures with the server's CPU per frame, the probe's RESULT)"""
@@ -65,7 +65,7 @@ def paced_streams(args, srv, path: str, logname: str, probe: str | None = None,
     meter = Meter(args, srv)
     d = args.stream_delay
     main = run_streamload(args, srv, path, args.streams, logname, ramp=args.stream_ramp,
-                          timeout=args.stream_timeout, expect_ms=d, wait=False)
+                          timeout=args.stream_timeout, expect_ms=d, wait=False, body_file=body_file)
     pr: dict = {}
     if probe:
         # the drift probe: one stream while the load is at full strength

@@ -100,8 +100,10 @@ def ensure_streamload(args) -> str:
 
 
 def run_streamload(args, srv, path: str, n: int, logname: str, *, ramp: float = 0, duration: float = 0,
-                   timeout: float = 30, pid: bool = False, expect_ms: int = 0, wait: bool = True):
-    """n streams on ``path``; with wait=False returns what finish_streamload() takes"""
+                   timeout: float = 30, pid: bool = False, expect_ms: int = 0, wait: bool = True,
+                   body_file: str | None = None):
+    """n streams on ``path`` (POSTing ``body_file`` when given); with wait=False returns what
+    finish_streamload() takes"""
     cmd = load_pin(args) + [args.streamload_bin, "-q", "-url", srv.base + path, "-n", str(n),
                             "-timeout", f"{timeout}s"]
     if ramp:
@@ -112,6 +114,8 @@ def run_streamload(args, srv, path: str, n: int, logname: str, *, ramp: float = 
         cmd += ["-pid", str(srv.pid)]
     if expect_ms:
         cmd += ["-expect-delay", f"{expect_ms}ms"]
+    if body_file:
+        cmd += ["-method", "POST", "-body", "@" + body_file]
     out = open(os.path.join(args.logdir, logname), "w+")
     p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     hard = max(timeout, duration) + ramp + 30
