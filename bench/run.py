@@ -5,6 +5,7 @@ the same way, on the same machine, interleaved, and writes the results.
     python3 bench/run.py                                    # fastmock alone
     python3 bench/run.py --baseline 'env GOMAXPROCS=1 /path/to/go-seed' \\
                          --baseline 'bench/baselines/nginx-return200.sh'
+    python3 bench/run.py --phases provider,short_stream,embeddings
 
 Each server is started pinned to one core (--server-cpu, default 0) and every
 load generator (wrk, bench/streamload, this script) runs on another (--load-cpu,
@@ -26,6 +27,15 @@ default 1). A server command gets PORT and HOST in its environment and may use
            memory; 3 s into it, 300 late joiners open at once and each times its
            first /health answer) and, in a second fresh server, 2,500
            /stream-loop streams held (held, peak open, OOM kills)
+  provider       wrk POSTs to chat completions, completions, Responses, Anthropic
+                 messages, Ollama chat and generate, not streamed, with a fresh and
+                 with one repeated body (5 s each): server CPU us per request and
+                 its ratio to GET /api/data measured in the same server
+  short_stream   the same APIs with "stream": true and a 1-token limit, full rate:
+                 the cost of starting a stream, and its ratio to /api/data
+  embeddings     /v1/embeddings, 1,536 dimensions, float and base64, the same way
+  provider_frames  1,000 paced chat streams and 1,000 /stream-sse ones in one
+                 server: CPU us per frame of each and their ratio
 
 Every phase runs --runs times; rounds are interleaved (round -> phase -> server,
 the server order alternating each round) so machine drift hits all servers alike.
@@ -51,7 +61,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from lib import limits, report, seed  # noqa: E402  (bench/lib/)
+from lib import limits, providers, report, seed  # noqa: E402  (bench/lib/)
 from lib.log import log  # noqa: E402
 from lib.procfs import wait_quiet  # noqa: E402
 from lib.results import aggregate, machine_info, summary_line  # noqa: E402
@@ -59,9 +69,9 @@ from lib.servers import Server, label_for  # noqa: E402
 from lib.tools import ensure_streamload, ensure_wrk  # noqa: E402
 
 PHASES = {"startup": seed.phase_startup, "wrk": seed.phase_wrk, "stream": seed.phase_stream,
-          "hold": seed.phase_hold, "limits": limits.phase_limits}
-WRK_PHASES = {"wrk", "limits"}
-STREAMLOAD_PHASES = {"stream", "hold", "limits"}
+          "hold": seed.phase_hold, "limits": limits.phase_limits, **providers.PHASES}
+WRK_PHASES = {"wrk", "limits", "provider", "short_stream", "embeddings"}
+STREAMLOAD_PHASES = {"stream", "hold", "limits", "provider_frames"}
 
 
 def parse_args(argv) -> argparse.Namespace:
@@ -94,6 +104,8 @@ def parse_args(argv) -> argparse.Namespace:
     g.add_argument("--wrk-threads", type=int, default=2)
     g.add_argument("--wrk-conns", type=int, default=400)
     g.add_argument("--wrk-duration", type=int, default=10)
+    g.add_argument("--provider-duration", type=int, default=5,
+                   help="seconds of wrk per load in the provider, short_stream and embeddings phases (default 5)")
     g.add_argument("--streams", type=int, default=1000)
     g.add_argument("--stream-delay", type=int, default=20)
     g.add_argument("--stream-ramp", type=float, default=1)
@@ -118,7 +130,7 @@ def parse_args(argv) -> argparse.Namespace:
     if args.quick:
         args.runs, args.wrk_duration, args.streams, args.hold_streams = 1, 3, 200, 1000
         args.hold_ramp, args.hold_secs, args.limit_streams, args.limit_ramp, args.limit_hold = 1, 2, 500, 1, 2
-        args.startup_repeats = 1
+        args.startup_repeats, args.provider_duration = 1, 2
     if args.late_conns and args.late_at >= args.wrk_duration / 2:
         # late joiners must meet a loaded server, not the end of the load
         args.late_at = args.wrk_duration / 3

@@ -6,6 +6,8 @@
   tools.py      the load generators: wrk and bench/streamload, found or installed, run, read
   seed.py       the phases on the seed endpoints: startup, wrk, stream, hold
   limits.py     the limits phase: the server in 0.1 CPU / 20 MB cgroups
+  providers.py  the provider phases: provider, short_stream, embeddings, provider_frames
+  post.lua      the wrk script of the provider phases: POST a fresh or a repeated body
   results.py    medians, per-round ratios, the machine's facts, the log's summary lines
   report.py     results.md and results.png
 """

@@ -168,3 +168,17 @@ def wait_quiet(args) -> float:
             log(f"   other processes use {used:.0f}% of a core; waiting up to {args.quiet_wait:.0f} s for quiet")
             warned = True
 
+
+def wait_idle(pid: int, timeout: float = 30, window: float = 0.3) -> float:
+    """after a load: wait until the server's tree used at most one clock tick of CPU in
+    ``window`` s, i.e. it has answered what was still queued when the load generator
+    stopped, so that this work is not charged to the next load; returns the seconds waited"""
+    t0 = time.monotonic()
+    before = tree_cpu_ticks(pid)
+    while time.monotonic() - t0 < timeout:
+        time.sleep(window)
+        now = tree_cpu_ticks(pid)
+        if now - before <= 1:
+            break
+        before = now
+    return round(time.monotonic() - t0, 1)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+from .providers import LOADS
 
 BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -60,11 +61,53 @@ METRICS = [
     ("limits.streams_peak_kb", "peak cgroup memory under the streams (MiB)", "mb", "lower", 1, ""),
 ]
 
+# the provider phases: every load's server CPU per request and its ratio to /api/data in
+# the same server and round, with issue 14's targets for that ratio
+RATIO_TARGETS = {"provider": {"fresh": "≤ 2.0×", "same": "≤ 1.5×"}, "short_stream": "≤ 2.0×",
+                 "embeddings": {"float": "≤ 4.0×", "base64": "≤ 2.0×"}}
+PHASE_TITLES = {"provider": "provider APIs, not streamed", "short_stream": "streams of 1 token",
+                "embeddings": "embeddings"}
+
+
+def _target(phase: str, load) -> str:
+    t = RATIO_TARGETS[phase]
+    return t if isinstance(t, str) else t.get(load.mode if phase == "provider" else load.key, "")
+
+
+for _phase, _loads in LOADS.items():
+    METRICS.append((f"{_phase}.apidata_cpu_us_per_req",
+                    f"{PHASE_TITLES[_phase]}: server CPU µs per /api/data request, same server", "raw", "lower", 2,
+                    ""))
+    for _load in _loads():
+        METRICS.append((f"{_phase}.{_load.key}_cpu_us_per_req", f"{_load.title}: server CPU µs per request",
+                        "raw", "lower", 2, ""))
+        METRICS.append((f"{_phase}.{_load.key}_x_apidata", f"{_load.title}: × /api/data", "raw", "lower", 2,
+                        _target(_phase, _load)))
+    METRICS.append((f"{_phase}.bad_answers", f"{PHASE_TITLES[_phase]}: non-2xx and socket errors, all loads",
+                    "raw", "lower", 0, "0"))
+METRICS += [
+    ("provider_frames.sse_cpu_us_per_frame", "server CPU µs per frame, /stream-sse (same server as below)", "raw",
+     "lower", 2, ""),
+    ("provider_frames.chat_cpu_us_per_frame", "server CPU µs per frame, chat completions streamed", "raw", "lower",
+     2, ""),
+    ("provider_frames.chat_x_sse", "chat stream frame ÷ /stream-sse frame", "raw", "lower", 2, "≤ 1.05×"),
+    ("provider_frames.chat_failed", "chat streams failed", "raw", "lower", 0, "0"),
+]
+
 CHART = [
     "wrk.cpu_us_per_req", "wrk.rps", "limits.wrk_rps", "stream.cpu_us_per_frame", "stream.gap_p99_ms",
     "stream.probe_drift_ms", "hold.rss_per_stream_kb", "limits.streams_max_open", "startup.idle_rss_kb",
     "limits.idle_charged_kb", "startup.startup_ms", "stream.ttff_p99_ms",
+    "provider.chat_fresh_cpu_us_per_req", "short_stream.chat_cpu_us_per_req", "embeddings.float_cpu_us_per_req",
+    "provider_frames.chat_cpu_us_per_frame",
 ]
+# shorter titles for the chart's panels than the table's rows
+CHART_TITLES = {
+    "provider.chat_fresh_cpu_us_per_req": "server CPU µs per chat request (not streamed, fresh body)",
+    "short_stream.chat_cpu_us_per_req": "server CPU µs per chat stream of 1 token",
+    "embeddings.float_cpu_us_per_req": "server CPU µs per embedding (1,536 floats)",
+    "provider_frames.chat_cpu_us_per_frame": "server CPU µs per chat stream frame",
+}
 
 
 def _fmt(v, unit, dec):
@@ -103,7 +146,10 @@ def write_markdown(doc: dict, path: str) -> str:
         f"loads: wrk -t{doc['settings']['wrk_threads']} -c{doc['settings']['wrk_conns']} "
         f"-d{doc['settings']['wrk_duration']}s; {doc['settings']['streams']} streams at "
         f"{doc['settings']['stream_delay']} ms; {doc['settings']['hold_streams']} held /stream-loop streams; "
-        f"{doc['settings']['limit_streams']} streams under the limits",
+        f"{doc['settings']['limit_streams']} streams under the limits"
+        + (f"; provider loads: wrk -t{doc['settings']['wrk_threads']} -c{doc['settings']['wrk_conns']} "
+           f"for {doc['settings']['provider_duration']} s each, POSTing with bench/lib/post.lua"
+           if "provider_duration" in doc["settings"] else ""),
     ]
     for s in doc["servers"]:
         lines.append(f"- `{s['label']}`: `{s['command']}`")
@@ -136,6 +182,11 @@ def write_markdown(doc: dict, path: str) -> str:
               "Memory is read from /proc and the cgroup in KiB (what /proc calls kB); "
               "MiB = 1,024 KiB, the unit Docker's `memory: 20M` uses. "
               "Raw runs, min/max and per-round ratios are in `results.json`."]
+    if any(k.endswith("_x_apidata") for lb in labels for k in med.get(lb, {})):
+        lines += ["", "× /api/data: a load's server CPU per request ÷ that of `GET /api/data` in the same server "
+                  "and round (the mean of one wrk run before the loads and one after), the median over rounds. "
+                  "Fresh bodies vary the user message on every request; streams of 1 token ask "
+                  "`max_tokens` (Ollama: `num_predict`) 1."]
     text = "\n".join(lines) + "\n"
     with open(path, "w") as f:
         f.write(text)
@@ -173,7 +224,7 @@ def write_chart(doc: dict, path: str) -> str | None:
         return None
     labels = [s["label"] for s in doc["servers"]]
     med = doc["medians"]
-    info = {k: (_title(t, doc), u, b, d) for k, t, u, b, d, _ in METRICS}
+    info = {k: (_title(CHART_TITLES.get(k, t), doc), u, b, d) for k, t, u, b, d, _ in METRICS}
     keys = [k for k in CHART if any(k in med.get(lb, {}) for lb in labels)]
     if not keys:
         return None

@@ -100,6 +100,8 @@ SUMMARY_KEYS = {
     "hold": ("held", "failed", "open_end", "rss_per_stream_kb"),
     "limits": ("idle_charged_kb", "wrk_rps", "wrk_non2xx", "wrk_oom_kills", "wrk_peak_kb", "late_answered",
                "late_p50_ms", "late_max_ms", "streams_held", "streams_max_open", "streams_oom_kills"),
+    "provider_frames": ("sse_cpu_us_per_frame", "chat_cpu_us_per_frame", "chat_x_sse", "sse_failed",
+                        "chat_failed"),
 }
 
 
