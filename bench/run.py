@@ -5,7 +5,7 @@ the same way, on the same machine, interleaved, and writes the results.
     python3 bench/run.py                                    # fastmock alone
     python3 bench/run.py --baseline 'env GOMAXPROCS=1 /path/to/go-seed' \\
                          --baseline 'bench/baselines/nginx-return200.sh'
-    python3 bench/run.py --phases provider,short_stream,embeddings
+    python3 bench/run.py --phases provider,short_stream,embeddings --aimock
 
 Each server is started pinned to one core (--server-cpu, default 0) and every
 load generator (wrk, bench/streamload, this script) runs on another (--load-cpu,
@@ -61,7 +61,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from lib import limits, providers, report, seed  # noqa: E402  (bench/lib/)
+from lib import aimock, limits, providers, report, seed  # noqa: E402  (bench/lib/)
 from lib.log import log  # noqa: E402
 from lib.procfs import wait_quiet  # noqa: E402
 from lib.results import aggregate, machine_info, summary_line  # noqa: E402
@@ -83,6 +83,9 @@ def parse_args(argv) -> argparse.Namespace:
                     help="a server to compare with (repeatable); gets PORT/HOST env and {port}/{host}")
     ap.add_argument("--label", action="append", default=[], metavar="NAME",
                     help="names for the baselines, in order (default: the command's program name)")
+    ap.add_argument("--aimock", action="store_true",
+                    help="add aimock (npm @copilotkit/aimock, installed into bench/.aimock on first use) as a "
+                         "baseline of the provider and embeddings phases")
     ap.add_argument("--runs", type=int, default=3, help="rounds; every figure is the median (default 3)")
     ap.add_argument("--phases", default=",".join(PHASES), help="comma list of: " + ", ".join(PHASES))
     ap.add_argument("--port", type=int, default=3100, help="first port; server i uses port+i (default 3100)")
@@ -90,7 +93,7 @@ def parse_args(argv) -> argparse.Namespace:
     ap.add_argument("--load-cpu", default="1", help="taskset list for load generators (default 1)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"), help="results directory (default bench/results)")
     ap.add_argument("--quick", action="store_true", help="a smoke test: 1 round, short and small loads")
-    ap.add_argument("--no-install", action="store_true", help="never apt-get/pip install anything")
+    ap.add_argument("--no-install", action="store_true", help="never apt-get/pip/npm install anything")
     ap.add_argument("--no-chart", action="store_true", help="skip the PNG")
     ap.add_argument("--streamload", help="a prebuilt bench/streamload binary (default: build it with go)")
     ap.add_argument("--quiet-wait", type=float, default=20,
@@ -183,6 +186,14 @@ def make_servers(args) -> list[Server]:
         lb = args.label[i] if i < len(args.label) else label_for(cmd, taken)
         taken.add(lb)
         servers.append(Server(lb, cmd, args.port + 1 + i, args, args.logdir))
+    if args.aimock:
+        if not aimock.PHASES & set(args.phase_list):
+            log(f"--aimock: aimock takes part only in {sorted(aimock.PHASES)}, none of which runs")
+        else:
+            srv = Server(label_for("aimock", taken), aimock.command(args), args.port + 1 + len(args.baseline),
+                         args, args.logdir, phases=aimock.PHASES)
+            srv.streams = False  # no seed endpoints: nothing to probe
+            servers.append(srv)
     return servers
 
 
@@ -212,6 +223,8 @@ def main(argv=None) -> int:
     log(f"servers: {', '.join(f'{s.label}={s.cmd!r}' for s in servers)}; phases {phases}; "
         f"{args.runs} round(s); server cpu {args.server_cpu!r}, load cpu {args.load_cpu!r}; logs in {args.logdir}")
     info = machine_info(args)  # at the start: the commit being measured
+    if args.aimock:
+        info["tools"]["aimock"] = aimock.version()
     t_start = time.time()
     interrupted = False
     try:

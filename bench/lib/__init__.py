@@ -8,6 +8,7 @@
   limits.py     the limits phase: the server in 0.1 CPU / 20 MB cgroups
   providers.py  the provider phases: provider, short_stream, embeddings, provider_frames
   post.lua      the wrk script of the provider phases: POST a fresh or a repeated body
+  aimock.py     aimock, the optional baseline of the provider phases (--aimock)
   results.py    medians, per-round ratios, the machine's facts, the log's summary lines
   report.py     results.md and results.png
 """
