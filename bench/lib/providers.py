@@ -27,7 +27,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from .procfs import wait_idle
+from .procfs import tree_status_kb, wait_idle
 from .seed import paced_streams
 from .tools import run_wrk
 
@@ -182,6 +182,9 @@ def _run_loads(args, srv, rnd: int, phase: str) -> dict:
         return {"start_failed": 1}
     try:
         out: dict = {}
+        if phase == "provider":
+            time.sleep(1)
+            out["rss_idle_kb"] = tree_status_kb(srv.pid, "VmRSS")
         loads = []
         for load in LOADS[phase]():
             why = wrong_answer(srv.port, load)
@@ -191,6 +194,10 @@ def _run_loads(args, srv, rnd: int, phase: str) -> dict:
                 loads.append(load)
         if not loads:
             return {"skipped": "no provider endpoints", **out}
+        if phase == "provider":
+            # the probes have loaded every API's code: what that costs an idle server
+            out["rss_probed_kb"] = tree_status_kb(srv.pid, "VmRSS")
+            out["rss_provider_apis_kb"] = out["rss_probed_kb"] - out["rss_idle_kb"]
         reference = serves_api_data(srv.port)
         seconds = args.provider_duration
         tag = f"r{rnd}-{phase}-{srv.label}"

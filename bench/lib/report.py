@@ -83,6 +83,9 @@ for _phase, _loads in LOADS.items():
                         "raw", "lower", 2, ""))
         METRICS.append((f"{_phase}.{_load.key}_x_apidata", f"{_load.title}: × /api/data", "raw", "lower", 2,
                         _target(_phase, _load)))
+    if _phase == "provider":
+        METRICS.append(("provider.rss_provider_apis_kb", "VmRSS added by one request to each provider API, "
+                        "idle server (KiB)", "raw", "lower", 0, "≤ 512"))
     METRICS.append((f"{_phase}.bad_answers", f"{PHASE_TITLES[_phase]}: non-2xx and socket errors, all loads",
                     "raw", "lower", 0, "0"))
 METRICS += [
