@@ -17,7 +17,7 @@ import sys
 
 # The cgroup, wrk and HTTP helpers have one home, shared with the tests: the repository's
 # tests/support/ package. Putting tests/ on the path makes `from support import ...` work
-# here (the tests get it from pytest's rootdir the same way).
+# here (pytest puts tests/ on it for the tests, whose conftest.py sits there).
 TESTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tests")
 if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
