@@ -29,7 +29,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import run as bench  # noqa: E402  (bench/run.py: /proc readers, wrk, health checks)
+from lib.log import log  # noqa: E402  (bench/lib/)
+from lib.procfs import CLK_TCK, tree_cpu_ticks  # noqa: E402
+from lib.servers import launch, terminate  # noqa: E402
+from lib.tools import ensure_wrk, load_pin  # noqa: E402
+from support import wrk  # noqa: E402  (tests/support, on the path from bench/lib)
 
 BUDGET = 0.10   # the limit: the log may cost at most 10 % of the throughput
 
@@ -41,11 +45,11 @@ def start(args, variant: str, logfile: str) -> subprocess.Popen:
     if args.server_cpu != "":
         argv = ["taskset", "-c", args.server_cpu] + argv
     # stdout is the access log, whose lines are counted: stderr goes elsewhere
-    return bench.launch(argv, args.port, logfile, stderr=subprocess.DEVNULL)
+    return launch(argv, args.port, logfile, stderr=subprocess.DEVNULL)
 
 
 def stop(proc: subprocess.Popen) -> None:
-    bench.terminate(proc)
+    terminate(proc)
 
 
 def count_lines(path: str) -> int | None:
@@ -59,25 +63,18 @@ def measure(args, variant: str, logfile: str) -> dict:
     proc = start(args, variant, logfile)
     try:
         time.sleep(0.5)
-        cmd = bench.load_pin(args) + [args.wrk_bin, f"-t{args.threads}", f"-c{args.conns}",
-                                      f"-d{args.duration}s", f"http://127.0.0.1:{args.port}/api/data"]
-        t0 = bench.tree_cpu_ticks(proc.pid)
+        cmd = load_pin(args) + wrk.command(args.wrk_bin, f"http://127.0.0.1:{args.port}/api/data",
+                                           args.threads, args.conns, args.duration, timeout_s=None)
+        t0 = tree_cpu_ticks(proc.pid)
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 30)
-        t1 = bench.tree_cpu_ticks(proc.pid)
+        t1 = tree_cpu_ticks(proc.pid)
         alive = proc.poll() is None
     finally:
         stop(proc)                      # SIGTERM flushes the log's last lines
-    text = result.stdout + result.stderr
-    out = {"variant": variant, "alive_after": int(alive)}
-    m = bench.re.search(r"(\d+) requests in", text)
-    out["requests"] = int(m.group(1)) if m else 0
-    m = bench.re.search(r"Requests/sec:\s+([\d.]+)", text)
-    out["rps"] = round(float(m.group(1))) if m else 0
-    m = bench.re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    out["non2xx"] = int(m.group(1)) if m else 0
-    m = bench.re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    out["errors"] = sum(int(x) for x in m.groups()) if m else 0
-    cpu_s = (t1 - t0) / bench.CLK_TCK
+    load = wrk.parse(result.stdout + result.stderr)
+    out = {"variant": variant, "alive_after": int(alive), "requests": load.get("requests", 0),
+           "rps": round(load.get("rps", 0)), "non2xx": load["non2xx"], "errors": load["errors"] + load["timeouts"]}
+    cpu_s = (t1 - t0) / CLK_TCK
     out["server_cpu_s"] = round(cpu_s, 2)
     out["cpu_us_per_req"] = round(cpu_s * 1e6 / out["requests"], 2) if out["requests"] else None
     if variant != "off":
@@ -103,7 +100,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     variants = ["off", *formats]
-    args.wrk_bin = bench.ensure_wrk(args)
+    args.wrk_bin = ensure_wrk(args)
     if args.load_cpu != "":
         os.sched_setaffinity(0, {int(c) for c in args.load_cpu.split(",")})
 
@@ -119,9 +116,9 @@ def main(argv=None) -> int:
                 runs[variant].append(res)
                 if not args.log_to:
                     os.unlink(logfile)
-                bench.log(f"round {rnd + 1}/{args.rounds} {variant:4s} rps={res['rps']} "
-                          f"cpu_us/req={res['cpu_us_per_req']} lines={res.get('lines_logged', '-')} "
-                          f"errors={res['errors']} non2xx={res['non2xx']}")
+                log(f"round {rnd + 1}/{args.rounds} {variant:4s} rps={res['rps']} "
+                    f"cpu_us/req={res['cpu_us_per_req']} lines={res.get('lines_logged', '-')} "
+                    f"errors={res['errors']} non2xx={res['non2xx']}")
     finally:
         try:
             os.rmdir(tmp)

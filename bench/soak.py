@@ -39,7 +39,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import run as bench  # noqa: E402  (bench/run.py: /proc readers, wrk, health checks)
+from lib.log import log  # noqa: E402  (bench/lib/)
+from lib.procfs import tree_status_kb  # noqa: E402
+from lib.servers import launch, terminate  # noqa: E402
+from lib.tools import ensure_wrk, load_pin  # noqa: E402
+from support import probe, wrk  # noqa: E402  (tests/support, on the path from bench/lib)
 
 RSS_GROWTH_LIMIT_KB = 1024
 
@@ -51,25 +55,20 @@ def start_server(args, logfile: str) -> subprocess.Popen:
     if args.server_cpu != "":
         argv = ["taskset", "-c", args.server_cpu] + argv
     env = dict(os.environ, PORT=str(args.port), HOST="127.0.0.1")
-    return bench.launch(argv, args.port, logfile, env=env, timeout=30, name="soak")
+    return launch(argv, args.port, logfile, env=env, timeout=30, name="soak")
 
 
 def stop_server(proc: subprocess.Popen) -> int | None:
-    return bench.terminate(proc, wait=15)
+    return terminate(proc, wait=15)
 
 
 def read_metrics(port: int) -> dict[str, float]:
     """The unlabelled samples of /metrics ({} if the server has none)."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n")
-            data = b""
-            while chunk := s.recv(65536):
-                data += chunk
+        status, body = probe.fetch(port, "/metrics")
     except OSError:
         return {}
-    head, _, body = data.partition(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 200"):
+    if status != 200:
         return {}
     return {m.group(1): float(m.group(2))
             for m in re.finditer(r"^(fastmock_\w+) ([\d.e+-]+)$", body.decode("utf-8", "replace"), re.M)}
@@ -178,11 +177,11 @@ async def drive(args, pid: int, tally: Tally, rss: list) -> None:
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         if now >= next_sample:
-            rss.append((round(now - start, 2), bench.tree_status_kb(pid, "VmRSS")))
+            rss.append((round(now - start, 2), tree_status_kb(pid, "VmRSS")))
             next_sample += 1.0
         await asyncio.sleep(min(x for x in (next_stream if stream_gap else end, next_drop if drop_gap else end,
                                             next_sample, end)) - loop.time())
-    rss.append((round(loop.time() - start, 2), bench.tree_status_kb(pid, "VmRSS")))
+    rss.append((round(loop.time() - start, 2), tree_status_kb(pid, "VmRSS")))
     if tasks:   # the streams started last still have to finish (each is bounded by its timeout)
         await asyncio.wait(tasks, timeout=args.stream_timeout + 5)
 
@@ -214,7 +213,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.duration < 2:
         ap.error("--duration must be at least 2 s")
-    args.wrk_bin = bench.ensure_wrk(args)
+    args.wrk_bin = ensure_wrk(args)
     if args.load_cpu != "":
         os.sched_setaffinity(0, {int(c) for c in args.load_cpu.split(",")})
     import resource
@@ -229,33 +228,29 @@ def main(argv=None) -> int:
     result: dict = {"settings": {k: v for k, v in vars(args).items() if k != "wrk_bin"}}
     try:
         time.sleep(0.5)
-        wrk_cmd = bench.load_pin(args) + [args.wrk_bin, f"-t{args.wrk_threads}", f"-c{args.wrk_conns}",
-                                          f"-d{int(round(args.duration))}s", "--timeout", "5s",
-                                          f"http://127.0.0.1:{args.port}/api/data"]
-        bench.log(f"soak: {args.duration:g} s of wrk -c{args.wrk_conns}, {args.streams_per_min:g} paced "
-                  f"streams/min, {args.disconnects_per_min:g} abrupt disconnects/min; server pid {server.pid}")
-        wrk = subprocess.Popen(wrk_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wrk_cmd = load_pin(args) + wrk.command(args.wrk_bin, f"http://127.0.0.1:{args.port}/api/data",
+                                               args.wrk_threads, args.wrk_conns, int(round(args.duration)))
+        log(f"soak: {args.duration:g} s of wrk -c{args.wrk_conns}, {args.streams_per_min:g} paced "
+            f"streams/min, {args.disconnects_per_min:g} abrupt disconnects/min; server pid {server.pid}")
+        wrk_proc = subprocess.Popen(wrk_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         asyncio.run(drive(args, server.pid, tally, rss))
         try:
-            wrk_text = wrk.communicate(timeout=30)[0]
+            wrk_text = wrk_proc.communicate(timeout=30)[0]
         except subprocess.TimeoutExpired:
-            wrk.kill()
-            wrk_text = wrk.communicate()[0]
+            wrk_proc.kill()
+            wrk_text = wrk_proc.communicate()[0]
         time.sleep(args.settle)
         metrics = read_metrics(args.port)
         alive = server.poll() is None
-        healthy = alive and bench.health_ok(args.port)
-        rss_final = bench.tree_status_kb(server.pid, "VmRSS") if alive else None
+        healthy = alive and probe.healthy(args.port)
+        rss_final = tree_status_kb(server.pid, "VmRSS") if alive else None
     finally:
         code = stop_server(server)
 
-    m = re.search(r"(\d+) requests in", wrk_text)
-    requests = int(m.group(1)) if m else 0
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", wrk_text)
-    wrk_errors = sum(int(x) for x in m.groups()) if m else 0
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", wrk_text)
-    non2xx = int(m.group(1)) if m else 0
-    m = re.search(r"Requests/sec:\s+([\d.]+)", wrk_text)
+    load = wrk.parse(wrk_text)
+    requests = load.get("requests", 0)
+    wrk_errors = load["errors"] + load["timeouts"]
+    non2xx = load["non2xx"]
     early_t = 10.0 if args.duration >= 20 else args.duration / 2
     early = sample_at(rss, early_t)
     last = rss[-1]
@@ -263,7 +258,7 @@ def main(argv=None) -> int:
     errors = wrk_errors + non2xx + tally.streams_failed + tally.disconnects_failed
     active = metrics.get("fastmock_active_streams")
     result.update({
-        "wrk": {"requests": requests, "rps": float(m.group(1)) if m else None, "socket_errors": wrk_errors,
+        "wrk": {"requests": requests, "rps": load.get("rps"), "socket_errors": wrk_errors,
                 "non2xx": non2xx},
         "streams": {"ok": tally.streams_ok, "failed": tally.streams_failed},
         "disconnects": {"done": tally.disconnects, "failed": tally.disconnects_failed},

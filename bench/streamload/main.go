@@ -1,11 +1,15 @@
 // Command streamload is fastmock's streaming load client: it opens N concurrent
-// HTTP/1.1 GET streams against one URL over raw TCP (no net/http, so the
-// client stays cheap at 10,000 streams on one core), reads their frames and
-// reports how regularly they arrived.
+// HTTP/1.1 streams against one URL over raw TCP (no net/http, so the client
+// stays cheap at 10,000 streams on one core), reads their frames and reports
+// how regularly they arrived.
 //
 //	streamload -url 'http://127.0.0.1:3000/stream-sse?delay_ms=20' -n 1000 -ramp 1s
 //	streamload -url 'http://127.0.0.1:3000/stream-loop?delay_ms=1000' -n 10000 -ramp 4s -duration 14s -pid 1234
 //	streamload -url 'http://127.0.0.1:3000/stream-sse?delay_ms=20&max_tokens=100' -n 1 -expect-delay 20ms
+//	streamload -url 'http://127.0.0.1:3000/v1/chat/completions?delay_ms=20' -method POST -body @chat.json -n 1000
+//
+// Every stream sends the same request: a GET, or with -method POST and -body
+// (a literal, or @FILE) that body as application/json.
 //
 // A frame is one SSE event with a data line (ended by a blank line) when the
 // response is text/event-stream, otherwise one non-empty line (NDJSON). The
@@ -77,6 +81,8 @@ func main() {
 	maxGaps := flag.Int("max-gaps", 100000, "per-stream cap on recorded gaps")
 	bufSize := flag.Int("buf", 4096, "read buffer per stream (bytes)")
 	quiet := flag.Bool("q", false, "no per-second progress on stderr")
+	method := flag.String("method", "GET", "request method")
+	bodyArg := flag.String("body", "", "request body (sent as application/json); @FILE reads it from FILE")
 	flag.Parse()
 
 	u, err := url.Parse(*rawURL)
@@ -88,8 +94,19 @@ func main() {
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "80")
 	}
-	req := []byte("GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host +
-		"\r\nUser-Agent: fastmock-bench-streamload\r\nAccept: */*\r\n\r\n")
+	body := []byte(*bodyArg)
+	if strings.HasPrefix(*bodyArg, "@") {
+		if body, err = os.ReadFile((*bodyArg)[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, "streamload: -body:", err)
+			os.Exit(2)
+		}
+	}
+	head := strings.ToUpper(*method) + " " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host +
+		"\r\nUser-Agent: fastmock-bench-streamload\r\nAccept: */*\r\n"
+	if len(body) > 0 {
+		head += "Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n"
+	}
+	req := append([]byte(head+"\r\n"), body...)
 
 	start := time.Now()
 	var holdEnd time.Time

@@ -30,7 +30,9 @@ import time
 import zipfile
 
 import pytest
+from support import wrk
 from support.cgroups import Cgroup
+from support.probe import fetch as http_get, wait_healthy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "scripts", "container-equivalent")
@@ -234,30 +236,6 @@ def free_port():
         return s.getsockname()[1]
 
 
-def http_get(port, path, timeout=5.0):
-    """(status, body) of one HTTP/1.0 GET; raises OSError on failure."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), body
-
-
-def wait_healthy(port, proc, deadline):
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}")
-        try:
-            if http_get(port, "/health", timeout=2.0)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("server never answered /health")
-
-
 def start_server(venv, port, prefix=(), extra_env=None):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
            "FASTMOCK_HOST": "127.0.0.1", "FASTMOCK_PORT": str(port),
@@ -403,21 +381,13 @@ class Streams:
 
 
 def run_wrk(port):
-    wrk = shutil.which("wrk")
-    result = subprocess.run(
-        [wrk, f"-c{WRK_CONNECTIONS}", "-t2", f"-d{WRK_SECONDS}s", "--timeout", "5s",
-         f"http://127.0.0.1:{port}/api/data"],
-        capture_output=True, text=True, timeout=WRK_SECONDS + 60)
+    argv = wrk.command(shutil.which("wrk"), f"http://127.0.0.1:{port}/api/data",
+                       threads=2, conns=WRK_CONNECTIONS, seconds=WRK_SECONDS)
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=WRK_SECONDS + 60)
     assert result.returncode == 0, result.stderr
-    out = result.stdout
-    summary = re.search(r"(\d+) requests in", out)
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "requests": int(summary.group(1)) if summary else 0,
-        "req_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
-        "socket_errors": (re.search(r"Socket errors: (.*)", out) or [None, "none"])[1],
-    }
+    load = wrk.parse(result.stdout)
+    return {"requests": load.get("requests", 0), "req_per_s": load["rps"], "non_2xx": load["non2xx"],
+            "socket_errors": load["errors"], "timeouts": load["timeouts"]}
 
 
 @pytest.mark.e2e

@@ -1,7 +1,7 @@
 """A cgroup with docker-compose's limits, for tests and benchmarks that run fastmock under them.
 
 The one place that creates such cgroups (v1 cpu+memory, or v2) and reads what they
-charged; tests/test_container.py and bench/ both use it.
+charged; tests/test_container.py and bench/ (its limits phase) both use it.
 """
 import os
 import time
@@ -10,12 +10,18 @@ CG = "/sys/fs/cgroup"
 
 
 class Cgroup:
-    """A cgroup with docker-compose's limits (cgroup v1 cpu+memory, or v2)."""
+    """A cgroup with docker-compose's limits (cgroup v1 cpu+memory, or v2).
+
+    Cgroup(name, cpus, memory).create() makes it under this process's own cgroup and
+    returns None, or why it cannot be made here; remove() deletes it. A process enters
+    it through enter_prefix() (a command prefix) or join_self() (a preexec_fn).
+    """
 
     def __init__(self, name, cpus, memory):
         self.name, self.cpus, self.memory = name, cpus, memory
         self.dirs, self.version = [], None
 
+    # ------------------------------------------------------------------ making it
     @staticmethod
     def _own(controller):
         with open("/proc/self/cgroup") as f:
@@ -72,45 +78,90 @@ class Cgroup:
             self._write(f"{path}/memory.swap.max", 0)
         self.version = 2
 
+    # ------------------------------------------------------------------ entering it
     def enter_prefix(self):
         """A command prefix that moves itself into the group, then execs the rest
         (so everything the server allocates is charged from its first byte)."""
         writes = " && ".join(f"echo $$ > {d}/cgroup.procs" for d in self.dirs)
         return ["sh", "-c", f'{writes} && exec "$@"', "cgroup-enter"]
 
-    def _read(self, name):
+    def join_self(self):
+        """Moves the calling process into the group: subprocess's preexec_fn, between fork and exec."""
+        pid = os.getpid()
         for d in self.dirs:
-            try:
-                with open(f"{d}/{name}") as f:
-                    return f.read()
-            except OSError:
-                continue
-        return ""
+            self._write(f"{d}/cgroup.procs", pid)
 
-    def _stat(self, name):
+    # ------------------------------------------------------------------ what it charged
+    @property
+    def _cpu(self):
+        return self.dirs[0]
+
+    @property
+    def _mem(self):
+        return self.dirs[-1]   # v1: [cpu, memory]; v2: one directory
+
+    def _read(self, d, name):
+        try:
+            with open(f"{d}/{name}") as f:
+                return f.read()
+        except OSError:
+            return None
+
+    def _number(self, d, name):
+        text = self._read(d, name)
+        return int(text) if text and text.strip().isdigit() else None
+
+    def _stat(self, d, name):
         return {k: int(v) for k, v in
-                (ln.split() for ln in self._read(name).splitlines() if ln.strip())}
+                (ln.split() for ln in (self._read(d, name) or "").splitlines() if ln.strip())
+                if v.isdigit()}
+
+    def usage_bytes(self):
+        """Memory charged now."""
+        return self._number(self._mem, "memory.usage_in_bytes" if self.version == 1 else "memory.current")
+
+    def memory_stat(self):
+        """memory.stat: v1 has rss/cache, v2 anon/file (and many more)."""
+        return self._stat(self._mem, "memory.stat")
+
+    def peak_bytes(self):
+        """The most memory ever charged (None where the kernel does not keep it)."""
+        return self._number(self._mem, "memory.max_usage_in_bytes" if self.version == 1 else "memory.peak")
+
+    def oom_kills(self):
+        """Processes the OOM killer ended in the group (None where the kernel does not say)."""
+        return self._stat(self._mem, "memory.oom_control" if self.version == 1 else "memory.events").get("oom_kill")
+
+    def limit_hits(self):
+        """How often the memory limit was reached."""
+        if self.version == 1:
+            return self._number(self._mem, "memory.failcnt")
+        return self._stat(self._mem, "memory.events").get("max")
+
+    def throttling(self):
+        """CPU quota periods, how many of them throttled, and the seconds throttled."""
+        st = self._stat(self._cpu, "cpu.stat")
+        if not st:
+            return {}
+        throttled = st.get("throttled_time", 0) / 1e9 if self.version == 1 else st.get("throttled_usec", 0) / 1e6
+        return {"nr_periods": st.get("nr_periods", 0), "nr_throttled": st.get("nr_throttled", 0),
+                "throttled_s": throttled}
 
     def stats(self):
-        if self.version == 1:
-            mem = self._stat("memory.stat")
-            return {
-                "peak_memory_bytes": int(self._read("memory.max_usage_in_bytes") or 0),
-                "oom_kills": self._stat("memory.oom_control").get("oom_kill", 0),
-                "limit_hits": int(self._read("memory.failcnt") or 0),
-                "rss_bytes": mem.get("rss", 0), "cache_bytes": mem.get("cache", 0),
-                "throttled_periods": self._stat("cpu.stat").get("nr_throttled", 0),
-            }
-        mem = self._stat("memory.stat")
+        mem = self.memory_stat()
         return {
-            "peak_memory_bytes": int(self._read("memory.peak") or 0),
-            "oom_kills": self._stat("memory.events").get("oom_kill", 0),
-            "limit_hits": self._stat("memory.events").get("max", 0),
-            "rss_bytes": mem.get("anon", 0), "cache_bytes": mem.get("file", 0),
-            "throttled_periods": self._stat("cpu.stat").get("nr_throttled", 0),
+            "peak_memory_bytes": self.peak_bytes() or 0,
+            "oom_kills": self.oom_kills() or 0,
+            "limit_hits": self.limit_hits() or 0,
+            "rss_bytes": mem.get("rss" if self.version == 1 else "anon", 0),
+            "cache_bytes": mem.get("cache" if self.version == 1 else "file", 0),
+            "throttled_periods": self.throttling().get("nr_throttled", 0),
         }
 
+    # ------------------------------------------------------------------ removing it
     def remove(self):
+        """Deletes the group once its processes are gone; False if a directory stayed."""
+        ok = True
         for d in reversed(self.dirs):
             for _ in range(50):
                 try:
@@ -120,4 +171,7 @@ class Cgroup:
                     break
                 except OSError:
                     time.sleep(0.1)
+            else:
+                ok = False
         self.dirs = []
+        return ok
