@@ -35,7 +35,7 @@ class Frames:
                  "_chat_head", "_chat_tail")
 
     def __init__(self, text: str = DEFAULT_TEXT, model: str | None = None) -> None:
-        from fastmock import responses  # responses needs this module's escaper first
+        from fastmock import wire  # wire needs this module's escaper first
 
         self.corpus = Corpus(text)
         self.chat_model = json_string(model or _chunks.CHAT_MODEL)
@@ -47,10 +47,10 @@ class Frames:
         self._chat_tail = (-1, b"")
         # (GET variants, HEAD variants), indexed by KEEP_ALIVE / KEEP_ALIVE_10 / CLOSE
         self.api_data = _chunks.whole_responses(
-            responses.status_line(200), responses.JSON_HEADERS,
+            wire.status_line(200), wire.JSON_HEADERS,
             _chunks.api_data_body(self.corpus, self.chat_model))
         self.health = _chunks.whole_responses(
-            responses.status_line(200), responses.JSON_HEADERS, _chunks.HEALTH_BODY)
+            wire.status_line(200), wire.JSON_HEADERS, _chunks.HEALTH_BODY)
 
     def chat_stream(self, id_head: bytes, id_number: int, created: int, total: int) -> StreamSpec:
         """/stream-sse and /stream-loop: chat.completion.chunk events, then ``data: [DONE]``.

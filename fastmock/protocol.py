@@ -8,7 +8,7 @@ route's API shape, or a stream described by a StreamSpec.
 import asyncio
 import time
 
-from fastmock import responses
+from fastmock import wire
 from fastmock._engine import Connection
 from fastmock.frames import CLOSE, KEEP_ALIVE, KEEP_ALIVE_10
 from fastmock.routes import API, METRICS, OTHER, STATIC, STREAM, find
@@ -30,15 +30,15 @@ class HttpProtocol(Connection, asyncio.Protocol):
         route = find(path)
         if route is None:
             message = "no route for " + path.decode("utf-8", "replace")[:200]
-            self.respond(responses.openai_error(404, message, keep_alive=keep_alive, http10=http10,
+            self.respond(wire.openai_error(404, message, keep_alive=keep_alive, http10=http10,
                                                 head_only=method == HEAD),
                          OTHER, 404, keep_alive)
         elif method not in route.methods:
-            self.respond(responses.method_not_allowed(route.allow, method.decode("latin-1"),
+            self.respond(wire.method_not_allowed(route.allow, method.decode("latin-1"),
                                                       keep_alive=keep_alive, http10=http10),
                          route.index, 405, keep_alive)
         elif method == OPTIONS:
-            self.respond(responses.preflight(route.allow, keep_alive=keep_alive, http10=http10),
+            self.respond(wire.preflight(route.allow, keep_alive=keep_alive, http10=http10),
                          route.index, 204, keep_alive)
         elif route.kind == STATIC:
             gets, heads = self.app.static[path]
@@ -51,7 +51,7 @@ class HttpProtocol(Connection, asyncio.Protocol):
             self.provider_api(route, request, path, None if q < 0 else url[q + 1:])
         elif route.kind == METRICS:
             from fastmock.metrics import render  # loaded by the first scrape, not at start
-            self.respond(responses.complete(200, METRICS_TYPE, render(self.app.counters),
+            self.respond(wire.complete(200, METRICS_TYPE, render(self.app.counters),
                                             keep_alive=keep_alive, http10=http10,
                                             head_only=method == HEAD),
                          route.index, 200, keep_alive)
@@ -65,22 +65,22 @@ class HttpProtocol(Connection, asyncio.Protocol):
         try:
             ctl = controls.parse(query, request.headers, config.delay_ms, config.ttft_ms)
         except controls.InvalidControl as exc:
-            self.respond(responses.openai_error(400, str(exc), exc.param, keep_alive=keep_alive,
+            self.respond(wire.openai_error(400, str(exc), exc.param, keep_alive=keep_alive,
                                                 http10=http10, head_only=head_only),
                          route.index, 400, keep_alive)
             return
         if ctl.status >= 400:
             message = f"mock error: status {ctl.status} requested by the status control"
-            self.respond(responses.openai_error(ctl.status, message, keep_alive=keep_alive,
+            self.respond(wire.openai_error(ctl.status, message, keep_alive=keep_alive,
                                                 http10=http10, head_only=head_only),
                          route.index, ctl.status, keep_alive)
             return
-        heads = responses.NDJSON_HEADS if route.ollama else responses.SSE_HEADS
+        heads = wire.NDJSON_HEADS if route.ollama else wire.SSE_HEADS
         if http10:
             keep_alive = False  # the body is delimited by closing the connection
-            head = heads[responses.RAW_CLOSE]
+            head = heads[wire.RAW_CLOSE]
         else:
-            head = heads[responses.CHUNKED_KEEP_ALIVE if keep_alive else responses.CHUNKED_CLOSE]
+            head = heads[wire.CHUNKED_KEEP_ALIVE if keep_alive else wire.CHUNKED_CLOSE]
         if head_only:
             self.respond(head, route.index, 200, keep_alive)
             return
@@ -96,22 +96,22 @@ class HttpProtocol(Connection, asyncio.Protocol):
 
     def provider_api(self, route, request, path: bytes, query: bytes | None) -> None:
         """OpenAI, Anthropic and Ollama: a whole answer (maybe late or cut) or a StreamSpec."""
-        from fastmock import api  # the first provider request loads the API modules
+        from fastmock.providers import dispatch  # the first provider request loads the APIs
         keep_alive, http10 = request.keep_alive, request.http10
         head_only = request.method == HEAD
-        answer = api.dispatch(request.method, path, query, request.headers, request.body,
-                              self.app.config, self.app.frames)
-        if isinstance(answer, api.Streamed):
-            heads = responses.stream_heads_for(answer.spec.content_type)
+        answer = dispatch.dispatch(request.method, path, query, request.headers, request.body,
+                                   self.app.config, self.app.frames)
+        if isinstance(answer, dispatch.Streamed):
+            heads = wire.stream_heads_for(answer.spec.content_type)
             if http10:
                 keep_alive = False  # the body is delimited by closing the connection
-                head = heads[responses.RAW_CLOSE]
+                head = heads[wire.RAW_CLOSE]
             else:
-                head = heads[responses.CHUNKED_KEEP_ALIVE if keep_alive else responses.CHUNKED_CLOSE]
+                head = heads[wire.CHUNKED_KEEP_ALIVE if keep_alive else wire.CHUNKED_CLOSE]
             self.start_stream(head, answer.spec, route.index, keep_alive, not http10,
                               answer.delay_ms, answer.ttft_ms, answer.fail_after)
             return
-        data = responses.complete(answer.status, answer.content_type, answer.body,
+        data = wire.complete(answer.status, answer.content_type, answer.body,
                                   keep_alive=keep_alive, http10=http10, head_only=head_only,
                                   extra=answer.headers)
         if answer.wait_ms <= 0 and not answer.cut:

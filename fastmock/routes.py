@@ -1,11 +1,11 @@
 """(path) -> Route: what kind of answer a path gets and which methods it takes."""
-from fastmock.responses import ALLOW_GET, ALLOW_POST
+from fastmock.wire import ALLOW_GET, ALLOW_POST
 
 # Route kinds
 STATIC = 0      # a whole pre-encoded response
 STREAM = 1      # a paced stream
 METRICS = 2     # rendered per request
-API = 3         # a provider API endpoint: answered by fastmock.api.dispatch
+API = 3         # a provider API endpoint: answered by fastmock.providers.dispatch
 
 # Metrics labels of answers that belong to no route; a Route's index follows them.
 OTHER = 0       # an unknown path
@@ -37,7 +37,7 @@ ROUTES = {
     b"/metrics": Route("/metrics", METRICS),
 }
 
-# -- provider APIs (issue #3); fastmock.api.ENDPOINTS maps the same paths to their handlers --
+# -- provider APIs (issue #3); fastmock.providers.dispatch.ENDPOINTS maps the same paths to their handlers --
 for _path in (b"/v1/chat/completions", b"/v1/completions", b"/v1/responses", b"/v1/embeddings",
               b"/v1/messages", b"/api/generate", b"/api/chat"):
     ROUTES[_path] = Route(_path.decode(), API, allow=ALLOW_POST)

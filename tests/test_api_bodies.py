@@ -9,10 +9,14 @@ import sys
 
 import pytest
 
-from fastmock import answers, api, bodies, controls, embeddings, openai_api
-from fastmock.bodies import ApiError
+from fastmock import controls
 from fastmock.config import Config
 from fastmock.frames import DEFAULT_TEXT, Frames, split_tokens
+from fastmock.providers import common as answers
+from fastmock.providers import dispatch as api
+from fastmock.providers import embeddings, openai
+from fastmock.providers import request as bodies
+from fastmock.providers.request import ApiError
 
 FRAMES = Frames()
 CONFIG = Config(delay_ms=7, ttft_ms=3)
@@ -139,7 +143,7 @@ def test_ids_are_unique_and_fixed_width():
 
 
 def test_new_id_changes_its_prefix_in_a_forked_worker():
-    code = ("import os; from fastmock.answers import new_id; a = new_id(b'x'); r, w = os.pipe()\n"
+    code = ("import os; from fastmock.providers.common import new_id; a = new_id(b'x'); r, w = os.pipe()\n"
             "if os.fork() == 0:\n os.write(w, new_id(b'x')); os._exit(0)\n"
             "os.wait(); b = os.read(r, 100); print(a[:9] != b[:9], a != b)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -180,7 +184,7 @@ def test_an_invalid_control_is_a_400_naming_it_in_each_shape():
 def test_a_bug_in_a_handler_is_a_500_in_the_api_shape(monkeypatch, caplog):
     def broken(call):
         raise RuntimeError("boom")
-    monkeypatch.setattr(openai_api, "chat", broken)
+    monkeypatch.setattr(openai, "chat", broken)
     status, doc = error_of(dispatch("/v1/chat/completions", {"model": "m", "messages": []}))
     assert status == 500 and doc["error"]["type"] == "server_error"
     assert "boom" in caplog.text
@@ -201,7 +205,7 @@ def test_every_endpoint_is_routed():
     api_paths = {p for p, r in ROUTES.items() if r.kind == API}
     assert api_paths == set(api.ENDPOINTS)
     assert find(b"/v1/models/some-model").name == "/v1/models/{id}"
-    assert api.endpoint(b"/v1/models/x") == ("openai_api", "get_model")
+    assert api.endpoint(b"/v1/models/x") == ("openai", "get_model")
 
 
 def test_whole_answers_are_bounded_but_streams_are_not():

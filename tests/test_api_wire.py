@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from fastmock import api
+from fastmock.providers import dispatch as api
 from fakes import FRAMES, Client, loop, parse_head, parse_response, stats  # noqa: F401  (loop is a fixture)
 
 CHAT = [{"role": "user", "content": "hi"}]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fastmock import _chunks, frames, responses
+from fastmock import _chunks, frames, wire
 from fastmock.frames import CLOSE, KEEP_ALIVE, KEEP_ALIVE_10, Frames
 
 SPLICE = _chunks.chat_chunk_splice(b"chatcmpl-abc0000000000000001", 1700000123, b"mock-gpt-4o")
@@ -203,7 +203,7 @@ def test_custom_corpus_and_quoted_model_give_valid_json():
 
 
 def test_error_body_escapes_the_message():
-    body = responses.openai_error_body(400, 'bad "value" \\ \n', "delay_ms")
+    body = wire.openai_error_body(400, 'bad "value" \\ \n', "delay_ms")
     assert json.loads(body) == {"error": {"message": 'bad "value" \\ \n',
                                           "type": "invalid_request_error",
                                           "param": "delay_ms", "code": None}}

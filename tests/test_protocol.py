@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from fastmock import responses
+from fastmock import wire
 from fastmock.routes import ROUTES
 from fakes import (  # noqa: F401  (loop and client are fixtures)
     FRAMES, Client, chat_deltas, client, loop, make_app, parse_head, parse_response,
@@ -298,12 +298,12 @@ def test_options_preflight(client):
 
 def test_malformed_request_is_400_and_close(client):
     client.send(b"GARBAGE\x01 / HTTP/1.1\r\n\r\n")
-    assert client.data() == responses.BAD_REQUEST
+    assert client.data() == wire.BAD_REQUEST
     [r] = client.responses()
     assert r.status == 400 and r.header("connection") == "close"
     assert_closed(client)
     client.protocol.data_received(req("/health"))   # nothing more is HTTP on this connection
-    assert client.data() == responses.BAD_REQUEST
+    assert client.data() == wire.BAD_REQUEST
 
 
 def test_too_many_headers_is_431(client):

@@ -6,9 +6,9 @@ token), then ``content_block_stop``, ``message_delta`` (stop_reason, usage) and
 ``message_stop`` (the closing). Every event has its ``event:`` line: the SDK
 skips data without one.
 """
-from fastmock import bodies
-from fastmock.answers import JSON, Call, Whole, count_tokens, new_id, plan, retry_after
 from fastmock.frames import json_string
+from fastmock.providers import request
+from fastmock.providers.common import JSON, Call, Whole, count_tokens, new_id, plan, retry_after
 from fastmock.streamspec import StreamSpec
 
 SSE = b"text/event-stream"
@@ -40,15 +40,15 @@ def _event(kind: bytes, fields: bytes) -> bytes:
 
 
 def messages(call: Call):
-    doc = bodies.parse(call.body)
-    model = bodies.model(doc)
-    limit = bodies.integer(doc, "max_tokens", 1, MAX_TOKENS, required=True)
-    items = bodies.messages(doc, roles=("user", "assistant"))
+    doc = request.parse(call.body)
+    model = request.model(doc)
+    limit = request.integer(doc, "max_tokens", 1, MAX_TOKENS, required=True)
+    items = request.messages(doc, roles=("user", "assistant"))
     system = doc.get("system")
-    system_text = bodies.content_text(system, "system") if system is not None else ""
-    stream = bodies.boolean(doc, "stream")
+    system_text = request.content_text(system, "system") if system is not None else ""
+    stream = request.boolean(doc, "stream")
     prompt = count_tokens(system_text, *(text for _, text in items))
-    p = plan(call, bodies.last_text(items), limit, whole=not stream)
+    p = plan(call, request.last_text(items), limit, whole=not stream)
     stop = b"max_tokens" if p.length else b"end_turn"
     mid = new_id(b"msg_")
     head = (b'{"id":"' + mid + b'","type":"message","role":"assistant","model":"' + model

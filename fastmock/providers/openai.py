@@ -1,5 +1,5 @@
 """OpenAI-compatible endpoints: chat completions, completions, responses, models
-(embeddings are in fastmock.embeddings).
+(embeddings are in fastmock.providers.embeddings).
 
 Every document is joined from constant byte pieces and the per-response fields
 (id, created, model); streams are StreamSpecs whose frames splice the response's
@@ -7,12 +7,13 @@ id/created/model in front of pre-escaped tokens, so nothing is JSON-encoded per 
 """
 from urllib.parse import unquote_to_bytes
 
-from fastmock import bodies
-from fastmock.answers import JSON, Call, Whole, count_tokens, new_id, now, plan, retry_after
-from fastmock.bodies import ApiError
 from fastmock.frames import chat_chunk_splice
-from fastmock.responses import openai_error_body
+from fastmock.providers import request
+from fastmock.providers.common import (JSON, Call, Whole, count_tokens, new_id, now, plan,
+                                       retry_after)
+from fastmock.providers.request import ApiError
 from fastmock.streamspec import StreamSpec
+from fastmock.wire import openai_error_body
 
 SSE = b"text/event-stream"
 DONE = b"data: [DONE]\n\n"
@@ -33,29 +34,29 @@ def _usage(prompt: int, completion: int) -> bytes:
 def _limit(doc: dict, *names: str):
     """The first of ``names`` the body sets, as a token limit."""
     for name in names:
-        value = bodies.integer(doc, name, 1, MAX_TOKENS)
+        value = request.integer(doc, name, 1, MAX_TOKENS)
         if value is not None:
             return value
     return None
 
 
 def _include_usage(doc: dict) -> bool:
-    options = bodies.obj(doc, "stream_options")
-    return options is not None and bodies.boolean(options, "include_usage",
+    options = request.obj(doc, "stream_options")
+    return options is not None and request.boolean(options, "include_usage",
                                                   param="stream_options.include_usage")
 
 
 # -- POST /v1/chat/completions ------------------------------------------------------------
 
 def chat(call: Call):
-    doc = bodies.parse(call.body)
-    model = bodies.model(doc)
-    messages = bodies.messages(doc)
+    doc = request.parse(call.body)
+    model = request.model(doc)
+    messages = request.messages(doc)
     limit = _limit(doc, "max_completion_tokens", "max_tokens")
-    stream = bodies.boolean(doc, "stream")
+    stream = request.boolean(doc, "stream")
     include_usage = _include_usage(doc)
     prompt = count_tokens(*(text for _, text in messages))
-    p = plan(call, bodies.last_text(messages), limit, whole=not stream)
+    p = plan(call, request.last_text(messages), limit, whole=not stream)
     finish = b"length" if p.length else b"stop"
     cid, created = new_id(b"chatcmpl-"), now()
     if not stream:
@@ -86,12 +87,12 @@ def chat(call: Call):
 # -- POST /v1/completions (legacy text completions) -------------------------------------
 
 def completions(call: Call):
-    doc = bodies.parse(call.body)
-    model = bodies.model(doc)
-    prompt_value = bodies.required(doc, "prompt")
+    doc = request.parse(call.body)
+    model = request.model(doc)
+    prompt_value = request.required(doc, "prompt")
     texts, prompt = inputs(prompt_value, "prompt")
     limit = _limit(doc, "max_tokens")
-    stream = bodies.boolean(doc, "stream")
+    stream = request.boolean(doc, "stream")
     include_usage = _include_usage(doc)
     p = plan(call, texts[-1] if texts else "", limit, whole=not stream)
     finish = b"length" if p.length else b"stop"
@@ -123,7 +124,7 @@ def inputs(value, param: str) -> tuple[list[str], int]:
     if isinstance(value, str):
         return [value], count_tokens(value)
     if not isinstance(value, list):
-        raise bodies.wrong_type(param, "a string or an array", value)
+        raise request.wrong_type(param, "a string or an array", value)
     if len(value) > MAX_INPUTS:
         raise ApiError(400, f"'{param}' may hold at most {MAX_INPUTS} items", param)
     if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
@@ -137,21 +138,21 @@ def inputs(value, param: str) -> tuple[list[str], int]:
                                             for v in item):
             tokens += len(item)
         else:
-            raise bodies.wrong_type(f"{param}[{i}]", "a string or an array of token ids", item)
+            raise request.wrong_type(f"{param}[{i}]", "a string or an array of token ids", item)
     return texts, tokens
 
 
 # -- POST /v1/responses -------------------------------------------------------------------
 
 def responses_api(call: Call):
-    doc = bodies.parse(call.body)
-    model = bodies.model(doc)
-    instructions = bodies.string(doc, "instructions") or ""
+    doc = request.parse(call.body)
+    model = request.model(doc)
+    instructions = request.string(doc, "instructions") or ""
     items = _response_input(doc.get("input"))
     limit = _limit(doc, "max_output_tokens")
-    stream = bodies.boolean(doc, "stream")
+    stream = request.boolean(doc, "stream")
     prompt = count_tokens(instructions, *(text for _, text in items))
-    p = plan(call, bodies.last_text(items), limit, whole=True)  # its closing repeats the text
+    p = plan(call, request.last_text(items), limit, whole=True)  # its closing repeats the text
     rid, mid, created = new_id(b"resp_"), new_id(b"msg_"), now()
     limit_json = b"null" if limit is None else b"%d" % limit
 
@@ -222,18 +223,18 @@ def _response_input(value) -> list[tuple[str, str]]:
     if isinstance(value, str):
         return [("user", value)]
     if not isinstance(value, list):
-        raise bodies.wrong_type("input", "a string or an array of input items", value)
+        raise request.wrong_type("input", "a string or an array of input items", value)
     out = []
     for i, entry in enumerate(value):
         where = f"input[{i}]"
         if not isinstance(entry, dict):
-            raise bodies.wrong_type(where, "an object", entry)
+            raise request.wrong_type(where, "an object", entry)
         role = entry.get("role")
         if role is None:              # function_call_output, reasoning, ...: no prompt text
             continue
         if not isinstance(role, str):
-            raise bodies.wrong_type(where + ".role", "a string", role)
-        out.append((role, bodies.content_text(entry.get("content"), where + ".content",
+            raise request.wrong_type(where + ".role", "a string", role)
+        out.append((role, request.content_text(entry.get("content"), where + ".content",
                                               ("input_text", "output_text", "text"))))
     return out
 
@@ -259,4 +260,4 @@ def get_model(call: Call):
     if not raw:
         raise ApiError(404, "no model id in the path", "model")
     name = unquote_to_bytes(raw).decode("utf-8", "replace")
-    return call.whole(model_object(bodies.escape(name)))
+    return call.whole(model_object(request.escape(name)))

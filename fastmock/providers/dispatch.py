@@ -3,8 +3,8 @@
     dispatch(method, path, query, headers, body, config, frames) -> Whole | Streamed
 
 ``headers`` are the ``X-Mock-*`` headers the connection kept; ``body`` is the whole
-request body. The answer is a complete response (``answers.Whole``) or a stream
-(``answers.Streamed``: a StreamSpec and its pacing); every error, whatever its
+request body. The answer is a complete response (``common.Whole``) or a stream
+(``common.Streamed``: a StreamSpec and its pacing); every error, whatever its
 cause (a control, the status control, the body), is a Whole in the API's own
 error shape. No client input ever reaches a header line.
 
@@ -15,26 +15,26 @@ import importlib
 import logging
 
 from fastmock import controls
-from fastmock.answers import Call, Streamed, Whole  # noqa: F401  (the engine reads these)
-from fastmock.bodies import ApiError
+from fastmock.providers.common import Call, Streamed, Whole  # noqa: F401  (the engine reads these)
+from fastmock.providers.request import ApiError
 
 log = logging.getLogger("fastmock")
 
 # path -> (module, function); keep in step with the API routes in routes.py
 ENDPOINTS = {
-    b"/v1/chat/completions": ("openai_api", "chat"),
-    b"/v1/completions": ("openai_api", "completions"),
-    b"/v1/responses": ("openai_api", "responses_api"),
+    b"/v1/chat/completions": ("openai", "chat"),
+    b"/v1/completions": ("openai", "completions"),
+    b"/v1/responses": ("openai", "responses_api"),
     b"/v1/embeddings": ("embeddings", "embeddings"),
-    b"/v1/models": ("openai_api", "list_models"),
-    b"/v1/messages": ("anthropic_api", "messages"),
-    b"/api/generate": ("ollama_api", "generate"),
-    b"/api/chat": ("ollama_api", "chat"),
-    b"/api/tags": ("ollama_api", "tags"),
-    b"/api/version": ("ollama_api", "version"),
+    b"/v1/models": ("openai", "list_models"),
+    b"/v1/messages": ("anthropic", "messages"),
+    b"/api/generate": ("ollama", "generate"),
+    b"/api/chat": ("ollama", "chat"),
+    b"/api/tags": ("ollama", "tags"),
+    b"/api/version": ("ollama", "version"),
 }
 MODEL_PREFIX = b"/v1/models/"
-_MODEL = ("openai_api", "get_model")
+_MODEL = ("openai", "get_model")
 _modules: dict = {}
 
 
@@ -49,14 +49,14 @@ def endpoint(path: bytes):
 def _module(name: str):
     module = _modules.get(name)
     if module is None:
-        module = _modules[name] = importlib.import_module("fastmock." + name)
+        module = _modules[name] = importlib.import_module("fastmock.providers." + name)
     return module
 
 
 def error_for(path: bytes, status: int, message: str, param: str | None = None) -> Whole:
     """An error answer in the shape of the API that owns ``path`` (OpenAI's by default)."""
     found = endpoint(path)
-    return _module(found[0] if found else "openai_api").error(status, message, param)
+    return _module(found[0] if found else "openai").error(status, message, param)
 
 
 def dispatch(method: bytes, path: bytes, query, headers, body: bytes, config, frames):

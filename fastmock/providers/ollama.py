@@ -8,9 +8,9 @@ carries ``done_reason`` and the count/duration fields, computed when it is sent.
 import binascii
 import time
 
-from fastmock import bodies
-from fastmock.answers import JSON, Call, Whole, count_tokens, plan, retry_after
 from fastmock.frames import json_string
+from fastmock.providers import request
+from fastmock.providers.common import JSON, Call, Whole, count_tokens, plan, retry_after
 from fastmock.streamspec import StreamSpec
 
 NDJSON = b"application/x-ndjson"
@@ -39,19 +39,19 @@ def _durations(total_ns: int, prompt: int, sent: int) -> bytes:
 
 def _limit(doc: dict):
     """``options.num_predict``: a positive cap; -1, -2 (and 0) mean no cap."""
-    options = bodies.obj(doc, "options")
+    options = request.obj(doc, "options")
     if options is None:
         return None
-    value = bodies.integer(options, "num_predict", -2, MAX_TOKENS, param="options.num_predict")
+    value = request.integer(options, "num_predict", -2, MAX_TOKENS, param="options.num_predict")
     return value if value is not None and value > 0 else None
 
 
 def generate(call: Call):
-    doc = bodies.parse(call.body)
-    model = bodies.model(doc)
-    prompt_text = bodies.string(doc, "prompt")
-    system = bodies.string(doc, "system") or ""
-    stream = bodies.boolean(doc, "stream", default=True)
+    doc = request.parse(call.body)
+    model = request.model(doc)
+    prompt_text = request.string(doc, "prompt")
+    system = request.string(doc, "system") or ""
+    stream = request.boolean(doc, "stream", default=True)
     limit = _limit(doc)
     if prompt_text is None:       # Ollama's "load the model" request: one done object
         return _loaded(call, model, b'"response":"",')
@@ -61,15 +61,15 @@ def generate(call: Call):
 
 
 def chat(call: Call):
-    doc = bodies.parse(call.body)
-    model = bodies.model(doc)
-    items = bodies.messages(doc, required=False)
-    stream = bodies.boolean(doc, "stream", default=True)
+    doc = request.parse(call.body)
+    model = request.model(doc)
+    items = request.messages(doc, required=False)
+    stream = request.boolean(doc, "stream", default=True)
     limit = _limit(doc)
     if not items:
         return _loaded(call, model, b'"message":{"role":"assistant","content":""},')
     prompt = count_tokens(*(text for _, text in items))
-    return _answer(call, model, prompt, bodies.last_text(items), limit, stream,
+    return _answer(call, model, prompt, request.last_text(items), limit, stream,
                    b'","message":{"role":"assistant","content":"', b'"},"done":false}\n',
                    b'"message":{"role":"assistant","content":"', b'"},')
 

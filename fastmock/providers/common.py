@@ -16,8 +16,8 @@ the body's own limit is what stopped them, unique ids, and prompt token counts.
 import os
 import time
 
-from fastmock.bodies import ApiError, escape
 from fastmock.frames import split_tokens
+from fastmock.providers.request import ApiError, escape
 
 ECHO_HEADER = b"x-mock-echo"
 ECHO_PREFIX = "echo:"
