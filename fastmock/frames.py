@@ -1,7 +1,10 @@
 """The pre-encoded bytes of one server, built once at start from its corpus and model.
 
-fastmock never runs on a silent pure-Python fallback: a missing build fails
-loudly here (and in the CLI, for every compiled module).
+The only importer of the compiled ``_chunks``: the rest of fastmock reaches the
+escaper, the tokenizer and the constant pieces of every frame through here.
+Bytes only: HTTP heads are wire.py's. fastmock never runs on a silent
+pure-Python fallback: a missing build fails loudly here (and in the CLI, for
+every compiled module).
 """
 import time
 
@@ -20,8 +23,10 @@ json_string = _chunks.json_string
 split_tokens = _chunks.split_tokens
 chat_chunk_splice = _chunks.chat_chunk_splice
 ollama_generate_done = _chunks.ollama_generate_done
+whole_responses = _chunks.whole_responses
 KEEP_ALIVE, KEEP_ALIVE_10, CLOSE = _chunks.KEEP_ALIVE, _chunks.KEEP_ALIVE_10, _chunks.CLOSE
 DEFAULT_TEXT = _chunks.DEFAULT_TEXT
+HEALTH_BODY = _chunks.HEALTH_BODY
 EXTENSION_FILE = _chunks.__file__
 
 SSE = b"text/event-stream"
@@ -31,12 +36,10 @@ NDJSON = b"application/x-ndjson"
 class Frames:
     """Everything pre-encoded for one corpus and model name."""
 
-    __slots__ = ("corpus", "chat_model", "ollama_model", "api_data", "health", "_ollama_splice",
-                 "_chat_head", "_chat_tail")
+    __slots__ = ("corpus", "chat_model", "ollama_model", "_ollama_splice", "_chat_head",
+                 "_chat_tail")
 
     def __init__(self, text: str = DEFAULT_TEXT, model: str | None = None) -> None:
-        from fastmock import wire  # wire needs this module's escaper first
-
         self.corpus = Corpus(text)
         self.chat_model = json_string(model or _chunks.CHAT_MODEL)
         self.ollama_model = json_string(model or _chunks.OLLAMA_MODEL)
@@ -45,12 +48,10 @@ class Frames:
         # process), and the splice after them (one per second: it holds "created").
         self._chat_head = (b"", b"")
         self._chat_tail = (-1, b"")
-        # (GET variants, HEAD variants), indexed by KEEP_ALIVE / KEEP_ALIVE_10 / CLOSE
-        self.api_data = _chunks.whole_responses(
-            wire.status_line(200), wire.JSON_HEADERS,
-            _chunks.api_data_body(self.corpus, self.chat_model))
-        self.health = _chunks.whole_responses(
-            wire.status_line(200), wire.JSON_HEADERS, _chunks.HEALTH_BODY)
+
+    def api_data_body(self) -> bytes:
+        """The /api/data document: the whole corpus as one chat.completion."""
+        return _chunks.api_data_body(self.corpus, self.chat_model)
 
     def chat_stream(self, id_head: bytes, id_number: int, created: int, total: int) -> StreamSpec:
         """/stream-sse and /stream-loop: chat.completion.chunk events, then ``data: [DONE]``.

@@ -6,9 +6,8 @@ answer to each parsed request: a pre-encoded document, an error in the
 route's API shape, or a stream described by a StreamSpec.
 """
 import asyncio
-import time
 
-from fastmock import wire
+from fastmock import seed, wire
 from fastmock._engine import Connection
 from fastmock.frames import CLOSE, KEEP_ALIVE, KEEP_ALIVE_10
 from fastmock.routes import API, METRICS, OTHER, STATIC, STREAM, find
@@ -16,6 +15,11 @@ from fastmock.routes import API, METRICS, OTHER, STATIC, STREAM, find
 HEAD = b"HEAD"
 OPTIONS = b"OPTIONS"
 METRICS_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
+
+
+def static_answers(frames) -> dict:
+    """path -> (GET variants, HEAD variants) of every static route, built once per server."""
+    return {b"/api/data": seed.api_data(frames), b"/health": seed.health(frames)}
 
 
 class HttpProtocol(Connection, asyncio.Protocol):
@@ -84,13 +88,12 @@ class HttpProtocol(Connection, asyncio.Protocol):
         if head_only:
             self.respond(head, route.index, 200, keep_alive)
             return
-        frames = app.frames
-        count = len(frames.corpus)
-        total = ctl.max_tokens if ctl.max_tokens > 0 else (-1 if route.endless else count)
         if route.ollama:
-            spec = frames.ollama_stream(total, app.pacer.stamp_now)
+            spec = seed.ollama_generate(app, ctl.max_tokens)
+        elif route.endless:
+            spec = seed.endless_chat(app, ctl.max_tokens)
         else:
-            spec = frames.chat_stream(app.id_head, app.next_id(), int(time.time()), total)
+            spec = seed.chat(app, ctl.max_tokens)
         self.start_stream(head, spec, route.index, keep_alive, not http10, ctl.delay_ms,
                           ctl.ttft_ms, ctl.fail_after)
 

@@ -16,7 +16,7 @@ from fastmock import __version__
 from fastmock._engine import Counters, Pacer, Shared
 from fastmock.acceptor import Acceptor
 from fastmock.frames import Frames
-from fastmock.protocol import HttpProtocol
+from fastmock.protocol import HttpProtocol, static_answers
 
 log = logging.getLogger("fastmock")
 
@@ -37,7 +37,7 @@ class App(Shared):
         super().__init__(loop, config, Pacer(loop, config.tick_ms),
                          counters if counters is not None else Counters(), access_log)
         self.frames = frames
-        self.static = {b"/api/data": frames.api_data, b"/health": frames.health}
+        self.static = static_answers(frames)
         # Completion ids are chatcmpl- and 24 hex digits: 8 random per process, 16 counted.
         self.id_head = b"chatcmpl-" + os.urandom(4).hex().encode()
         self._id_count = 0

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from fastmock.protocol import static_answers
 from fastmock.providers import dispatch as api
 from fakes import FRAMES, Client, loop, parse_head, parse_response, stats  # noqa: F401  (loop is a fixture)
 
@@ -132,7 +133,7 @@ def test_a_late_whole_answer_waits_its_ttft_and_keeps_the_order(loop):
     loop.advance(0.002)
     response, rest = parse_response(client.data())
     assert response.status == 200 and response.json()["object"] == "chat.completion"
-    assert rest == FRAMES.health[0][0]
+    assert rest == static_answers(FRAMES)[b"/health"][0][0]
     assert stats(client.app).streams == 0
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from fastmock import _chunks, frames, wire
 from fastmock.frames import CLOSE, KEEP_ALIVE, KEEP_ALIVE_10, Frames
+from fastmock.protocol import static_answers
 
 SPLICE = _chunks.chat_chunk_splice(b"chatcmpl-abc0000000000000001", 1700000123, b"mock-gpt-4o")
 HELLO = Frames("Hello world")
@@ -98,9 +99,9 @@ def test_ndjson_done_line():
 
 # -- whole responses --------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["api_data", "health"])
-def test_whole_responses(name):
-    gets, heads = getattr(Frames(), name)
+@pytest.mark.parametrize("path", [b"/api/data", b"/health"])
+def test_whole_responses(path):
+    gets, heads = static_answers(Frames())[path]
     connection = {KEEP_ALIVE: None, KEEP_ALIVE_10: b"keep-alive", CLOSE: b"close"}
     bodies = set()
     for variant in (KEEP_ALIVE, KEEP_ALIVE_10, CLOSE):
@@ -121,19 +122,20 @@ def test_whole_responses(name):
 
 
 def test_health_body():
-    gets, _ = Frames().health
+    gets, _ = static_answers(Frames())[b"/health"]
     assert gets[KEEP_ALIVE].endswith(b"\r\n\r\n" + b'{"status":"ok"}')
 
 
 def test_api_data_body_is_the_whole_text():
     f = Frames()
-    body = f.api_data[0][KEEP_ALIVE].partition(b"\r\n\r\n")[2]
+    body = static_answers(f)[b"/api/data"][0][KEEP_ALIVE].partition(b"\r\n\r\n")[2]
     doc = json.loads(body)
     assert doc["object"] == "chat.completion" and doc["model"] == "mock-gpt-4o"
     assert doc["choices"][0]["message"] == {"role": "assistant", "content": _chunks.DEFAULT_TEXT}
     assert doc["usage"]["completion_tokens"] == len(f.corpus) == 209
     assert doc["usage"]["total_tokens"] == doc["usage"]["prompt_tokens"] + len(f.corpus)
-    assert body == Frames().api_data[0][KEEP_ALIVE].partition(b"\r\n\r\n")[2], "not deterministic"
+    again = static_answers(Frames())[b"/api/data"][0][KEEP_ALIVE]
+    assert body == again.partition(b"\r\n\r\n")[2], "not deterministic"
 
 
 # -- JSON escaping ------------------------------------------------------------------------
@@ -197,7 +199,7 @@ def test_custom_corpus_and_quoted_model_give_valid_json():
     objects = [json.loads(spec.frame(i, STAMP)) for i in range(n)]
     assert {o["model"] for o in objects} == {model}
     assert "".join(o["response"] for o in objects) == text
-    body = f.api_data[0][KEEP_ALIVE].partition(b"\r\n\r\n")[2]
+    body = static_answers(f)[b"/api/data"][0][KEEP_ALIVE].partition(b"\r\n\r\n")[2]
     doc = json.loads(body)
     assert doc["model"] == model and doc["choices"][0]["message"]["content"] == text
 

@@ -6,12 +6,14 @@ import json
 import pytest
 
 from fastmock import wire
+from fastmock.protocol import static_answers
 from fastmock.routes import ROUTES
 from fakes import (  # noqa: F401  (loop and client are fixtures)
     FRAMES, Client, chat_deltas, client, loop, make_app, parse_head, parse_response,
     parse_responses, sse_events, stats,
 )
 
+STATIC = static_answers(FRAMES)
 TEXT = FRAMES.corpus.text
 COUNT = len(FRAMES.corpus)
 GET_ROUTES = sorted(p.decode() for p, r in ROUTES.items() if b"GET" in r.methods)
@@ -56,7 +58,7 @@ def assert_full_sse(response, text: str = TEXT) -> list[dict]:
 
 def test_get_health(client):
     client.send(req("/health"))
-    assert client.data() == FRAMES.health[0][0]
+    assert client.data() == STATIC[b"/health"][0][0]
     [r] = client.responses()
     assert r.status == 200 and r.json() == {"status": "ok"}
     assert r.header("connection") is None and r.header("content-length") == "15"
@@ -72,7 +74,7 @@ def test_get_api_data(client):
     assert int(r.header("content-length")) == len(r.body)
     client.take()
     client.send(req("/api/data"))
-    assert client.data() == FRAMES.api_data[0][0], "the same bytes every time"
+    assert client.data() == STATIC[b"/api/data"][0][0], "the same bytes every time"
 
 
 def test_get_stream_sse(client):
@@ -118,7 +120,7 @@ def test_request_fed_one_byte_at_a_time(client):
 def test_keep_alive_serves_many_requests(client):
     for _ in range(5):
         client.send(req("/health"))
-    assert client.data() == FRAMES.health[0][0] * 5
+    assert client.data() == STATIC[b"/health"][0][0] * 5
     assert_open(client)
 
 
@@ -195,13 +197,13 @@ def test_http10_closes(client):
     client.send(req("/health", version="1.0"))
     [r] = client.responses()
     assert r.status == 200 and r.header("connection") == "close"
-    assert client.data() == FRAMES.health[0][2]
+    assert client.data() == STATIC[b"/health"][0][2]
     assert_closed(client)
 
 
 def test_http10_keep_alive(client):
     client.send(req("/health", version="1.0", headers="Connection: keep-alive\r\n"))
-    assert client.data() == FRAMES.health[0][1]
+    assert client.data() == STATIC[b"/health"][0][1]
     [r] = client.responses()
     assert r.header("connection") == "keep-alive"
     assert_open(client)
@@ -248,7 +250,7 @@ def test_head_on_every_get_route(loop, path):
     assert head.data() == get_head
     assert_open(head)
     head.send(req("/health"))
-    assert head.data() == get_head + FRAMES.health[0][0]
+    assert head.data() == get_head + STATIC[b"/health"][0][0]
 
 
 def test_head_of_an_unknown_route_has_no_body(client):
@@ -256,7 +258,7 @@ def test_head_of_an_unknown_route_has_no_body(client):
     data = client.data()
     r1, rest = parse_response(data, head_only=True)
     assert r1.status == 404 and int(r1.header("content-length")) > 0
-    assert rest == FRAMES.health[0][0]
+    assert rest == STATIC[b"/health"][0][0]
 
 
 def test_not_found(client):
@@ -356,14 +358,14 @@ def test_chunked_body_over_the_limit_is_413(loop):
 def test_chunked_body_within_the_limit_is_read(loop):
     c = Client(loop, max_body_bytes=100)
     c.send(req("/health", headers="Transfer-Encoding: chunked\r\n") + b"3\r\nabc\r\n0\r\n\r\n")
-    assert c.data() == FRAMES.health[0][0]
+    assert c.data() == STATIC[b"/health"][0][0]
 
 
 def test_expect_100_continue(client):
     client.send(req("/health", headers="Expect: 100-continue\r\nContent-Length: 5\r\n"))
     assert client.data() == b"HTTP/1.1 100 Continue\r\n\r\n"
     client.send(b"hello")
-    assert client.data() == b"HTTP/1.1 100 Continue\r\n\r\n" + FRAMES.health[0][0]
+    assert client.data() == b"HTTP/1.1 100 Continue\r\n\r\n" + STATIC[b"/health"][0][0]
     assert_open(client)
 
 
@@ -371,13 +373,13 @@ def test_no_100_continue_without_expect(client):
     client.send(req("/health", headers="Content-Length: 5\r\n"))
     assert client.data() == b""
     client.send(b"hello")
-    assert client.data() == FRAMES.health[0][0]
+    assert client.data() == STATIC[b"/health"][0][0]
 
 
 def test_upgrade_is_answered_then_closed(client):
     client.send(req("/health", headers="Connection: Upgrade\r\nUpgrade: websocket\r\n")
                 + b"\x81\x85binary-websocket-frame" + req("/api/data"))
-    assert client.data() == FRAMES.health[0][2]
+    assert client.data() == STATIC[b"/health"][0][2]
     [r] = client.responses()
     assert r.header("connection") == "close"
     assert_closed(client)
@@ -385,7 +387,7 @@ def test_upgrade_is_answered_then_closed(client):
 
 def test_connection_close_then_more_bytes(client):
     client.send(req("/health", headers="Connection: close\r\n") + req("/api/data") + b"junk\r\n")
-    assert client.data() == FRAMES.health[0][2]
+    assert client.data() == STATIC[b"/health"][0][2]
     assert_closed(client)
 
 
@@ -521,7 +523,7 @@ def test_keep_alive_timeout_closes_an_idle_connection(client):
     assert_open(client)
     client.loop.advance(0.02)
     client.protocol.check_timeouts(client.loop.time())
-    assert client.data() == FRAMES.health[0][0], "an idle close writes nothing"
+    assert client.data() == STATIC[b"/health"][0][0], "an idle close writes nothing"
     assert_closed(client)
 
 
@@ -689,7 +691,7 @@ def test_shutdown_lets_a_stream_finish_then_closes(client):
 def test_requests_during_shutdown_get_connection_close(client):
     client.app.shutting_down = True
     client.send(req("/health"))
-    assert client.data() == FRAMES.health[0][2]
+    assert client.data() == STATIC[b"/health"][0][2]
     assert_closed(client)
 
 

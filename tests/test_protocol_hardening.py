@@ -6,9 +6,9 @@ tests/test_e2e_limits.py; these pin the edge cases a socket cannot place exactly
 from __future__ import annotations
 
 from fakes import FRAMES, Client, MockTransport, loop, stats  # noqa: F401  (loop is a fixture)
-from fastmock.protocol import HttpProtocol
+from fastmock.protocol import HttpProtocol, static_answers
 
-HEALTH = FRAMES.health[0][0]
+HEALTH = static_answers(FRAMES)[b"/health"][0][0]
 
 
 def req(target: str = "/health", headers: str = "", version: str = "1.1", method: str = "GET") -> bytes:
