@@ -27,7 +27,7 @@ class CannedAnswers:
             route = find(path)
             if route is not None and route.kind == API:
                 from fastmock.providers import dispatch
-                answer = dispatch.error_for(path, status, message)
+                answer = dispatch.error_for(route, status, message)
                 return wire.complete(status, answer.content_type, answer.body,
                                      keep_alive=False, extra=answer.headers)
         return wire.openai_error(status, message, keep_alive=False)

@@ -7,10 +7,10 @@ route's API shape, or a stream described by a StreamSpec.
 """
 import asyncio
 
-from fastmock import seed, wire
+from fastmock import wire
 from fastmock._engine import Connection
 from fastmock.frames import CLOSE, KEEP_ALIVE, KEEP_ALIVE_10
-from fastmock.routes import API, METRICS, OTHER, STATIC, STREAM, find
+from fastmock.routes import API, LABELS, METRICS, OTHER, STATIC, STREAM, TABLE, find
 
 HEAD = b"HEAD"
 OPTIONS = b"OPTIONS"
@@ -19,7 +19,7 @@ METRICS_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
 def static_answers(frames) -> dict:
     """path -> (GET variants, HEAD variants) of every static route, built once per server."""
-    return {b"/api/data": seed.api_data(frames), b"/health": seed.health(frames)}
+    return {route.path: route.handler(frames) for route in TABLE if route.kind == STATIC}
 
 
 class HttpProtocol(Connection, asyncio.Protocol):
@@ -35,11 +35,11 @@ class HttpProtocol(Connection, asyncio.Protocol):
         if route is None:
             message = "no route for " + path.decode("utf-8", "replace")[:200]
             self.respond(wire.openai_error(404, message, keep_alive=keep_alive, http10=http10,
-                                                head_only=method == HEAD),
+                                           head_only=method == HEAD),
                          OTHER, 404, keep_alive)
         elif method not in route.methods:
             self.respond(wire.method_not_allowed(route.allow, method.decode("latin-1"),
-                                                      keep_alive=keep_alive, http10=http10),
+                                                 keep_alive=keep_alive, http10=http10),
                          route.index, 405, keep_alive)
         elif method == OPTIONS:
             self.respond(wire.preflight(route.allow, keep_alive=keep_alive, http10=http10),
@@ -54,69 +54,46 @@ class HttpProtocol(Connection, asyncio.Protocol):
         elif route.kind == API:
             self.provider_api(route, request, path, None if q < 0 else url[q + 1:])
         elif route.kind == METRICS:
-            from fastmock.metrics import render  # loaded by the first scrape, not at start
-            self.respond(wire.complete(200, METRICS_TYPE, render(self.app.counters),
-                                            keep_alive=keep_alive, http10=http10,
-                                            head_only=method == HEAD),
+            render = route.handler()  # loaded by the first scrape, not at start
+            self.respond(wire.complete(200, METRICS_TYPE, render(self.app.counters, LABELS),
+                                       keep_alive=keep_alive, http10=http10,
+                                       head_only=method == HEAD),
                          route.index, 200, keep_alive)
 
     def seed_stream(self, route, request, query: bytes | None) -> None:
         """/stream-sse, /stream-loop and /stream-ndjson, with their per-request controls."""
         from fastmock import controls  # the first stream loads the control parser
-        app, config = self.app, self.app.config
+        config = self.app.config
         keep_alive, http10 = request.keep_alive, request.http10
         head_only = request.method == HEAD
         try:
             ctl = controls.parse(query, request.headers, config.delay_ms, config.ttft_ms)
         except controls.InvalidControl as exc:
             self.respond(wire.openai_error(400, str(exc), exc.param, keep_alive=keep_alive,
-                                                http10=http10, head_only=head_only),
+                                           http10=http10, head_only=head_only),
                          route.index, 400, keep_alive)
             return
         if ctl.status >= 400:
             message = f"mock error: status {ctl.status} requested by the status control"
             self.respond(wire.openai_error(ctl.status, message, keep_alive=keep_alive,
-                                                http10=http10, head_only=head_only),
+                                           http10=http10, head_only=head_only),
                          route.index, ctl.status, keep_alive)
             return
-        heads = wire.NDJSON_HEADS if route.ollama else wire.SSE_HEADS
-        if http10:
-            keep_alive = False  # the body is delimited by closing the connection
-            head = heads[wire.RAW_CLOSE]
-        else:
-            head = heads[wire.CHUNKED_KEEP_ALIVE if keep_alive else wire.CHUNKED_CLOSE]
-        if head_only:
-            self.respond(head, route.index, 200, keep_alive)
-            return
-        if route.ollama:
-            spec = seed.ollama_generate(app, ctl.max_tokens)
-        elif route.endless:
-            spec = seed.endless_chat(app, ctl.max_tokens)
-        else:
-            spec = seed.chat(app, ctl.max_tokens)
-        self.start_stream(head, spec, route.index, keep_alive, not http10, ctl.delay_ms,
-                          ctl.ttft_ms, ctl.fail_after)
+        self.stream(route, request, route.handler(self.app, ctl.max_tokens), ctl.delay_ms,
+                    ctl.ttft_ms, ctl.fail_after)
 
     def provider_api(self, route, request, path: bytes, query: bytes | None) -> None:
         """OpenAI, Anthropic and Ollama: a whole answer (maybe late or cut) or a StreamSpec."""
         from fastmock.providers import dispatch  # the first provider request loads the APIs
-        keep_alive, http10 = request.keep_alive, request.http10
-        head_only = request.method == HEAD
-        answer = dispatch.dispatch(request.method, path, query, request.headers, request.body,
-                                   self.app.config, self.app.frames)
+        answer = dispatch.answer(route, request, path, query, self.app)
         if isinstance(answer, dispatch.Streamed):
-            heads = wire.stream_heads_for(answer.spec.content_type)
-            if http10:
-                keep_alive = False  # the body is delimited by closing the connection
-                head = heads[wire.RAW_CLOSE]
-            else:
-                head = heads[wire.CHUNKED_KEEP_ALIVE if keep_alive else wire.CHUNKED_CLOSE]
-            self.start_stream(head, answer.spec, route.index, keep_alive, not http10,
-                              answer.delay_ms, answer.ttft_ms, answer.fail_after)
+            self.stream(route, request, answer.spec, answer.delay_ms, answer.ttft_ms,
+                        answer.fail_after)
             return
+        keep_alive, head_only = request.keep_alive, request.method == HEAD
         data = wire.complete(answer.status, answer.content_type, answer.body,
-                                  keep_alive=keep_alive, http10=http10, head_only=head_only,
-                                  extra=answer.headers)
+                             keep_alive=keep_alive, http10=request.http10, head_only=head_only,
+                             extra=answer.headers)
         if answer.wait_ms <= 0 and not answer.cut:
             self.respond(data, route.index, answer.status, keep_alive)
             return
@@ -124,3 +101,15 @@ class HttpProtocol(Connection, asyncio.Protocol):
         body_size = 0 if head_only else len(answer.body)
         cut_at = len(data) - body_size + body_size // 2 if answer.cut else -1
         self.answer_later(data, route.index, answer.status, keep_alive, answer.wait_ms, cut_at)
+
+    def stream(self, route, request, spec, delay_ms: int, ttft_ms: int, fail_after: int) -> None:
+        """A 200 stream of ``spec``: chunked on HTTP/1.1, delimited by the close on HTTP/1.0;
+        the head alone for HEAD."""
+        http10 = request.http10
+        keep_alive = request.keep_alive and not http10
+        head = wire.stream_head(spec.content_type, keep_alive, http10)
+        if request.method == HEAD:
+            self.respond(head, route.index, 200, keep_alive)
+            return
+        self.start_stream(head, spec, route.index, keep_alive, not http10, delay_ms, ttft_ms,
+                          fail_after)

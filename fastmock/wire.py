@@ -47,13 +47,18 @@ SSE_HEADS = stream_heads(b"text/event-stream")
 NDJSON_HEADS = stream_heads(b"application/x-ndjson")
 
 
-def stream_heads_for(content_type: bytes) -> tuple[bytes, bytes, bytes]:
-    """The ready-made heads of a stream of ``content_type`` (the provider APIs' StreamSpecs)."""
+def stream_head(content_type: bytes, keep_alive: bool, http10: bool) -> bytes:
+    """The head of a 200 stream: chunked on HTTP/1.1 (closing the connection after it unless
+    ``keep_alive``), delimited by the close on HTTP/1.0 (no chunked coding there)."""
     if content_type == b"text/event-stream":
-        return SSE_HEADS
-    if content_type == b"application/x-ndjson":
-        return NDJSON_HEADS
-    return stream_heads(content_type)
+        heads = SSE_HEADS
+    elif content_type == b"application/x-ndjson":
+        heads = NDJSON_HEADS
+    else:
+        heads = stream_heads(content_type)
+    if http10:
+        return heads[RAW_CLOSE]
+    return heads[CHUNKED_KEEP_ALIVE if keep_alive else CHUNKED_CLOSE]
 
 
 def _connection_line(keep_alive: bool, http10: bool) -> bytes:

@@ -6,20 +6,22 @@ import json
 import math
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
 from fastmock import controls
-from fastmock.config import Config
 from fastmock.frames import DEFAULT_TEXT, Frames, split_tokens
 from fastmock.providers import common as answers
 from fastmock.providers import dispatch as api
 from fastmock.providers import embeddings, openai
 from fastmock.providers import request as bodies
 from fastmock.providers.request import ApiError
+from fastmock.routes import API, LABELS, TABLE, find
+from fakes import ManualClockLoop, make_app
 
 FRAMES = Frames()
-CONFIG = Config(delay_ms=7, ttft_ms=3)
+APP = make_app(ManualClockLoop(), FRAMES, delay_ms=7, ttft_ms=3)
 TOKENS = split_tokens(DEFAULT_TEXT)
 HOSTILE = 'q"uo\\te\x00\x01\x1f\n\r\t\u2028\u2029é漢🙂\ud800</script>'
 
@@ -27,7 +29,8 @@ HOSTILE = 'q"uo\\te\x00\x01\x1f\n\r\t\u2028\u2029é漢🙂\ud800</script>'
 def dispatch(path: str, body=None, method: bytes = b"POST", query: bytes | None = None,
              headers: dict | None = None):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
-    return api.dispatch(method, path.encode(), query, headers, raw, CONFIG, FRAMES)
+    request = SimpleNamespace(method=method, headers=headers, body=raw)
+    return api.answer(find(path.encode()), request, path.encode(), query, APP)
 
 
 def error_of(answer) -> tuple[int, dict]:
@@ -200,12 +203,20 @@ def test_non_stream_answers_wait_the_ttft_and_are_cut_by_fail_after():
     assert (streamed.delay_ms, streamed.ttft_ms, streamed.fail_after) == (7, 3, 2)
 
 
-def test_every_endpoint_is_routed():
-    from fastmock.routes import API, ROUTES, find
-    api_paths = {p for p, r in ROUTES.items() if r.kind == API}
-    assert api_paths == set(api.ENDPOINTS)
-    assert find(b"/v1/models/some-model").name == "/v1/models/{id}"
-    assert api.endpoint(b"/v1/models/x") == ("openai", "get_model")
+def test_every_api_route_resolves_its_handler_and_its_error_shape():
+    for route in TABLE:
+        if route.kind == API:
+            assert callable(route.handler()) and callable(route.api().error), route.label
+    assert find(b"/v1/models/some-model").label == "/v1/models/{id}"
+    assert find(b"/v1/models/x").handler() is openai.get_model
+    assert find(b"/v1/embeddings").api() is openai      # OpenAI's error shape
+
+
+def test_metrics_labels_follow_the_table():
+    assert LABELS[:2] == ("other", "error")
+    assert [route.index for route in TABLE] == list(range(2, 2 + len(TABLE)))
+    assert all(LABELS[route.index] == route.label for route in TABLE)
+    assert len(set(LABELS)) == len(LABELS)
 
 
 def test_whole_answers_are_bounded_but_streams_are_not():

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from fastmock.protocol import static_answers
-from fastmock.providers import dispatch as api
+from fastmock.providers import dispatch
 from fakes import FRAMES, Client, loop, parse_head, parse_response, stats  # noqa: F401  (loop is a fixture)
 
 CHAT = [{"role": "user", "content": "hi"}]
@@ -34,15 +34,15 @@ def request(path: str, body: dict, version: str = "1.1", headers: str = "") -> b
 
 @pytest.fixture
 def answers(monkeypatch):
-    """Every answer api.dispatch gives, in order."""
+    """Every answer dispatch.answer gives, in order."""
     seen = []
-    real = api.dispatch
+    real = dispatch.answer
 
     def recording(*args):
         answer = real(*args)
         seen.append(answer)
         return answer
-    monkeypatch.setattr(api, "dispatch", recording)
+    monkeypatch.setattr(dispatch, "answer", recording)
     return seen
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from fastmock import wire
 from fastmock.protocol import static_answers
-from fastmock.routes import ROUTES
+from fastmock.routes import TABLE
 from fakes import (  # noqa: F401  (loop and client are fixtures)
     FRAMES, Client, chat_deltas, client, loop, make_app, parse_head, parse_response,
     parse_responses, sse_events, stats,
@@ -16,7 +16,7 @@ from fakes import (  # noqa: F401  (loop and client are fixtures)
 STATIC = static_answers(FRAMES)
 TEXT = FRAMES.corpus.text
 COUNT = len(FRAMES.corpus)
-GET_ROUTES = sorted(p.decode() for p, r in ROUTES.items() if b"GET" in r.methods)
+GET_ROUTES = sorted(r.path.decode() for r in TABLE if b"GET" in r.methods and not r.prefix)
 
 
 def req(target: str = "/health", method: str = "GET", version: str = "1.1",

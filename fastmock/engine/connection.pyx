@@ -151,7 +151,7 @@ class Reject(Exception):
             route = find(path)
             if route is not None and route.kind == API:
                 from fastmock.providers import dispatch
-                answer = dispatch.error_for(path, status, message)
+                answer = dispatch.error_for(route, status, message)
                 self.response = wire.complete(status, answer.content_type, answer.body,
                                                    keep_alive=False, extra=answer.headers)
                 return

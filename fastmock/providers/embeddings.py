@@ -13,7 +13,7 @@ from _random import Random
 
 from fastmock.providers import request
 from fastmock.providers.common import Call
-from fastmock.providers.openai import error, inputs  # noqa: F401  (dispatch calls error())
+from fastmock.providers.openai import inputs
 from fastmock.providers.request import ApiError
 
 DIMENSIONS = 1536
