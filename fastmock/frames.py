@@ -16,7 +16,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
         f"({exc}); reinstall fastmock with a C compiler available: pip install ."
     ) from exc
 
-from fastmock.streamspec import StreamSpec
+from fastmock.streamspec import NDJSON, SSE, StreamSpec
 
 Corpus = _chunks.Corpus
 json_string = _chunks.json_string
@@ -28,9 +28,6 @@ KEEP_ALIVE, KEEP_ALIVE_10, CLOSE = _chunks.KEEP_ALIVE, _chunks.KEEP_ALIVE_10, _c
 DEFAULT_TEXT = _chunks.DEFAULT_TEXT
 HEALTH_BODY = _chunks.HEALTH_BODY
 EXTENSION_FILE = _chunks.__file__
-
-SSE = b"text/event-stream"
-NDJSON = b"application/x-ndjson"
 
 
 class Frames:

@@ -14,7 +14,6 @@ from fastmock.routes import API, LABELS, METRICS, OTHER, STATIC, STREAM, TABLE, 
 
 HEAD = b"HEAD"
 OPTIONS = b"OPTIONS"
-METRICS_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
 
 def static_answers(frames) -> dict:
@@ -55,7 +54,7 @@ class HttpProtocol(Connection, asyncio.Protocol):
             self.provider_api(route, request, path, None if q < 0 else url[q + 1:])
         elif route.kind == METRICS:
             render = route.handler()  # loaded by the first scrape, not at start
-            self.respond(wire.complete(200, METRICS_TYPE, render(self.app.counters, LABELS),
+            self.respond(wire.complete(200, wire.PROMETHEUS_TEXT, render(self.app.counters, LABELS),
                                        keep_alive=keep_alive, http10=http10,
                                        head_only=method == HEAD),
                          route.index, 200, keep_alive)

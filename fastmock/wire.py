@@ -1,9 +1,12 @@
-"""Response heads and small complete responses, as ready-made bytes.
+"""HTTP on the wire: status lines, header blocks, content types, stream heads, whole
+responses, and the server's own error answers (in OpenAI's shape), as ready-made bytes.
 
-Streams and static documents are pre-encoded once; only error answers are
-built per request (they carry a message), and they are off the hot path.
+Stream heads and static documents are pre-encoded once; only error answers are
+built per request (they carry a message), and they are off the hot path. The
+content types of streams are StreamSpec's (streamspec.SSE, streamspec.NDJSON).
 """
 from fastmock.frames import json_string
+from fastmock.streamspec import NDJSON, SSE
 
 REASONS = {
     100: "Continue", 200: "OK", 204: "No Content",
@@ -17,8 +20,11 @@ REASONS = {
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
+JSON = b"application/json"
+PROMETHEUS_TEXT = b"text/plain; version=0.0.4; charset=utf-8"
+
 COMMON_HEADERS = b"Server: fastmock\r\nAccess-Control-Allow-Origin: *\r\n"
-JSON_HEADERS = COMMON_HEADERS + b"Content-Type: application/json\r\n"
+JSON_HEADERS = COMMON_HEADERS + b"Content-Type: " + JSON + b"\r\n"
 ALLOW_GET = b"GET, HEAD, OPTIONS"
 ALLOW_POST = b"POST, OPTIONS"
 
@@ -43,19 +49,13 @@ def stream_heads(content_type: bytes) -> tuple[bytes, bytes, bytes]:
     )
 
 
-SSE_HEADS = stream_heads(b"text/event-stream")
-NDJSON_HEADS = stream_heads(b"application/x-ndjson")
+_STREAM_HEADS = {SSE: stream_heads(SSE), NDJSON: stream_heads(NDJSON)}
 
 
 def stream_head(content_type: bytes, keep_alive: bool, http10: bool) -> bytes:
     """The head of a 200 stream: chunked on HTTP/1.1 (closing the connection after it unless
     ``keep_alive``), delimited by the close on HTTP/1.0 (no chunked coding there)."""
-    if content_type == b"text/event-stream":
-        heads = SSE_HEADS
-    elif content_type == b"application/x-ndjson":
-        heads = NDJSON_HEADS
-    else:
-        heads = stream_heads(content_type)
+    heads = _STREAM_HEADS.get(content_type) or stream_heads(content_type)
     if http10:
         return heads[RAW_CLOSE]
     return heads[CHUNKED_KEEP_ALIVE if keep_alive else CHUNKED_CLOSE]
@@ -96,13 +96,13 @@ def openai_error_body(status: int, message: str, param: str | None = None) -> by
 def openai_error(status: int, message: str, param: str | None = None, *, keep_alive: bool = True,
                  http10: bool = False, head_only: bool = False) -> bytes:
     extra = b"Retry-After: 1\r\n" if status in (429, 503, 529) else b""
-    return complete(status, b"application/json", openai_error_body(status, message, param),
+    return complete(status, JSON, openai_error_body(status, message, param),
                     keep_alive=keep_alive, http10=http10, head_only=head_only, extra=extra)
 
 
 def method_not_allowed(allow: bytes, method: str, *, keep_alive: bool, http10: bool) -> bytes:
     body = openai_error_body(405, f"method {method} is not allowed here; allowed: {allow.decode()}")
-    return complete(405, b"application/json", body, keep_alive=keep_alive, http10=http10,
+    return complete(405, JSON, body, keep_alive=keep_alive, http10=http10,
                     extra=b"Allow: " + allow + b"\r\n")
 
 

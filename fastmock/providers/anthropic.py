@@ -8,10 +8,10 @@ skips data without one.
 """
 from fastmock.frames import json_string
 from fastmock.providers import request
-from fastmock.providers.common import JSON, Call, Whole, count_tokens, new_id, plan, retry_after
-from fastmock.streamspec import StreamSpec
+from fastmock.providers.common import Call, Whole, count_tokens, new_id, plan, retry_after
+from fastmock.streamspec import SSE, StreamSpec
+from fastmock.wire import JSON
 
-SSE = b"text/event-stream"
 MAX_TOKENS = 100_000_000
 
 # Anthropic's error "type" per status (its ErrorType); 4xx default to invalid_request_error.

@@ -17,6 +17,7 @@ import os
 import time
 
 from fastmock.frames import split_tokens
+from fastmock.wire import JSON
 from fastmock.providers.request import ApiError, escape
 
 ECHO_HEADER = b"x-mock-echo"
@@ -48,7 +49,6 @@ class Streamed:
         self.fail_after = fail_after
 
 
-JSON = b"application/json"
 RETRY_STATUSES = (429, 503, 529)
 
 

@@ -10,10 +10,10 @@ import time
 
 from fastmock.frames import json_string
 from fastmock.providers import request
-from fastmock.providers.common import JSON, Call, Whole, count_tokens, plan, retry_after
-from fastmock.streamspec import StreamSpec
+from fastmock.providers.common import Call, Whole, count_tokens, plan, retry_after
+from fastmock.streamspec import NDJSON, StreamSpec
+from fastmock.wire import JSON
 
-NDJSON = b"application/x-ndjson"
 MAX_TOKENS = 100_000_000
 VERSION = b"0.9.0"                 # the Ollama API version /api/version reports
 MODIFIED_AT = b"2023-11-14T22:13:20Z"

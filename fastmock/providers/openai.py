@@ -9,13 +9,11 @@ from urllib.parse import unquote_to_bytes
 
 from fastmock.frames import chat_chunk_splice
 from fastmock.providers import request
-from fastmock.providers.common import (JSON, Call, Whole, count_tokens, new_id, now, plan,
-                                       retry_after)
+from fastmock.providers.common import Call, Whole, count_tokens, new_id, now, plan, retry_after
 from fastmock.providers.request import ApiError
-from fastmock.streamspec import StreamSpec
-from fastmock.wire import openai_error_body
+from fastmock.streamspec import SSE, StreamSpec
+from fastmock.wire import JSON, openai_error_body
 
-SSE = b"text/event-stream"
 DONE = b"data: [DONE]\n\n"
 MAX_TOKENS = 100_000_000
 MODEL_CREATED = 1700000000            # models are static: the same bytes every time
