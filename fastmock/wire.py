@@ -76,6 +76,9 @@ def complete(status: int, content_type: bytes, body: bytes, *, keep_alive: bool 
     return head if head_only else head + body
 
 
+# Statuses a client may retry after a second: rate limited, unavailable, overloaded.
+RETRY_STATUSES = (429, 503, 529)
+
 # OpenAI's error "type" for each status the mock can be asked to fail with.
 OPENAI_ERROR_TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
@@ -93,11 +96,16 @@ def openai_error_body(status: int, message: str, param: str | None = None) -> by
             + b'","param":' + param_json + b',"code":null}}')
 
 
+def retry_after(status: int) -> bytes:
+    """The extra header line of an error answer: ``Retry-After`` when a retry makes sense."""
+    return b"Retry-After: 1\r\n" if status in RETRY_STATUSES else b""
+
+
 def openai_error(status: int, message: str, param: str | None = None, *, keep_alive: bool = True,
                  http10: bool = False, head_only: bool = False) -> bytes:
-    extra = b"Retry-After: 1\r\n" if status in (429, 503, 529) else b""
     return complete(status, JSON, openai_error_body(status, message, param),
-                    keep_alive=keep_alive, http10=http10, head_only=head_only, extra=extra)
+                    keep_alive=keep_alive, http10=http10, head_only=head_only,
+                    extra=retry_after(status))
 
 
 def method_not_allowed(allow: bytes, method: str, *, keep_alive: bool, http10: bool) -> bytes:

@@ -8,9 +8,8 @@ skips data without one.
 """
 from fastmock.frames import json_string
 from fastmock.providers import request
-from fastmock.providers.common import Call, Whole, count_tokens, new_id, plan, retry_after
+from fastmock.providers.common import Call, Whole, count_tokens, error_answer, new_id, plan
 from fastmock.streamspec import SSE, StreamSpec
-from fastmock.wire import JSON
 
 MAX_TOKENS = 100_000_000
 
@@ -32,7 +31,7 @@ def error_body(status: int, message: str) -> bytes:
 def error(status: int, message: str, param: str | None = None) -> Whole:
     if param and not message.startswith(param) and f"'{param}'" not in message:
         message = f"{param}: {message}"
-    return Whole(status, JSON, error_body(status, message), retry_after(status))
+    return error_answer(status, error_body(status, message))
 
 
 def _event(kind: bytes, fields: bytes) -> bytes:

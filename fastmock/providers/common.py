@@ -17,7 +17,7 @@ import os
 import time
 
 from fastmock.frames import split_tokens
-from fastmock.wire import JSON
+from fastmock.wire import JSON, retry_after
 from fastmock.providers.request import ApiError, escape
 
 ECHO_HEADER = b"x-mock-echo"
@@ -49,12 +49,9 @@ class Streamed:
         self.fail_after = fail_after
 
 
-RETRY_STATUSES = (429, 503, 529)
-
-
-def retry_after(status: int) -> bytes:
-    """The extra header lines of an error answer: ``Retry-After`` when a retry makes sense."""
-    return b"Retry-After: 1\r\n" if status in RETRY_STATUSES else b""
+def error_answer(status: int, body: bytes) -> Whole:
+    """An error in an API's own shape (``body``), sent at once, with wire.retry_after's header."""
+    return Whole(status, JSON, body, retry_after(status))
 
 
 class Call:

@@ -10,9 +10,8 @@ import time
 
 from fastmock.frames import json_string
 from fastmock.providers import request
-from fastmock.providers.common import Call, Whole, count_tokens, plan, retry_after
+from fastmock.providers.common import Call, Whole, count_tokens, error_answer, plan
 from fastmock.streamspec import NDJSON, StreamSpec
-from fastmock.wire import JSON
 
 MAX_TOKENS = 100_000_000
 VERSION = b"0.9.0"                 # the Ollama API version /api/version reports
@@ -20,7 +19,7 @@ MODIFIED_AT = b"2023-11-14T22:13:20Z"
 
 
 def error(status: int, message: str, param: str | None = None) -> Whole:
-    return Whole(status, JSON, b'{"error":"' + json_string(message) + b'"}', retry_after(status))
+    return error_answer(status, b'{"error":"' + json_string(message) + b'"}')
 
 
 def stamp() -> bytes:

@@ -9,10 +9,10 @@ from urllib.parse import unquote_to_bytes
 
 from fastmock.frames import chat_chunk_splice
 from fastmock.providers import request
-from fastmock.providers.common import Call, Whole, count_tokens, new_id, now, plan, retry_after
+from fastmock.providers.common import Call, Whole, count_tokens, error_answer, new_id, now, plan
 from fastmock.providers.request import ApiError
 from fastmock.streamspec import SSE, StreamSpec
-from fastmock.wire import JSON, openai_error_body
+from fastmock.wire import openai_error_body
 
 DONE = b"data: [DONE]\n\n"
 MAX_TOKENS = 100_000_000
@@ -21,7 +21,7 @@ MAX_INPUTS = 2048
 
 
 def error(status: int, message: str, param: str | None = None) -> Whole:
-    return Whole(status, JSON, openai_error_body(status, message, param), retry_after(status))
+    return error_answer(status, openai_error_body(status, message, param))
 
 
 def _usage(prompt: int, completion: int) -> bytes:
