@@ -3,11 +3,14 @@
 A header wins over the query parameter of the same name. A bad value raises
 InvalidControl naming the parameter, which the connection answers with 400.
 """
+# The most tokens one answer may have: the max_tokens control's bound and every API body's.
+MAX_TOKENS = 100_000_000
+
 # name -> (header, lowest, highest)
 LIMITS = {
     "delay_ms": (b"x-mock-delay-ms", 0, 3_600_000),
     "ttft_ms": (b"x-mock-ttft-ms", 0, 3_600_000),
-    "max_tokens": (b"x-mock-max-tokens", 1, 100_000_000),
+    "max_tokens": (b"x-mock-max-tokens", 1, MAX_TOKENS),
     "status": (b"x-mock-status", 200, 599),
     "fail_after": (b"x-mock-fail-after", 0, 100_000_000),
 }

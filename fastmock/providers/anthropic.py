@@ -11,8 +11,6 @@ from fastmock.providers import request
 from fastmock.providers.common import Call, Whole, count_tokens, error_answer, new_id, plan
 from fastmock.streamspec import SSE, StreamSpec
 
-MAX_TOKENS = 100_000_000
-
 # Anthropic's error "type" per status (its ErrorType); 4xx default to invalid_request_error.
 ERROR_TYPES = {
     400: b"invalid_request_error", 401: b"authentication_error", 402: b"billing_error",
@@ -41,7 +39,7 @@ def _event(kind: bytes, fields: bytes) -> bytes:
 def messages(call: Call):
     doc = request.parse(call.body)
     model = request.model(doc)
-    limit = request.integer(doc, "max_tokens", 1, MAX_TOKENS, required=True)
+    limit = request.token_limit(doc, "max_tokens", required=True)
     items = request.messages(doc, roles=("user", "assistant"))
     system = doc.get("system")
     system_text = request.content_text(system, "system") if system is not None else ""

@@ -13,7 +13,6 @@ from fastmock.providers import request
 from fastmock.providers.common import Call, Whole, count_tokens, error_answer, plan
 from fastmock.streamspec import NDJSON, StreamSpec
 
-MAX_TOKENS = 100_000_000
 VERSION = b"0.9.0"                 # the Ollama API version /api/version reports
 MODIFIED_AT = b"2023-11-14T22:13:20Z"
 
@@ -41,7 +40,7 @@ def _limit(doc: dict):
     options = request.obj(doc, "options")
     if options is None:
         return None
-    value = request.integer(options, "num_predict", -2, MAX_TOKENS, param="options.num_predict")
+    value = request.token_limit(options, "num_predict", -2, param="options.num_predict")
     return value if value is not None and value > 0 else None
 
 

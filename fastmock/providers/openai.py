@@ -15,7 +15,6 @@ from fastmock.streamspec import SSE, StreamSpec
 from fastmock.wire import openai_error_body
 
 DONE = b"data: [DONE]\n\n"
-MAX_TOKENS = 100_000_000
 MODEL_CREATED = 1700000000            # models are static: the same bytes every time
 MAX_INPUTS = 2048
 
@@ -32,7 +31,7 @@ def _usage(prompt: int, completion: int) -> bytes:
 def _limit(doc: dict, *names: str):
     """The first of ``names`` the body sets, as a token limit."""
     for name in names:
-        value = request.integer(doc, name, 1, MAX_TOKENS)
+        value = request.token_limit(doc, name)
         if value is not None:
             return value
     return None
