@@ -129,7 +129,7 @@ def test_plan_echo_by_prefix_and_by_header():
     assert not call_with(headers={b"x-mock-echo": b"0"}).echo
     empty = answers.plan(call_with(), "echo:", None)
     assert empty.total == 0 and empty.text() == b""
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(controls.InvalidControl) as info:   # dispatch answers it with a 400
         call_with(headers={b"x-mock-echo": b"maybe"})
     assert info.value.param == "X-Mock-Echo"
 
@@ -217,6 +217,11 @@ def test_metrics_labels_follow_the_table():
     assert [route.index for route in TABLE] == list(range(2, 2 + len(TABLE)))
     assert all(LABELS[route.index] == route.label for route in TABLE)
     assert len(set(LABELS)) == len(LABELS)
+
+
+def test_a_model_id_in_the_path_is_percent_decoded_but_keeps_its_plus():
+    doc = json.loads(dispatch("/v1/models/a+b%2Fc%20d", method=b"GET").body)
+    assert doc["id"] == "a+b/c d"
 
 
 def test_whole_answers_are_bounded_but_streams_are_not():

@@ -16,14 +16,12 @@ the body's own limit is what stopped them, unique ids, and prompt token counts.
 import os
 import time
 
+from fastmock import controls
 from fastmock.frames import split_tokens
 from fastmock.wire import JSON, retry_after
 from fastmock.providers.request import ApiError, escape
 
-ECHO_HEADER = b"x-mock-echo"
 ECHO_PREFIX = "echo:"
-_ON = (b"1", b"true", b"yes", b"on")
-_OFF = (b"0", b"false", b"no", b"off")
 
 
 class Whole:
@@ -68,7 +66,7 @@ class Call:
         self.body = body
         self.ctl = ctl                # controls.Controls: delay_ms, ttft_ms, max_tokens, ...
         self.frames = frames          # the server's Frames: corpus and default model names
-        self.echo = echo_requested(query, headers)
+        self.echo = controls.echo(query, headers)
 
     def whole(self, body: bytes, status: int = 200, content_type: bytes = JSON) -> Whole:
         """A non-streamed answer under this request's controls (TTFT wait, fail_after cut)."""
@@ -78,25 +76,6 @@ class Call:
     def streamed(self, spec) -> Streamed:
         ctl = self.ctl
         return Streamed(spec, ctl.delay_ms, ctl.ttft_ms, ctl.fail_after)
-
-
-def echo_requested(query, headers) -> bool:
-    """``X-Mock-Echo: 1`` (or ``?echo=1``; the header wins); a bad value is a 400."""
-    value = headers.get(ECHO_HEADER) if headers else None
-    param = "X-Mock-Echo"
-    if value is None and query and b"echo=" in query:
-        for pair in query.split(b"&"):
-            key, _, raw = pair.partition(b"=")
-            if key == b"echo":
-                value, param = raw, "echo"
-    if value is None:
-        return False
-    value = value.strip().lower()
-    if value in _ON:
-        return True
-    if value in _OFF:
-        return False
-    raise ApiError(400, f"{param} must be 1 or 0 (true or false)", param)
 
 
 # -- content and token counts -------------------------------------------------------------

@@ -5,8 +5,7 @@ Every document is joined from constant byte pieces and the per-response fields
 (id, created, model); streams are StreamSpecs whose frames splice the response's
 id/created/model in front of pre-escaped tokens, so nothing is JSON-encoded per token.
 """
-from urllib.parse import unquote_to_bytes
-
+from fastmock.controls import unquote
 from fastmock.frames import chat_chunk_splice
 from fastmock.providers import request
 from fastmock.providers.common import Call, Whole, count_tokens, error_answer, new_id, now, plan
@@ -256,5 +255,5 @@ def get_model(call: Call):
     raw = call.path[len(b"/v1/models/"):]
     if not raw:
         raise ApiError(404, "no model id in the path", "model")
-    name = unquote_to_bytes(raw).decode("utf-8", "replace")
+    name = unquote(raw, plus=False).decode("utf-8", "replace")
     return call.whole(model_object(request.escape(name)))
