@@ -53,7 +53,7 @@ class Frames:
     def chat_stream(self, id_head: bytes, id_number: int, created: int, total: int) -> StreamSpec:
         """/stream-sse and /stream-loop: chat.completion.chunk events, then ``data: [DONE]``.
 
-        The id is ``id_head`` + 16 hex digits of ``id_number`` (see App.next_id).
+        The id is ``id_head`` + 16 hex digits of ``id_number`` (see fastmock.ids).
         """
         if self._chat_head[0] != id_head:
             self._chat_head = (id_head, b'data: {"id":"' + id_head)

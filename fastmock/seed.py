@@ -8,6 +8,7 @@ import time
 
 from fastmock import wire
 from fastmock.frames import HEALTH_BODY, Frames, whole_responses
+from fastmock.ids import CHAT_COMPLETION, IDS
 from fastmock.streamspec import StreamSpec
 
 
@@ -32,14 +33,14 @@ def chat(app, max_tokens: int) -> StreamSpec:
     chat.completion.chunk events."""
     frames = app.frames
     total = max_tokens if max_tokens > 0 else len(frames.corpus)
-    return frames.chat_stream(app.id_head, app.next_id(), int(time.time()), total)
+    return frames.chat_stream(IDS.head(CHAT_COMPLETION), IDS.next(), int(time.time()), total)
 
 
 def endless_chat(app, max_tokens: int) -> StreamSpec:
     """GET /stream-loop: /stream-sse's events, the corpus cycled until the client leaves."""
     frames = app.frames
-    return frames.chat_stream(app.id_head, app.next_id(), int(time.time()),
-                             max_tokens if max_tokens > 0 else -1)
+    total = max_tokens if max_tokens > 0 else -1
+    return frames.chat_stream(IDS.head(CHAT_COMPLETION), IDS.next(), int(time.time()), total)
 
 
 def ollama_generate(app, max_tokens: int) -> StreamSpec:

@@ -12,6 +12,7 @@ import pytest
 
 from fastmock import controls
 from fastmock.frames import DEFAULT_TEXT, Frames, split_tokens
+from fastmock.ids import IDS
 from fastmock.providers import common as answers
 from fastmock.providers import dispatch as api
 from fastmock.providers import embeddings, openai
@@ -140,14 +141,14 @@ def test_prompt_tokens_use_the_corpus_tokenisation():
 
 
 def test_ids_are_unique_and_fixed_width():
-    ids = {answers.new_id(b"chatcmpl-") for _ in range(1000)}
+    ids = {IDS.new(b"chatcmpl-") for _ in range(1000)}
     assert len(ids) == 1000 and {len(i) for i in ids} == {len("chatcmpl-") + 24}
     assert all(i[9:].decode().isalnum() for i in ids)
 
 
-def test_new_id_changes_its_prefix_in_a_forked_worker():
-    code = ("import os; from fastmock.providers.common import new_id; a = new_id(b'x'); r, w = os.pipe()\n"
-            "if os.fork() == 0:\n os.write(w, new_id(b'x')); os._exit(0)\n"
+def test_an_id_changes_its_prefix_in_a_forked_worker():
+    code = ("import os; from fastmock.ids import IDS; a = IDS.new(b'x'); r, w = os.pipe()\n"
+            "if os.fork() == 0:\n os.write(w, IDS.new(b'x')); os._exit(0)\n"
             "os.wait(); b = os.read(r, 100); print(a[:9] != b[:9], a != b)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True"]

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from fastmock import wire
+from fastmock.ids import IDS
 from fastmock.protocol import static_answers
 from fastmock.routes import TABLE
 from fakes import (  # noqa: F401  (loop and client are fixtures)
@@ -91,6 +92,15 @@ def test_get_stream_sse(client):
     assert len(r.chunks) == COUNT + 1
     assert stats(client.app).streams == 0 and stats(client.app).tokens_sent == COUNT
     assert_open(client)
+
+
+def test_seed_stream_ids_come_from_the_process_ids(client):
+    client.send(req("/stream-sse?max_tokens=1") + req("/stream-sse?max_tokens=1"))
+    finish(client)
+    ids = [chat_deltas(sse_events(r.body))[0]["id"].encode() for r in client.responses()]
+    head = IDS.head(b"chatcmpl-")
+    assert ids[0].startswith(head) and ids[1].startswith(head) and ids[0] != ids[1]
+    assert {len(i) for i in ids} == {len(b"chatcmpl-") + 24}
 
 
 def test_get_stream_ndjson(client):

@@ -8,7 +8,8 @@ skips data without one.
 """
 from fastmock.frames import json_string
 from fastmock.providers import request
-from fastmock.providers.common import Call, Whole, count_tokens, error_answer, new_id, plan
+from fastmock.ids import IDS
+from fastmock.providers.common import Call, Whole, count_tokens, error_answer, plan
 from fastmock.streamspec import SSE, StreamSpec
 
 # Anthropic's error "type" per status (its ErrorType); 4xx default to invalid_request_error.
@@ -23,7 +24,7 @@ ERROR_TYPES = {
 def error_body(status: int, message: str) -> bytes:
     kind = ERROR_TYPES.get(status, b"api_error" if status >= 500 else b"invalid_request_error")
     return (b'{"type":"error","error":{"type":"' + kind + b'","message":"' + json_string(message)
-            + b'"},"request_id":"' + new_id(b"req_") + b'"}')
+            + b'"},"request_id":"' + IDS.new(b"req_") + b'"}')
 
 
 def error(status: int, message: str, param: str | None = None) -> Whole:
@@ -47,7 +48,7 @@ def messages(call: Call):
     prompt = count_tokens(system_text, *(text for _, text in items))
     p = plan(call, request.last_text(items), limit, whole=not stream)
     stop = b"max_tokens" if p.length else b"end_turn"
-    mid = new_id(b"msg_")
+    mid = IDS.new(b"msg_")
     head = (b'{"id":"' + mid + b'","type":"message","role":"assistant","model":"' + model
             + b'","content":')
     if not stream:

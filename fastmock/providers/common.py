@@ -11,9 +11,9 @@ and returns one of two answers for the engine:
 
 It also holds the rules every API applies the same way: what the content is
 (the corpus, or the prompt echoed back), how many tokens are sent and whether
-the body's own limit is what stopped them, unique ids, and prompt token counts.
+the body's own limit is what stopped them, error answers, and prompt token counts
+(ids come from fastmock.ids, for the seed streams too).
 """
-import os
 import time
 
 from fastmock import controls
@@ -145,22 +145,6 @@ def joined(tokens: tuple, n: int) -> bytes:
     return b"".join(tokens) * whole + b"".join(tokens[:rest])
 
 
-# -- per-response identity ----------------------------------------------------------------
-
-_ids = {"pid": -1, "prefix": b"", "count": 0}
-
-
-def new_id(kind: bytes) -> bytes:
-    """``kind`` + 24 hex digits, unique per response across the workers of a server."""
-    ids = _ids
-    pid = os.getpid()
-    if ids["pid"] != pid:         # a forked worker draws its own random prefix
-        ids["pid"] = pid
-        ids["prefix"] = os.urandom(4).hex().encode()
-        ids["count"] = 0
-    ids["count"] += 1
-    return b"%s%s%016x" % (kind, ids["prefix"], ids["count"])
-
-
 def now() -> int:
+    """``created``: the Unix time of an answer, in seconds."""
     return int(time.time())

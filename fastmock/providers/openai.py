@@ -8,7 +8,8 @@ id/created/model in front of pre-escaped tokens, so nothing is JSON-encoded per 
 from fastmock.controls import unquote
 from fastmock.frames import chat_chunk_splice
 from fastmock.providers import request
-from fastmock.providers.common import Call, Whole, count_tokens, error_answer, new_id, now, plan
+from fastmock.ids import CHAT_COMPLETION, IDS
+from fastmock.providers.common import Call, Whole, count_tokens, error_answer, now, plan
 from fastmock.providers.request import ApiError
 from fastmock.streamspec import SSE, StreamSpec
 from fastmock.wire import openai_error_body
@@ -54,7 +55,7 @@ def chat(call: Call):
     prompt = count_tokens(*(text for _, text in messages))
     p = plan(call, request.last_text(messages), limit, whole=not stream)
     finish = b"length" if p.length else b"stop"
-    cid, created = new_id(b"chatcmpl-"), now()
+    cid, created = IDS.new(CHAT_COMPLETION), now()
     if not stream:
         return call.whole(
             b'{"id":"' + cid + b'","object":"chat.completion","created":%d,"model":"' % created
@@ -92,7 +93,7 @@ def completions(call: Call):
     include_usage = _include_usage(doc)
     p = plan(call, texts[-1] if texts else "", limit, whole=not stream)
     finish = b"length" if p.length else b"stop"
-    cid, created = new_id(b"cmpl-"), now()
+    cid, created = IDS.new(b"cmpl-"), now()
     head = (b'{"id":"' + cid + b'","object":"text_completion","created":%d,"model":"' % created
             + model + b'","choices":')
     tail = b'","index":0,"logprobs":null,"finish_reason":'
@@ -149,7 +150,7 @@ def responses_api(call: Call):
     stream = request.boolean(doc, "stream")
     prompt = count_tokens(instructions, *(text for _, text in items))
     p = plan(call, request.last_text(items), limit, whole=True)  # its closing repeats the text
-    rid, mid, created = new_id(b"resp_"), new_id(b"msg_"), now()
+    rid, mid, created = IDS.new(b"resp_"), IDS.new(b"msg_"), now()
     limit_json = b"null" if limit is None else b"%d" % limit
 
     def response(status: bytes, output: bytes, usage: bytes) -> bytes:
