@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -105,7 +106,8 @@ def test_escape_always_gives_valid_json(text):
 
 def call_with(query: bytes | None = None, headers: dict | None = None) -> answers.Call:
     ctl = controls.parse(query, headers, 5, 0)
-    return answers.Call(b"POST", b"/v1/chat/completions", query, headers, b"", ctl, FRAMES)
+    return answers.Call(b"POST", b"/v1/chat/completions", query, headers, b"", ctl, FRAMES,
+                        APP.pacer.stamp_now)
 
 
 def test_plan_natural_length_body_limit_and_control():
@@ -223,6 +225,13 @@ def test_metrics_labels_follow_the_table():
 def test_a_model_id_in_the_path_is_percent_decoded_but_keeps_its_plus():
     doc = json.loads(dispatch("/v1/models/a+b%2Fc%20d", method=b"GET").body)
     assert doc["id"] == "a+b/c d"
+
+
+def test_ollama_whole_answers_carry_the_pacer_stamp():
+    doc = json.loads(dispatch("/api/generate", {"model": "m", "prompt": "hi", "stream": False}).body)
+    shape = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+    assert shape.fullmatch(APP.pacer.stamp_now().decode())
+    assert shape.fullmatch(doc["created_at"])
 
 
 def test_whole_answers_are_bounded_but_streams_are_not():

@@ -55,10 +55,10 @@ def error_answer(status: int, body: bytes) -> Whole:
 class Call:
     """One provider request, as the API modules see it."""
 
-    __slots__ = ("method", "path", "query", "headers", "body", "ctl", "frames", "echo")
+    __slots__ = ("method", "path", "query", "headers", "body", "ctl", "frames", "stamp", "echo")
 
     def __init__(self, method: bytes, path: bytes, query, headers, body: bytes, ctl,
-                 frames) -> None:
+                 frames, stamp) -> None:
         self.method = method
         self.path = path
         self.query = query
@@ -66,6 +66,7 @@ class Call:
         self.body = body
         self.ctl = ctl                # controls.Controls: delay_ms, ttft_ms, max_tokens, ...
         self.frames = frames          # the server's Frames: corpus and default model names
+        self.stamp = stamp            # () -> created_at now: the pacer's stamp, as streams carry
         self.echo = controls.echo(query, headers)
 
     def whole(self, body: bytes, status: int = 200, content_type: bytes = JSON) -> Whole:

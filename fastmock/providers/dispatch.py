@@ -30,7 +30,8 @@ def answer(route, request, path: bytes, query: bytes | None, app):
         if ctl.status >= 400:
             return api.error(ctl.status, f"mock error: status {ctl.status} requested by the "
                                          "status control")
-        call = Call(request.method, path, query, request.headers, request.body, ctl, app.frames)
+        call = Call(request.method, path, query, request.headers, request.body, ctl, app.frames,
+                    app.pacer.stamp_now)
         return route.handler()(call)
     except controls.InvalidControl as exc:
         return api.error(400, str(exc), exc.param)

@@ -21,13 +21,6 @@ def error(status: int, message: str, param: str | None = None) -> Whole:
     return error_answer(status, b'{"error":"' + json_string(message) + b'"}')
 
 
-def stamp() -> bytes:
-    """created_at: RFC 3339 UTC with microseconds, the same fixed width as the engine's stamp."""
-    now = time.time()
-    return b"%s.%06dZ" % (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)).encode(),
-                          int(now * 1_000_000) % 1_000_000)
-
-
 def _durations(total_ns: int, prompt: int, sent: int) -> bytes:
     total_ns = max(total_ns, 3)
     return (b'"total_duration":%d,"load_duration":1,"prompt_eval_count":%d,'
@@ -73,7 +66,7 @@ def chat(call: Call):
 
 
 def _loaded(call: Call, model: bytes, empty: bytes):
-    return call.whole(b'{"model":"' + model + b'","created_at":"' + stamp() + b'",' + empty
+    return call.whole(b'{"model":"' + model + b'","created_at":"' + call.stamp() + b'",' + empty
                       + b'"done":true,"done_reason":"load"}')
 
 
@@ -85,7 +78,7 @@ def _answer(call: Call, model: bytes, prompt: int, prompt_text: str, limit, stre
     started = time.monotonic_ns()
 
     def done(text: bytes, sent: int, finish: bytes) -> bytes:
-        return (head + stamp() + b'",' + content_open + text + content_close
+        return (head + call.stamp() + b'",' + content_open + text + content_close
                 + b'"done":true,"done_reason":"' + finish + b'",'
                 + _durations(time.monotonic_ns() - started + call.ctl.ttft_ms * 1_000_000,
                              prompt, sent))
