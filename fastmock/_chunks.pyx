@@ -96,23 +96,44 @@ cdef class Corpus:
         return len(self.tokens)
 
 
-# The pieces of an OpenAI chat.completion.chunk SSE event around its token:
-#   splice + (CHAT_FIRST_PREFIX | CHAT_PREFIX) + token + (CHAT_SUFFIX | CHAT_LAST_SUFFIX)
+# An OpenAI chat.completion.chunk SSE event, the one owner of its shape (the seed
+# /stream-sse and /v1/chat/completions both build theirs from here):
+#   CHAT_ID_OPEN + id + chat_chunk_after_id(created, model)   up to the delta's "{"
+#   + (CHAT_FIRST_PREFIX | CHAT_PREFIX) + token + '"'       the delta's fields
+#   + chat_chunk_end(finish_reason, logprobs)               "}", finish_reason, "}]}\n\n"
+# The seed stream's chunks carry no "logprobs" key: CHAT_SUFFIX and CHAT_LAST_SUFFIX.
 CHAT_FIRST_PREFIX = b'"role":"assistant","content":"'
 CHAT_PREFIX = b'"content":"'
-CHAT_SUFFIX = b'"},"finish_reason":null}]}\n\n'
-CHAT_LAST_SUFFIX = b'"},"finish_reason":"stop"}]}\n\n'
 SSE_DONE = b"data: [DONE]\n\n"
+CHAT_ID_OPEN = b'data: {"id":"'
+
+
+cpdef bytes chat_chunk_end(str finish_reason, bint logprobs):
+    """What closes a chunk after its delta's fields; ``finish_reason`` None is JSON null."""
+    return (b'},' + (b'"logprobs":null,' if logprobs else b'') + b'"finish_reason":'
+            + (b'null' if finish_reason is None else b'"' + finish_reason.encode() + b'"')
+            + b'}]}\n\n')
+
+
+CHAT_SUFFIX = b'"' + chat_chunk_end(None, False)
+CHAT_LAST_SUFFIX = b'"' + chat_chunk_end("stop", False)
+
+
+cpdef bytes chat_chunk_after_id(long created, bytes model, bint usage=False):
+    """What follows the id in every chunk of a response: up to the delta's "{", or (``usage``)
+    the usage chunk's, up to its usage object (stream_options.include_usage)."""
+    return (b'","object":"chat.completion.chunk","created":' + b"%d" % created + b',"model":"'
+            + model + (b'","choices":[],"usage":' if usage else b'","choices":[{"index":0,"delta":{'))
+
+
+cpdef bytes chat_chunk_splice(bytes completion_id, long created, bytes model, bint usage=False):
+    """The per-response part in front of every chat chunk's delta (or the usage object)."""
+    return CHAT_ID_OPEN + completion_id + chat_chunk_after_id(created, model, usage)
+
 
 # An Ollama /api/generate line: splice + created_at stamp + OLLAMA_PREFIX + token + OLLAMA_SUFFIX
 OLLAMA_PREFIX = b'","response":"'
 OLLAMA_SUFFIX = b'","done":false}\n'
-
-
-cpdef bytes chat_chunk_splice(bytes completion_id, long created, bytes model):
-    """The per-response part in front of every chat chunk's delta."""
-    return (b'data: {"id":"' + completion_id + b'","object":"chat.completion.chunk","created":'
-            + b"%d" % created + b',"model":"' + model + b'","choices":[{"index":0,"delta":{')
 
 
 cpdef bytes ollama_generate_splice(bytes model):

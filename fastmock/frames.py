@@ -21,7 +21,11 @@ from fastmock.streamspec import NDJSON, SSE, StreamSpec
 Corpus = _chunks.Corpus
 json_string = _chunks.json_string
 split_tokens = _chunks.split_tokens
+# the chat.completion.chunk shape, for /v1/chat/completions (see _chunks)
 chat_chunk_splice = _chunks.chat_chunk_splice
+chat_chunk_end = _chunks.chat_chunk_end
+CHAT_FIRST_PREFIX, CHAT_PREFIX = _chunks.CHAT_FIRST_PREFIX, _chunks.CHAT_PREFIX
+SSE_DONE = _chunks.SSE_DONE
 ollama_generate_done = _chunks.ollama_generate_done
 whole_responses = _chunks.whole_responses
 KEEP_ALIVE, KEEP_ALIVE_10, CLOSE = _chunks.KEEP_ALIVE, _chunks.KEEP_ALIVE_10, _chunks.CLOSE
@@ -56,16 +60,14 @@ class Frames:
         The id is ``id_head`` + 16 hex digits of ``id_number`` (see fastmock.ids).
         """
         if self._chat_head[0] != id_head:
-            self._chat_head = (id_head, b'data: {"id":"' + id_head)
+            self._chat_head = (id_head, _chunks.CHAT_ID_OPEN + id_head)
         if self._chat_tail[0] != created:
-            full = chat_chunk_splice(b"", created, self.chat_model)
-            self._chat_tail = (created, full[full.index(b'","object"'):])
+            self._chat_tail = (created, _chunks.chat_chunk_after_id(created, self.chat_model))
         return StreamSpec(
             content_type=SSE, tokens=self.corpus.escaped, total=total,
             splice=(self._chat_head[1], id_number, self._chat_tail[1]),
-            first_prefix=_chunks.CHAT_FIRST_PREFIX, prefix=_chunks.CHAT_PREFIX,
-            suffix=_chunks.CHAT_SUFFIX, last_suffix=_chunks.CHAT_LAST_SUFFIX,
-            closing=_chunks.SSE_DONE)
+            first_prefix=CHAT_FIRST_PREFIX, prefix=CHAT_PREFIX, suffix=_chunks.CHAT_SUFFIX,
+            last_suffix=_chunks.CHAT_LAST_SUFFIX, closing=SSE_DONE)
 
     def ollama_stream(self, total: int, stamp) -> StreamSpec:
         """/stream-ndjson: /api/generate lines, each stamped when written, then the done line."""

@@ -6,7 +6,8 @@ Every document is joined from constant byte pieces and the per-response fields
 id/created/model in front of pre-escaped tokens, so nothing is JSON-encoded per token.
 """
 from fastmock.controls import unquote
-from fastmock.frames import chat_chunk_splice
+from fastmock.frames import (CHAT_FIRST_PREFIX, CHAT_PREFIX, SSE_DONE, chat_chunk_end,
+                             chat_chunk_splice)
 from fastmock.providers import request
 from fastmock.ids import CHAT_COMPLETION, IDS
 from fastmock.providers.common import Call, Whole, count_tokens, error_answer, now, plan
@@ -14,7 +15,6 @@ from fastmock.providers.request import ApiError
 from fastmock.streamspec import SSE, StreamSpec
 from fastmock.wire import openai_error_body
 
-DONE = b"data: [DONE]\n\n"
 MODEL_CREATED = 1700000000            # models are static: the same bytes every time
 MAX_INPUTS = 2048
 
@@ -64,20 +64,19 @@ def chat(call: Call):
             + finish + b'"}],"usage":' + _usage(prompt, p.total)
             + b',"system_fingerprint":"fp_fastmock"}')
     splice = chat_chunk_splice(cid, created, model)
-    usage_head = (b'data: {"id":"' + cid + b'","object":"chat.completion.chunk","created":%d,'
-                  b'"model":"' % created + model + b'","choices":[],"usage":') if include_usage else b""
+    usage_head = chat_chunk_splice(cid, created, model, usage=True) if include_usage else b""
 
     def closing(sent: int, finish: str) -> bytes:
-        end = splice + b'},"logprobs":null,"finish_reason":"' + finish.encode() + b'"}]}\n\n'
+        end = splice + chat_chunk_end(finish, True)     # an empty delta, the finish reason
         if usage_head:
             end += usage_head + _usage(prompt, sent) + b"}\n\n"
-        return end + DONE
+        return end + SSE_DONE
 
-    suffix = b'"},"logprobs":null,"finish_reason":null}]}\n\n'
+    suffix = b'"' + chat_chunk_end(None, True)
     return call.streamed(StreamSpec(
         content_type=SSE, tokens=p.tokens, total=p.total, splice=splice,
-        first_prefix=b'"role":"assistant","content":"', prefix=b'"content":"', suffix=suffix,
-        opening=splice + b'"role":"assistant","content":"' + suffix if p.total == 0 else b"",
+        first_prefix=CHAT_FIRST_PREFIX, prefix=CHAT_PREFIX, suffix=suffix,
+        opening=splice + CHAT_FIRST_PREFIX + suffix if p.total == 0 else b"",
         finish=finish.decode(), closing=closing))
 
 
@@ -106,7 +105,7 @@ def completions(call: Call):
         end = splice + tail + b'"' + finish.encode() + b'"}]}\n\n'
         if include_usage:
             end += b"data: " + head + b'[],"usage":' + _usage(prompt, sent) + b"}\n\n"
-        return end + DONE
+        return end + SSE_DONE
 
     return call.streamed(StreamSpec(
         content_type=SSE, tokens=p.tokens, total=p.total, splice=splice,
