@@ -131,24 +131,45 @@ cpdef bytes chat_chunk_splice(bytes completion_id, long created, bytes model, bi
     return CHAT_ID_OPEN + completion_id + chat_chunk_after_id(created, model, usage)
 
 
-# An Ollama /api/generate line: splice + created_at stamp + OLLAMA_PREFIX + token + OLLAMA_SUFFIX
-OLLAMA_PREFIX = b'","response":"'
-OLLAMA_SUFFIX = b'","done":false}\n'
+# An Ollama NDJSON line, the one owner of its shape (the seed /stream-ndjson, /api/generate
+# and /api/chat build theirs from here):
+#   ollama_splice(model) + created_at stamp + prefix + token + suffix
+# where (prefix, suffix) = ollama_line_pieces(field), and field is the line's text field,
+# (what opens it, what closes it): /api/generate's "response" or /api/chat's message.
+# The last line is ollama_done(...), with done:true and the counts and durations.
+OLLAMA_GENERATE = (b'"response":"', b'",')
+OLLAMA_CHAT = (b'"message":{"role":"assistant","content":"', b'"},')
 
 
-cpdef bytes ollama_generate_splice(bytes model):
-    """The per-response part in front of every /api/generate line's created_at stamp."""
+cpdef bytes ollama_splice(bytes model):
+    """The per-response part in front of every line's created_at stamp."""
     return b'{"model":"' + model + b'","created_at":"'
 
 
-cpdef bytes ollama_generate_done(bytes model, bytes stamp, long eval_count,
-                                 long long total_ns, str done_reason):
-    """The closing ``done: true`` line of an /api/generate stream."""
-    return (b'{"model":"' + model + b'","created_at":"' + stamp
-            + b'","response":"","done":true,"done_reason":"' + done_reason.encode()
-            + b'","total_duration":%d,"load_duration":1,"prompt_eval_count":%d,'
-              b'"prompt_eval_duration":1,"eval_count":%d,"eval_duration":%d}\n'
-            % (total_ns, PROMPT_TOKENS, eval_count, max(total_ns, 1)))
+cpdef tuple ollama_line_pieces(tuple field):
+    """(prefix, suffix) around the token of a line that is not the last."""
+    return b'",' + field[0], field[1] + b'"done":false}\n'
+
+
+OLLAMA_PREFIX, OLLAMA_SUFFIX = ollama_line_pieces(OLLAMA_GENERATE)
+
+
+cpdef bytes ollama_done(bytes splice, bytes stamp, tuple field, bytes text, str done_reason,
+                        long prompt_count=0, long eval_count=0, long long elapsed_ns=-1):
+    """The closing ``done: true`` line (newline included), ``text`` in its text field.
+
+    Its durations hold together: total_duration (``elapsed_ns``, at least 3) is
+    load_duration (1) + prompt_eval_duration (1) + eval_duration (the rest), as
+    Ollama's own do. ``elapsed_ns`` < 0: no counts nor durations (a load request).
+    """
+    cdef bytes line = (splice + stamp + b'",' + field[0] + text + field[1]
+                       + b'"done":true,"done_reason":"' + done_reason.encode() + b'"')
+    if elapsed_ns < 0:
+        return line + b'}\n'
+    cdef long long total = max(elapsed_ns, 3)
+    return line + (b',"total_duration":%d,"load_duration":1,"prompt_eval_count":%d,'
+                   b'"prompt_eval_duration":1,"eval_count":%d,"eval_duration":%d}\n'
+                   % (total, prompt_count, eval_count, total - 2))
 
 
 cpdef bytes api_data_body(Corpus corpus, bytes model):

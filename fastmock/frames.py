@@ -26,7 +26,11 @@ chat_chunk_splice = _chunks.chat_chunk_splice
 chat_chunk_end = _chunks.chat_chunk_end
 CHAT_FIRST_PREFIX, CHAT_PREFIX = _chunks.CHAT_FIRST_PREFIX, _chunks.CHAT_PREFIX
 SSE_DONE = _chunks.SSE_DONE
-ollama_generate_done = _chunks.ollama_generate_done
+# the Ollama line shape, for /api/generate and /api/chat (see _chunks)
+ollama_splice = _chunks.ollama_splice
+ollama_line_pieces = _chunks.ollama_line_pieces
+ollama_done = _chunks.ollama_done
+OLLAMA_GENERATE, OLLAMA_CHAT = _chunks.OLLAMA_GENERATE, _chunks.OLLAMA_CHAT
 whole_responses = _chunks.whole_responses
 KEEP_ALIVE, KEEP_ALIVE_10, CLOSE = _chunks.KEEP_ALIVE, _chunks.KEEP_ALIVE_10, _chunks.CLOSE
 DEFAULT_TEXT = _chunks.DEFAULT_TEXT
@@ -44,7 +48,7 @@ class Frames:
         self.corpus = Corpus(text)
         self.chat_model = json_string(model or _chunks.CHAT_MODEL)
         self.ollama_model = json_string(model or _chunks.OLLAMA_MODEL)
-        self._ollama_splice = _chunks.ollama_generate_splice(self.ollama_model)
+        self._ollama_splice = ollama_splice(self.ollama_model)
         # Shared by every chat stream: the splice before the id's counted digits (one per
         # process), and the splice after them (one per second: it holds "created").
         self._chat_head = (b"", b"")
@@ -71,12 +75,13 @@ class Frames:
 
     def ollama_stream(self, total: int, stamp) -> StreamSpec:
         """/stream-ndjson: /api/generate lines, each stamped when written, then the done line."""
-        model, started = self.ollama_model, time.monotonic_ns()
+        splice, started = self._ollama_splice, time.monotonic_ns()
 
         def closing(sent: int, finish: str) -> bytes:
-            return ollama_generate_done(model, stamp(), sent, time.monotonic_ns() - started, finish)
+            return ollama_done(splice, stamp(), OLLAMA_GENERATE, b"", finish, _chunks.PROMPT_TOKENS,
+                               sent, time.monotonic_ns() - started)
 
         return StreamSpec(
             content_type=NDJSON, tokens=self.corpus.escaped, total=total,
-            splice=self._ollama_splice, stamp=True, prefix=_chunks.OLLAMA_PREFIX,
+            splice=splice, stamp=True, prefix=_chunks.OLLAMA_PREFIX,
             suffix=_chunks.OLLAMA_SUFFIX, closing=closing)

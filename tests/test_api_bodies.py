@@ -227,6 +227,21 @@ def test_a_model_id_in_the_path_is_percent_decoded_but_keeps_its_plus():
     assert doc["id"] == "a+b/c d"
 
 
+def test_ollama_done_lines_add_up_and_count_the_ttft_once():
+    ttft = {b"x-mock-ttft-ms": b"60000"}
+    parts = ("load_duration", "prompt_eval_duration", "eval_duration")
+    for path, body in (("/api/generate", {"model": "m", "prompt": "hi"}),
+                       ("/api/chat", {"model": "m", "messages": [{"role": "user", "content": "x"}]})):
+        # a stream's done line is made when it is sent: the TTFT wait is in the time taken
+        done = json.loads(dispatch(path, body, headers=ttft).spec.closing_bytes(1))
+        assert done["total_duration"] >= sum(done[name] for name in parts) >= 3
+        assert done["total_duration"] < 60_000_000_000, "the TTFT counted although not waited"
+        # a whole answer is made at once and sent after the TTFT: it counts in
+        whole = json.loads(dispatch(path, {**body, "stream": False}, headers=ttft).body)
+        assert whole["total_duration"] >= 60_000_000_000
+        assert whole["total_duration"] >= sum(whole[name] for name in parts)
+
+
 def test_ollama_whole_answers_carry_the_pacer_stamp():
     doc = json.loads(dispatch("/api/generate", {"model": "m", "prompt": "hi", "stream": False}).body)
     shape = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")

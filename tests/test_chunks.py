@@ -88,13 +88,33 @@ def test_ndjson_line_golden():
     assert done["done"] is True and done["eval_count"] == 2 and done["created_at"] == STAMP.decode()
 
 
+def assert_durations_add_up(done: dict) -> None:
+    """Ollama's durations: each at least 1 ns, and the total holds its parts."""
+    parts = ("load_duration", "prompt_eval_duration", "eval_duration")
+    assert all(done[name] >= 1 for name in parts + ("total_duration",)), done
+    assert done["total_duration"] >= sum(done[name] for name in parts), done
+
+
+def test_the_seed_ndjson_done_line_durations_add_up():
+    spec = HELLO.ollama_stream(2, lambda: STAMP)
+    assert_durations_add_up(json.loads(spec.closing_bytes(2)))
+
+
 def test_ndjson_done_line():
-    line = _chunks.ollama_generate_done(b"mock-llama3", b"2026-01-02T03:04:05.000006Z", 7, 1234, "stop")
+    splice = _chunks.ollama_splice(b"mock-llama3")
+    line = _chunks.ollama_done(splice, STAMP, _chunks.OLLAMA_GENERATE, b"", "stop", 12, 7, 1234)
     assert line.endswith(b"}\n") and line.count(b"\n") == 1
     assert json.loads(line) == {
         "model": "mock-llama3", "created_at": "2026-01-02T03:04:05.000006Z", "response": "",
         "done": True, "done_reason": "stop", "total_duration": 1234, "load_duration": 1,
-        "prompt_eval_count": 12, "prompt_eval_duration": 1, "eval_count": 7, "eval_duration": 1234}
+        "prompt_eval_count": 12, "prompt_eval_duration": 1, "eval_count": 7, "eval_duration": 1232}
+    # never less than 1 ns each, even when no time was measured
+    assert_durations_add_up(json.loads(
+        _chunks.ollama_done(splice, STAMP, _chunks.OLLAMA_CHAT, b"hi", "length", 1, 1, 0)))
+    load = json.loads(_chunks.ollama_done(splice, STAMP, _chunks.OLLAMA_CHAT, b"", "load"))
+    assert load == {"model": "mock-llama3", "created_at": STAMP.decode(),
+                    "message": {"role": "assistant", "content": ""}, "done": True,
+                    "done_reason": "load"}
 
 
 # -- whole responses --------------------------------------------------------------------

@@ -4,11 +4,13 @@
 A stream line is ``{"model":"M","created_at":"<stamp>`` (splice and stamp), then
 constant pieces around the pre-escaped token; the closing ``done: true`` line
 carries ``done_reason`` and the count/duration fields, computed when it is sent.
+The line shapes (and the durations' rule) are _chunks', through frames.
 """
 import binascii
 import time
 
-from fastmock.frames import json_string
+from fastmock.frames import (OLLAMA_CHAT, OLLAMA_GENERATE, json_string, ollama_done,
+                             ollama_line_pieces, ollama_splice)
 from fastmock.providers import request
 from fastmock.providers.common import Call, Whole, count_tokens, error_answer, plan
 from fastmock.streamspec import NDJSON, StreamSpec
@@ -21,11 +23,9 @@ def error(status: int, message: str, param: str | None = None) -> Whole:
     return error_answer(status, b'{"error":"' + json_string(message) + b'"}')
 
 
-def _durations(total_ns: int, prompt: int, sent: int) -> bytes:
-    total_ns = max(total_ns, 3)
-    return (b'"total_duration":%d,"load_duration":1,"prompt_eval_count":%d,'
-            b'"prompt_eval_duration":1,"eval_count":%d,"eval_duration":%d}\n'
-            % (total_ns, prompt, sent, total_ns - 2))
+# The text field of each endpoint's lines, and the pieces around a token of its stream.
+_GENERATE = (OLLAMA_GENERATE,) + ollama_line_pieces(OLLAMA_GENERATE)
+_CHAT = (OLLAMA_CHAT,) + ollama_line_pieces(OLLAMA_CHAT)
 
 
 def _limit(doc: dict):
@@ -45,10 +45,9 @@ def generate(call: Call):
     stream = request.boolean(doc, "stream", default=True)
     limit = _limit(doc)
     if prompt_text is None:       # Ollama's "load the model" request: one done object
-        return _loaded(call, model, b'"response":"",')
+        return _loaded(call, model, OLLAMA_GENERATE)
     prompt = count_tokens(system, prompt_text)
-    return _answer(call, model, prompt, prompt_text, limit, stream,
-                   b'","response":"', b'","done":false}\n', b'"response":"', b'",')
+    return _answer(call, model, prompt, prompt_text, limit, stream, _GENERATE)
 
 
 def chat(call: Call):
@@ -58,37 +57,38 @@ def chat(call: Call):
     stream = request.boolean(doc, "stream", default=True)
     limit = _limit(doc)
     if not items:
-        return _loaded(call, model, b'"message":{"role":"assistant","content":""},')
+        return _loaded(call, model, OLLAMA_CHAT)
     prompt = count_tokens(*(text for _, text in items))
-    return _answer(call, model, prompt, request.last_text(items), limit, stream,
-                   b'","message":{"role":"assistant","content":"', b'"},"done":false}\n',
-                   b'"message":{"role":"assistant","content":"', b'"},')
+    return _answer(call, model, prompt, request.last_text(items), limit, stream, _CHAT)
 
 
-def _loaded(call: Call, model: bytes, empty: bytes):
-    return call.whole(b'{"model":"' + model + b'","created_at":"' + call.stamp() + b'",' + empty
-                      + b'"done":true,"done_reason":"load"}')
+def _loaded(call: Call, model: bytes, field: tuple):
+    """The answer to a request that only loads the model: one done line, no text."""
+    line = ollama_done(ollama_splice(model), call.stamp(), field, b"", "load")
+    return call.whole(line[:-1])
 
 
 def _answer(call: Call, model: bytes, prompt: int, prompt_text: str, limit, stream: bool,
-            prefix: bytes, suffix: bytes, content_open: bytes, content_close: bytes):
+            pieces: tuple):
     p = plan(call, prompt_text, limit, whole=not stream)
-    reason = b"length" if p.length else b"stop"
-    head = b'{"model":"' + model + b'","created_at":"'
+    reason = "length" if p.length else "stop"
+    splice = ollama_splice(model)
+    field, prefix, suffix = pieces
     started = time.monotonic_ns()
-
-    def done(text: bytes, sent: int, finish: bytes) -> bytes:
-        return (head + call.stamp() + b'",' + content_open + text + content_close
-                + b'"done":true,"done_reason":"' + finish + b'",'
-                + _durations(time.monotonic_ns() - started + call.ctl.ttft_ms * 1_000_000,
-                             prompt, sent))
-
     if not stream:
-        return call.whole(done(p.text(), p.total, reason).rstrip(b"\n"))
+        # made now and sent after the TTFT wait, which counts in its total
+        took = time.monotonic_ns() - started + call.ctl.ttft_ms * 1_000_000
+        line = ollama_done(splice, call.stamp(), field, p.text(), reason, prompt, p.total, took)
+        return call.whole(line[:-1])
+
+    def closing(sent: int, finish: str) -> bytes:
+        # made when the stream ends: the TTFT wait is already in the time it took
+        return ollama_done(splice, call.stamp(), field, b"", finish, prompt, sent,
+                           time.monotonic_ns() - started)
+
     return call.streamed(StreamSpec(
-        content_type=NDJSON, tokens=p.tokens, total=p.total, splice=head, stamp=True,
-        prefix=prefix, suffix=suffix, finish=reason.decode(),
-        closing=lambda sent, finish: done(b"", sent, finish.encode())))
+        content_type=NDJSON, tokens=p.tokens, total=p.total, splice=splice, stamp=True,
+        prefix=prefix, suffix=suffix, finish=reason, closing=closing))
 
 
 def _digest(name: bytes) -> bytes:
