@@ -3,7 +3,6 @@ CHAT_MODEL: str
 OLLAMA_MODEL: str
 PROMPT_TOKENS: int
 STATIC_CREATED: int
-CRLF: bytes
 CHAT_FIRST_PREFIX: bytes
 CHAT_PREFIX: bytes
 CHAT_SUFFIX: bytes
@@ -15,9 +14,6 @@ OLLAMA_SUFFIX: bytes
 OLLAMA_GENERATE: tuple[bytes, bytes]
 OLLAMA_CHAT: tuple[bytes, bytes]
 HEALTH_BODY: bytes
-KEEP_ALIVE: int
-KEEP_ALIVE_10: int
-CLOSE: int
 
 def json_string(text: str) -> bytes: ...
 def split_tokens(text: str) -> list[str]: ...
@@ -37,4 +33,3 @@ def ollama_line_pieces(field: tuple[bytes, bytes]) -> tuple[bytes, bytes]: ...
 def ollama_done(splice: bytes, stamp: bytes, field: tuple[bytes, bytes], text: bytes, done_reason: str,
                 prompt_count: int = 0, eval_count: int = 0, elapsed_ns: int = -1) -> bytes: ...
 def api_data_body(corpus: Corpus, model: bytes) -> bytes: ...
-def whole_responses(status_line: bytes, headers: bytes, body: bytes) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]: ...

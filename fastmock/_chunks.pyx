@@ -4,8 +4,8 @@
 A corpus is split into tokens once and each token is JSON-escaped once; the
 constant pieces of every stream kind's frames around a token are bytes here
 too, so a frame on the wire is only these pieces joined (see StreamSpec): no
-JSON is encoded per token, and one token table serves every API. Whole
-responses for /api/data and /health are complete HTTP messages.
+JSON is encoded per token, and one token table serves every API. The bodies of
+/api/data and /health are here too; HTTP heads are wire.py's.
 
 No I/O and no asyncio here: bytes in, bytes out.
 """
@@ -32,8 +32,6 @@ OLLAMA_MODEL = "mock-llama3"
 PROMPT_TOKENS = 12
 # Keeps /api/data byte-identical across requests, runs and servers.
 STATIC_CREATED = 1700000000
-
-CRLF = b"\r\n"
 
 cdef str _ESCAPES = '"\\'
 
@@ -184,24 +182,3 @@ cpdef bytes api_data_body(Corpus corpus, bytes model):
 
 
 HEALTH_BODY = b'{"status":"ok"}'
-
-# Connection handling variants of a whole response, in this order.
-KEEP_ALIVE = 0      # HTTP/1.1 default: no Connection header needed
-KEEP_ALIVE_10 = 1   # HTTP/1.0 client that asked for keep-alive
-CLOSE = 2
-
-cdef tuple _CONNECTION_LINES = (b"", b"Connection: keep-alive\r\n", b"Connection: close\r\n")
-
-
-cpdef tuple whole_responses(bytes status_line, bytes headers, bytes body):
-    """A complete response per connection variant, and the same heads for HEAD.
-
-    ``headers`` are the CRLF-terminated header lines without Content-Length
-    and Connection. Returns (get_variants, head_variants), each indexed by
-    KEEP_ALIVE / KEEP_ALIVE_10 / CLOSE.
-    """
-    cdef bytes line
-    cdef list heads = []
-    for line in _CONNECTION_LINES:
-        heads.append(status_line + headers + b"Content-Length: %d\r\n" % len(body) + line + CRLF)
-    return tuple([h + body for h in heads]), tuple(heads)

@@ -9,7 +9,6 @@ import asyncio
 
 from fastmock import wire
 from fastmock._engine import Connection
-from fastmock.frames import CLOSE, KEEP_ALIVE, KEEP_ALIVE_10
 from fastmock.routes import API, LABELS, METRICS, OTHER, STATIC, STREAM, TABLE, find
 
 HEAD = b"HEAD"
@@ -45,9 +44,8 @@ class HttpProtocol(Connection, asyncio.Protocol):
                          route.index, 204, keep_alive)
         elif route.kind == STATIC:
             gets, heads = self.app.static[path]
-            variant = (KEEP_ALIVE_10 if http10 else KEEP_ALIVE) if keep_alive else CLOSE
-            self.respond((heads if method == HEAD else gets)[variant], route.index, 200, keep_alive,
-                         True)
+            answer = (heads if method == HEAD else gets)[wire.variant(keep_alive, http10)]
+            self.respond(answer, route.index, 200, keep_alive, True)
         elif route.kind == STREAM:
             self.seed_stream(route, request, None if q < 0 else url[q + 1:])
         elif route.kind == API:

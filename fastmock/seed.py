@@ -7,7 +7,7 @@ connection variant, for GET and for HEAD); ``/stream-sse``, ``/stream-loop`` and
 import time
 
 from fastmock import wire
-from fastmock.frames import HEALTH_BODY, Frames, whole_responses
+from fastmock.frames import HEALTH_BODY, Frames
 from fastmock.ids import CHAT_COMPLETION, IDS
 from fastmock.streamspec import StreamSpec
 
@@ -25,7 +25,7 @@ def health(frames: Frames) -> tuple:
 def _document(body: bytes) -> tuple:
     """(GET variants, HEAD variants) of a 200 JSON document, indexed by KEEP_ALIVE /
     KEEP_ALIVE_10 / CLOSE."""
-    return whole_responses(wire.status_line(200), wire.JSON_HEADERS, body)
+    return wire.whole_responses(wire.JSON, body)
 
 
 def chat(app, max_tokens: int) -> StreamSpec:

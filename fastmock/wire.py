@@ -28,6 +28,14 @@ JSON_HEADERS = COMMON_HEADERS + b"Content-Type: " + JSON + b"\r\n"
 ALLOW_GET = b"GET, HEAD, OPTIONS"
 ALLOW_POST = b"POST, OPTIONS"
 
+CONNECTION_CLOSE = b"Connection: close\r\n"
+
+# Connection variants of a whole response, in this order (an index into its table).
+KEEP_ALIVE = 0      # HTTP/1.1 default: no Connection header needed
+KEEP_ALIVE_10 = 1   # HTTP/1.0 client that asked for keep-alive
+CLOSE = 2
+_CONNECTION_LINES = (b"", b"Connection: keep-alive\r\n", CONNECTION_CLOSE)
+
 # Connection variants of a stream's head, in this order.
 CHUNKED_KEEP_ALIVE = 0
 CHUNKED_CLOSE = 1
@@ -44,8 +52,8 @@ def stream_heads(content_type: bytes) -> tuple[bytes, bytes, bytes]:
             b"Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n")
     return (
         head + b"Transfer-Encoding: chunked\r\n\r\n",
-        head + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
-        head + b"Connection: close\r\n\r\n",
+        head + b"Transfer-Encoding: chunked\r\n" + CONNECTION_CLOSE + b"\r\n",
+        head + CONNECTION_CLOSE + b"\r\n",
     )
 
 
@@ -61,19 +69,27 @@ def stream_head(content_type: bytes, keep_alive: bool, http10: bool) -> bytes:
     return heads[CHUNKED_KEEP_ALIVE if keep_alive else CHUNKED_CLOSE]
 
 
-def _connection_line(keep_alive: bool, http10: bool) -> bytes:
-    if not keep_alive:
-        return b"Connection: close\r\n"
-    return b"Connection: keep-alive\r\n" if http10 else b""
+def variant(keep_alive: bool, http10: bool) -> int:
+    """The connection variant of a whole response: KEEP_ALIVE, KEEP_ALIVE_10 or CLOSE."""
+    return (KEEP_ALIVE_10 if http10 else KEEP_ALIVE) if keep_alive else CLOSE
 
 
 def complete(status: int, content_type: bytes, body: bytes, *, keep_alive: bool = True,
              http10: bool = False, head_only: bool = False, extra: bytes = b"") -> bytes:
     """A whole response with a Content-Length body (``extra``: more CRLF-ended header lines)."""
     head = (status_line(status) + COMMON_HEADERS + b"Content-Type: " + content_type + b"\r\n"
-            + extra + b"Content-Length: %d\r\n" % len(body) + _connection_line(keep_alive, http10)
-            + b"\r\n")
+            + extra + b"Content-Length: %d\r\n" % len(body)
+            + _CONNECTION_LINES[variant(keep_alive, http10)] + b"\r\n")
     return head if head_only else head + body
+
+
+def whole_responses(content_type: bytes, body: bytes) -> tuple[tuple, tuple]:
+    """A 200 response of ``body`` in every connection variant, and its heads for HEAD:
+    (GET variants, HEAD variants), each indexed by KEEP_ALIVE / KEEP_ALIVE_10 / CLOSE."""
+    heads = tuple(complete(200, content_type, body, keep_alive=v != CLOSE,
+                           http10=v == KEEP_ALIVE_10, head_only=True)
+                  for v in (KEEP_ALIVE, KEEP_ALIVE_10, CLOSE))
+    return tuple(head + body for head in heads), heads
 
 
 # Statuses a client may retry after a second: rate limited, unavailable, overloaded.
@@ -123,7 +139,7 @@ def preflight(allow: bytes, *, keep_alive: bool, http10: bool) -> bytes:
     return (status_line(204) + COMMON_HEADERS + b"Allow: " + allow + b"\r\n"
             b"Access-Control-Allow-Methods: " + allow + b"\r\n"
             b"Access-Control-Allow-Headers: *, Authorization\r\nAccess-Control-Max-Age: 86400\r\n"
-            + _connection_line(keep_alive, http10) + b"\r\n")
+            + _CONNECTION_LINES[variant(keep_alive, http10)] + b"\r\n")
 
 
 # Answers to requests that could not be parsed: always followed by a close.

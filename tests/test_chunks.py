@@ -7,7 +7,8 @@ import json
 import pytest
 
 from fastmock import _chunks, frames, wire
-from fastmock.frames import CLOSE, KEEP_ALIVE, KEEP_ALIVE_10, Frames
+from fastmock.wire import CLOSE, KEEP_ALIVE, KEEP_ALIVE_10
+from fastmock.frames import Frames
 from fastmock.protocol import static_answers
 
 SPLICE = _chunks.chat_chunk_splice(b"chatcmpl-abc0000000000000001", 1700000123, b"mock-gpt-4o")
