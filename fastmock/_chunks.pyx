@@ -30,8 +30,10 @@ DEFAULT_TEXT = (
 CHAT_MODEL = "mock-gpt-4o"
 OLLAMA_MODEL = "mock-llama3"
 PROMPT_TOKENS = 12
-# Keeps /api/data byte-identical across requests, runs and servers.
+# The time of every document that never changes (/api/data, the model lists), so that it
+# stays byte-identical across requests, runs and servers: a Unix time and the same instant.
 STATIC_CREATED = 1700000000
+STATIC_CREATED_AT = b"2023-11-14T22:13:20Z"
 
 cdef str _ESCAPES = '"\\'
 

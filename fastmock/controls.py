@@ -60,6 +60,11 @@ def parse(query: bytes | None, headers: dict | None, delay_ms: int, ttft_ms: int
     return controls
 
 
+def status_message(status: int) -> str:
+    """The message of the error answer the status control asks for."""
+    return f"mock error: status {status} requested by the status control"
+
+
 def echo(query: bytes | None, headers: dict | None) -> bool:
     """``X-Mock-Echo: 1`` (or ``?echo=1``; the header wins): answer with the prompt."""
     value = headers.get(ECHO_HEADER) if headers else None

@@ -32,6 +32,7 @@ ollama_line_pieces = _chunks.ollama_line_pieces
 ollama_done = _chunks.ollama_done
 OLLAMA_GENERATE, OLLAMA_CHAT = _chunks.OLLAMA_GENERATE, _chunks.OLLAMA_CHAT
 DEFAULT_TEXT = _chunks.DEFAULT_TEXT
+STATIC_CREATED, STATIC_CREATED_AT = _chunks.STATIC_CREATED, _chunks.STATIC_CREATED_AT
 HEALTH_BODY = _chunks.HEALTH_BODY
 EXTENSION_FILE = _chunks.__file__
 

@@ -71,7 +71,7 @@ class HttpProtocol(Connection, asyncio.Protocol):
                          route.index, 400, keep_alive)
             return
         if ctl.status >= 400:
-            message = f"mock error: status {ctl.status} requested by the status control"
+            message = controls.status_message(ctl.status)
             self.respond(wire.openai_error(ctl.status, message, keep_alive=keep_alive,
                                            http10=http10, head_only=head_only),
                          route.index, ctl.status, keep_alive)

@@ -28,8 +28,7 @@ def answer(route, request, path: bytes, query: bytes | None, app):
         config = app.config
         ctl = controls.parse(query, request.headers, config.delay_ms, config.ttft_ms)
         if ctl.status >= 400:
-            return api.error(ctl.status, f"mock error: status {ctl.status} requested by the "
-                                         "status control")
+            return api.error(ctl.status, controls.status_message(ctl.status))
         call = Call(request.method, path, query, request.headers, request.body, ctl, app.frames,
                     app.pacer.stamp_now)
         return route.handler()(call)

@@ -9,14 +9,13 @@ The line shapes (and the durations' rule) are _chunks', through frames.
 import binascii
 import time
 
-from fastmock.frames import (OLLAMA_CHAT, OLLAMA_GENERATE, json_string, ollama_done,
-                             ollama_line_pieces, ollama_splice)
+from fastmock.frames import (OLLAMA_CHAT, OLLAMA_GENERATE, STATIC_CREATED_AT, json_string,
+                             ollama_done, ollama_line_pieces, ollama_splice)
 from fastmock.providers import request
 from fastmock.providers.common import Call, Whole, count_tokens, error_answer, plan
 from fastmock.streamspec import NDJSON, StreamSpec
 
 VERSION = b"0.9.0"                 # the Ollama API version /api/version reports
-MODIFIED_AT = b"2023-11-14T22:13:20Z"
 
 
 def error(status: int, message: str, param: str | None = None) -> Whole:
@@ -100,7 +99,7 @@ def tags(call: Call):
     name = call.frames.ollama_model
     return call.whole(
         b'{"models":[{"name":"' + name + b'","model":"' + name + b'","modified_at":"'
-        + MODIFIED_AT + b'","size":4661224676,"digest":"' + _digest(name) + b'","details":'
+        + STATIC_CREATED_AT + b'","size":4661224676,"digest":"' + _digest(name) + b'","details":'
         b'{"parent_model":"","format":"gguf","family":"llama","families":["llama"],'
         b'"parameter_size":"8.0B","quantization_level":"Q4_0"}}]}')
 

@@ -6,8 +6,8 @@ Every document is joined from constant byte pieces and the per-response fields
 id/created/model in front of pre-escaped tokens, so nothing is JSON-encoded per token.
 """
 from fastmock.controls import unquote
-from fastmock.frames import (CHAT_FIRST_PREFIX, CHAT_PREFIX, SSE_DONE, chat_chunk_end,
-                             chat_chunk_splice)
+from fastmock.frames import (CHAT_FIRST_PREFIX, CHAT_PREFIX, SSE_DONE, STATIC_CREATED,
+                             STATIC_CREATED_AT, chat_chunk_end, chat_chunk_splice)
 from fastmock.providers import request
 from fastmock.ids import CHAT_COMPLETION, IDS
 from fastmock.providers.common import Call, Whole, count_tokens, error_answer, now, plan
@@ -15,7 +15,6 @@ from fastmock.providers.request import ApiError
 from fastmock.streamspec import SSE, StreamSpec
 from fastmock.wire import openai_error_body
 
-MODEL_CREATED = 1700000000            # models are static: the same bytes every time
 MAX_INPUTS = 2048
 
 
@@ -241,8 +240,8 @@ def model_object(name: bytes) -> bytes:
     """A model as both OpenAI (id, object, created, owned_by) and Anthropic (type, display_name,
     created_at) clients read it: the two APIs share this path."""
     return (b'{"id":"' + name + b'","object":"model","created":%d,"owned_by":"fastmock",'
-            b'"type":"model","display_name":"' % MODEL_CREATED + name
-            + b'","created_at":"2023-11-14T22:13:20Z"}')
+            b'"type":"model","display_name":"' % STATIC_CREATED + name
+            + b'","created_at":"' + STATIC_CREATED_AT + b'"}')
 
 
 def list_models(call: Call):
