@@ -122,8 +122,10 @@ CHAT_LAST_SUFFIX = b'"' + chat_chunk_end("stop", False)
 cpdef bytes chat_chunk_after_id(long created, bytes model, bint usage=False):
     """What follows the id in every chunk of a response: up to the delta's "{", or (``usage``)
     the usage chunk's, up to its usage object (stream_options.include_usage)."""
+    cdef bytes choices = (b'","choices":[],"usage":' if usage
+                          else b'","choices":[{"index":0,"delta":{')
     return (b'","object":"chat.completion.chunk","created":' + b"%d" % created + b',"model":"'
-            + model + (b'","choices":[],"usage":' if usage else b'","choices":[{"index":0,"delta":{'))
+            + model + choices)
 
 
 cpdef bytes chat_chunk_splice(bytes completion_id, long created, bytes model, bint usage=False):

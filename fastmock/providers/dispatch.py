@@ -15,7 +15,7 @@ serves the seed endpoints never loads it (nor ``json``).
 import logging
 
 from fastmock import controls
-from fastmock.providers.common import Call, Streamed, Whole  # noqa: F401  (the protocol reads these)
+from fastmock.providers.common import Call, Streamed, Whole  # noqa: F401  (the protocol reads)
 from fastmock.providers.request import ApiError
 
 log = logging.getLogger("fastmock")
