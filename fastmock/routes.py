@@ -20,6 +20,8 @@ API = 3         # a provider API: handler() -> function(call) -> Whole | Streame
 
 
 class Route:
+    """One row of the table (what protocol.HttpProtocol.handle reads)."""
+
     __slots__ = ("path", "kind", "allow", "methods", "handler", "api", "label", "prefix",
                  "index")
 
