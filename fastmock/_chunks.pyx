@@ -4,8 +4,8 @@
 A corpus is split into tokens once and each token is JSON-escaped once; the
 constant pieces of every stream kind's frames around a token are bytes here
 too, so a frame on the wire is only these pieces joined (see StreamSpec): no
-JSON is encoded per token, and one token table serves every API. Whole
-responses for /api/data and /health are complete HTTP messages.
+JSON is encoded per token, and one token table serves every API. The bodies of
+/api/data and /health are here too; HTTP heads are wire.py's.
 
 No I/O and no asyncio here: bytes in, bytes out.
 """
@@ -30,10 +30,10 @@ DEFAULT_TEXT = (
 CHAT_MODEL = "mock-gpt-4o"
 OLLAMA_MODEL = "mock-llama3"
 PROMPT_TOKENS = 12
-# Keeps /api/data byte-identical across requests, runs and servers.
+# The time of every document that never changes (/api/data, the model lists), so that it
+# stays byte-identical across requests, runs and servers: a Unix time and the same instant.
 STATIC_CREATED = 1700000000
-
-CRLF = b"\r\n"
+STATIC_CREATED_AT = b"2023-11-14T22:13:20Z"
 
 cdef str _ESCAPES = '"\\'
 
@@ -96,38 +96,82 @@ cdef class Corpus:
         return len(self.tokens)
 
 
-# The pieces of an OpenAI chat.completion.chunk SSE event around its token:
-#   splice + (CHAT_FIRST_PREFIX | CHAT_PREFIX) + token + (CHAT_SUFFIX | CHAT_LAST_SUFFIX)
+# An OpenAI chat.completion.chunk SSE event, the one owner of its shape (the seed
+# /stream-sse and /v1/chat/completions both build theirs from here):
+#   CHAT_ID_OPEN + id + chat_chunk_after_id(created, model)   up to the delta's "{"
+#   + (CHAT_FIRST_PREFIX | CHAT_PREFIX) + token + '"'       the delta's fields
+#   + chat_chunk_end(finish_reason, logprobs)               "}", finish_reason, "}]}\n\n"
+# The seed stream's chunks carry no "logprobs" key: CHAT_SUFFIX and CHAT_LAST_SUFFIX.
 CHAT_FIRST_PREFIX = b'"role":"assistant","content":"'
 CHAT_PREFIX = b'"content":"'
-CHAT_SUFFIX = b'"},"finish_reason":null}]}\n\n'
-CHAT_LAST_SUFFIX = b'"},"finish_reason":"stop"}]}\n\n'
 SSE_DONE = b"data: [DONE]\n\n"
-
-# An Ollama /api/generate line: splice + created_at stamp + OLLAMA_PREFIX + token + OLLAMA_SUFFIX
-OLLAMA_PREFIX = b'","response":"'
-OLLAMA_SUFFIX = b'","done":false}\n'
+CHAT_ID_OPEN = b'data: {"id":"'
 
 
-cpdef bytes chat_chunk_splice(bytes completion_id, long created, bytes model):
-    """The per-response part in front of every chat chunk's delta."""
-    return (b'data: {"id":"' + completion_id + b'","object":"chat.completion.chunk","created":'
-            + b"%d" % created + b',"model":"' + model + b'","choices":[{"index":0,"delta":{')
+cpdef bytes chat_chunk_end(str finish_reason, bint logprobs):
+    """What closes a chunk after its delta's fields; ``finish_reason`` None is JSON null."""
+    return (b'},' + (b'"logprobs":null,' if logprobs else b'') + b'"finish_reason":'
+            + (b'null' if finish_reason is None else b'"' + finish_reason.encode() + b'"')
+            + b'}]}\n\n')
 
 
-cpdef bytes ollama_generate_splice(bytes model):
-    """The per-response part in front of every /api/generate line's created_at stamp."""
+CHAT_SUFFIX = b'"' + chat_chunk_end(None, False)
+CHAT_LAST_SUFFIX = b'"' + chat_chunk_end("stop", False)
+
+
+cpdef bytes chat_chunk_after_id(long created, bytes model, bint usage=False):
+    """What follows the id in every chunk of a response: up to the delta's "{", or (``usage``)
+    the usage chunk's, up to its usage object (stream_options.include_usage)."""
+    cdef bytes choices = (b'","choices":[],"usage":' if usage
+                          else b'","choices":[{"index":0,"delta":{')
+    return (b'","object":"chat.completion.chunk","created":' + b"%d" % created + b',"model":"'
+            + model + choices)
+
+
+cpdef bytes chat_chunk_splice(bytes completion_id, long created, bytes model, bint usage=False):
+    """The per-response part in front of every chat chunk's delta (or the usage object)."""
+    return CHAT_ID_OPEN + completion_id + chat_chunk_after_id(created, model, usage)
+
+
+# An Ollama NDJSON line, the one owner of its shape (the seed /stream-ndjson, /api/generate
+# and /api/chat build theirs from here):
+#   ollama_splice(model) + created_at stamp + prefix + token + suffix
+# where (prefix, suffix) = ollama_line_pieces(field), and field is the line's text field,
+# (what opens it, what closes it): /api/generate's "response" or /api/chat's message.
+# The last line is ollama_done(...), with done:true and the counts and durations.
+OLLAMA_GENERATE = (b'"response":"', b'",')
+OLLAMA_CHAT = (b'"message":{"role":"assistant","content":"', b'"},')
+
+
+cpdef bytes ollama_splice(bytes model):
+    """The per-response part in front of every line's created_at stamp."""
     return b'{"model":"' + model + b'","created_at":"'
 
 
-cpdef bytes ollama_generate_done(bytes model, bytes stamp, long eval_count,
-                                 long long total_ns, str done_reason):
-    """The closing ``done: true`` line of an /api/generate stream."""
-    return (b'{"model":"' + model + b'","created_at":"' + stamp
-            + b'","response":"","done":true,"done_reason":"' + done_reason.encode()
-            + b'","total_duration":%d,"load_duration":1,"prompt_eval_count":%d,'
-              b'"prompt_eval_duration":1,"eval_count":%d,"eval_duration":%d}\n'
-            % (total_ns, PROMPT_TOKENS, eval_count, max(total_ns, 1)))
+cpdef tuple ollama_line_pieces(tuple field):
+    """(prefix, suffix) around the token of a line that is not the last."""
+    return b'",' + field[0], field[1] + b'"done":false}\n'
+
+
+OLLAMA_PREFIX, OLLAMA_SUFFIX = ollama_line_pieces(OLLAMA_GENERATE)
+
+
+cpdef bytes ollama_done(bytes splice, bytes stamp, tuple field, bytes text, str done_reason,
+                        long prompt_count=0, long eval_count=0, long long elapsed_ns=-1):
+    """The closing ``done: true`` line (newline included), ``text`` in its text field.
+
+    Its durations hold together: total_duration (``elapsed_ns``, at least 3) is
+    load_duration (1) + prompt_eval_duration (1) + eval_duration (the rest), as
+    Ollama's own do. ``elapsed_ns`` < 0: no counts nor durations (a load request).
+    """
+    cdef bytes line = (splice + stamp + b'",' + field[0] + text + field[1]
+                       + b'"done":true,"done_reason":"' + done_reason.encode() + b'"')
+    if elapsed_ns < 0:
+        return line + b'}\n'
+    cdef long long total = max(elapsed_ns, 3)
+    return line + (b',"total_duration":%d,"load_duration":1,"prompt_eval_count":%d,'
+                   b'"prompt_eval_duration":1,"eval_count":%d,"eval_duration":%d}\n'
+                   % (total, prompt_count, eval_count, total - 2))
 
 
 cpdef bytes api_data_body(Corpus corpus, bytes model):
@@ -142,24 +186,3 @@ cpdef bytes api_data_body(Corpus corpus, bytes model):
 
 
 HEALTH_BODY = b'{"status":"ok"}'
-
-# Connection handling variants of a whole response, in this order.
-KEEP_ALIVE = 0      # HTTP/1.1 default: no Connection header needed
-KEEP_ALIVE_10 = 1   # HTTP/1.0 client that asked for keep-alive
-CLOSE = 2
-
-cdef tuple _CONNECTION_LINES = (b"", b"Connection: keep-alive\r\n", b"Connection: close\r\n")
-
-
-cpdef tuple whole_responses(bytes status_line, bytes headers, bytes body):
-    """A complete response per connection variant, and the same heads for HEAD.
-
-    ``headers`` are the CRLF-terminated header lines without Content-Length
-    and Connection. Returns (get_variants, head_variants), each indexed by
-    KEEP_ALIVE / KEEP_ALIVE_10 / CLOSE.
-    """
-    cdef bytes line
-    cdef list heads = []
-    for line in _CONNECTION_LINES:
-        heads.append(status_line + headers + b"Content-Length: %d\r\n" % len(body) + line + CRLF)
-    return tuple([h + body for h in heads]), tuple(heads)

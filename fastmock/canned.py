@@ -4,7 +4,7 @@ The engine knows HTTP/1.1, not routes or APIs, so it never builds an error
 body itself: a request it cannot serve (malformed, too large, too slow, over
 the connection limit) is answered with bytes from this object.
 """
-from fastmock import responses
+from fastmock import wire
 from fastmock.routes import API, find
 
 
@@ -14,10 +14,10 @@ class CannedAnswers:
     __slots__ = ("bad_request", "internal_error", "busy", "continue_")
 
     def __init__(self) -> None:
-        self.bad_request = responses.BAD_REQUEST          # 400: the request could not be parsed
-        self.internal_error = responses.INTERNAL_ERROR    # 500: a parser callback raised
-        self.busy = responses.TOO_MANY_CONNECTIONS        # 503: over --max-connections
-        self.continue_ = responses.CONTINUE               # the interim 100 of Expect: 100-continue
+        self.bad_request = wire.BAD_REQUEST          # 400: the request could not be parsed
+        self.internal_error = wire.INTERNAL_ERROR    # 500: a parser callback raised
+        self.busy = wire.TOO_MANY_CONNECTIONS        # 503: over --max-connections
+        self.continue_ = wire.CONTINUE               # the interim 100 of Expect: 100-continue
 
     def error(self, status: int, message: str, url: bytes = b"") -> bytes:
         """A whole error answer that closes the connection, in the shape of the API that
@@ -26,8 +26,8 @@ class CannedAnswers:
         if path:
             route = find(path)
             if route is not None and route.kind == API:
-                from fastmock import api
-                answer = api.error_for(path, status, message)
-                return responses.complete(status, answer.content_type, answer.body,
-                                          keep_alive=False, extra=answer.headers)
-        return responses.openai_error(status, message, keep_alive=False)
+                from fastmock.providers import dispatch
+                answer = dispatch.error_for(route, status, message)
+                return wire.complete(status, answer.content_type, answer.body,
+                                     keep_alive=False, extra=answer.headers)
+        return wire.openai_error(status, message, keep_alive=False)

@@ -1,7 +1,10 @@
 """The pre-encoded bytes of one server, built once at start from its corpus and model.
 
-fastmock never runs on a silent pure-Python fallback: a missing build fails
-loudly here (and in the CLI, for every compiled module).
+The only importer of the compiled ``_chunks``: the rest of fastmock reaches the
+escaper, the tokenizer and the constant pieces of every frame through here.
+Bytes only: HTTP heads are wire.py's. fastmock never runs on a silent
+pure-Python fallback: a missing build fails loudly here (and in the CLI, for
+every compiled module).
 """
 import time
 
@@ -13,70 +16,71 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
         f"({exc}); reinstall fastmock with a C compiler available: pip install ."
     ) from exc
 
-from fastmock.streamspec import StreamSpec
+from fastmock.streamspec import NDJSON, SSE, StreamSpec
 
 Corpus = _chunks.Corpus
 json_string = _chunks.json_string
 split_tokens = _chunks.split_tokens
+# the chat.completion.chunk shape, for /v1/chat/completions (see _chunks)
 chat_chunk_splice = _chunks.chat_chunk_splice
-ollama_generate_done = _chunks.ollama_generate_done
-KEEP_ALIVE, KEEP_ALIVE_10, CLOSE = _chunks.KEEP_ALIVE, _chunks.KEEP_ALIVE_10, _chunks.CLOSE
+chat_chunk_end = _chunks.chat_chunk_end
+CHAT_FIRST_PREFIX, CHAT_PREFIX = _chunks.CHAT_FIRST_PREFIX, _chunks.CHAT_PREFIX
+SSE_DONE = _chunks.SSE_DONE
+# the Ollama line shape, for /api/generate and /api/chat (see _chunks)
+ollama_splice = _chunks.ollama_splice
+ollama_line_pieces = _chunks.ollama_line_pieces
+ollama_done = _chunks.ollama_done
+OLLAMA_GENERATE, OLLAMA_CHAT = _chunks.OLLAMA_GENERATE, _chunks.OLLAMA_CHAT
 DEFAULT_TEXT = _chunks.DEFAULT_TEXT
+STATIC_CREATED, STATIC_CREATED_AT = _chunks.STATIC_CREATED, _chunks.STATIC_CREATED_AT
+HEALTH_BODY = _chunks.HEALTH_BODY
 EXTENSION_FILE = _chunks.__file__
-
-SSE = b"text/event-stream"
-NDJSON = b"application/x-ndjson"
 
 
 class Frames:
     """Everything pre-encoded for one corpus and model name."""
 
-    __slots__ = ("corpus", "chat_model", "ollama_model", "api_data", "health", "_ollama_splice",
-                 "_chat_head", "_chat_tail")
+    __slots__ = ("corpus", "chat_model", "ollama_model", "_ollama_splice", "_chat_head",
+                 "_chat_tail")
 
     def __init__(self, text: str = DEFAULT_TEXT, model: str | None = None) -> None:
-        from fastmock import responses  # responses needs this module's escaper first
-
         self.corpus = Corpus(text)
         self.chat_model = json_string(model or _chunks.CHAT_MODEL)
         self.ollama_model = json_string(model or _chunks.OLLAMA_MODEL)
-        self._ollama_splice = _chunks.ollama_generate_splice(self.ollama_model)
+        self._ollama_splice = ollama_splice(self.ollama_model)
         # Shared by every chat stream: the splice before the id's counted digits (one per
         # process), and the splice after them (one per second: it holds "created").
         self._chat_head = (b"", b"")
         self._chat_tail = (-1, b"")
-        # (GET variants, HEAD variants), indexed by KEEP_ALIVE / KEEP_ALIVE_10 / CLOSE
-        self.api_data = _chunks.whole_responses(
-            responses.status_line(200), responses.JSON_HEADERS,
-            _chunks.api_data_body(self.corpus, self.chat_model))
-        self.health = _chunks.whole_responses(
-            responses.status_line(200), responses.JSON_HEADERS, _chunks.HEALTH_BODY)
+
+    def api_data_body(self) -> bytes:
+        """The /api/data document: the whole corpus as one chat.completion."""
+        return _chunks.api_data_body(self.corpus, self.chat_model)
 
     def chat_stream(self, id_head: bytes, id_number: int, created: int, total: int) -> StreamSpec:
         """/stream-sse and /stream-loop: chat.completion.chunk events, then ``data: [DONE]``.
 
-        The id is ``id_head`` + 16 hex digits of ``id_number`` (see App.next_id).
+        The id is ``id_head`` + 16 hex digits of ``id_number`` (see fastmock.ids).
         """
         if self._chat_head[0] != id_head:
-            self._chat_head = (id_head, b'data: {"id":"' + id_head)
+            self._chat_head = (id_head, _chunks.CHAT_ID_OPEN + id_head)
         if self._chat_tail[0] != created:
-            full = chat_chunk_splice(b"", created, self.chat_model)
-            self._chat_tail = (created, full[full.index(b'","object"'):])
+            self._chat_tail = (created, _chunks.chat_chunk_after_id(created, self.chat_model))
         return StreamSpec(
             content_type=SSE, tokens=self.corpus.escaped, total=total,
             splice=(self._chat_head[1], id_number, self._chat_tail[1]),
-            first_prefix=_chunks.CHAT_FIRST_PREFIX, prefix=_chunks.CHAT_PREFIX,
-            suffix=_chunks.CHAT_SUFFIX, last_suffix=_chunks.CHAT_LAST_SUFFIX,
-            closing=_chunks.SSE_DONE)
+            first_prefix=CHAT_FIRST_PREFIX, prefix=CHAT_PREFIX, suffix=_chunks.CHAT_SUFFIX,
+            last_suffix=_chunks.CHAT_LAST_SUFFIX, closing=SSE_DONE)
 
     def ollama_stream(self, total: int, stamp) -> StreamSpec:
         """/stream-ndjson: /api/generate lines, each stamped when written, then the done line."""
-        model, started = self.ollama_model, time.monotonic_ns()
+        splice, started = self._ollama_splice, time.monotonic_ns()
 
         def closing(sent: int, finish: str) -> bytes:
-            return ollama_generate_done(model, stamp(), sent, time.monotonic_ns() - started, finish)
+            return ollama_done(splice, stamp(), OLLAMA_GENERATE, b"", finish, _chunks.PROMPT_TOKENS,
+                               sent, time.monotonic_ns() - started)
 
         return StreamSpec(
             content_type=NDJSON, tokens=self.corpus.escaped, total=total,
-            splice=self._ollama_splice, stamp=True, prefix=_chunks.OLLAMA_PREFIX,
+            splice=splice, stamp=True, prefix=_chunks.OLLAMA_PREFIX,
             suffix=_chunks.OLLAMA_SUFFIX, closing=closing)

@@ -4,7 +4,6 @@ The counters live in memory every worker shares (fastmock._engine), so any
 worker renders the totals of all of them.
 """
 from fastmock._engine import BOUNDS, LAYOUT, SLOTS
-from fastmock.routes import ROUTE_NAMES
 
 _SCALARS = (
     ("open_connections", "gauge", "TCP connections open now."),
@@ -24,11 +23,12 @@ _HISTOGRAMS = (
 _LE = [f"{bound:g}" for bound in BOUNDS] + ["+Inf"]
 
 
-def render(counters) -> bytes:
+def render(counters, labels) -> bytes:
+    """The /metrics text; ``labels``: the route labels, in the order of the counters' slots."""
     lines = ["# HELP fastmock_requests_total HTTP requests answered, by route and status.",
              "# TYPE fastmock_requests_total counter"]
     statuses, low = LAYOUT["statuses"], LAYOUT["status_low"]
-    for index, route in enumerate(ROUTE_NAMES):
+    for index, route in enumerate(labels):
         values = counters.values(LAYOUT["requests_base"] + index * statuses, statuses)
         for offset, n in enumerate(values):
             if n:
@@ -42,7 +42,7 @@ def render(counters) -> bytes:
     for name, base, text in _HISTOGRAMS:
         lines.append(f"# HELP fastmock_{name} {text}")
         lines.append(f"# TYPE fastmock_{name} histogram")
-        for index, route in enumerate(ROUTE_NAMES):
+        for index, route in enumerate(labels):
             values = counters.values(LAYOUT[base] + index * width, width)
             count = values[-1]
             if not count:

@@ -1,54 +1,107 @@
-"""(path) -> Route: what kind of answer a path gets and which methods it takes."""
-from fastmock.responses import ALLOW_GET, ALLOW_POST
+"""The route table: the only place a path is named.
 
-# Route kinds
-STATIC = 0      # a whole pre-encoded response
-STREAM = 1      # a paced stream
-METRICS = 2     # rendered per request
-API = 3         # a provider API endpoint: answered by fastmock.api.dispatch
+Each route gives its kind (how it is answered), the methods it takes, its metrics
+label and its handler. A label's slots in the shared counters follow from its place
+in LABELS: the two answers that belong to no route, then the routes in table order.
 
-# Metrics labels of answers that belong to no route; a Route's index follows them.
-OTHER = 0       # an unknown path
-ERROR = 1       # a request that could not be parsed, or did not arrive in time
-ROUTE_NAMES = ["other", "error"]
+The handlers of /metrics and of the provider APIs live in modules an idle server
+never loads; their routes name them through one small import function per module,
+called on the request (a plain import each time after the first: a dict lookup).
+"""
+from fastmock import seed
+from fastmock.wire import ALLOW_GET, ALLOW_POST
+
+# Route kinds, and what their handler is
+STATIC = 0      # a whole response built once per server: handler(frames) -> (GET, HEAD variants)
+STREAM = 1      # a seed stream: handler(app, max_tokens) -> StreamSpec
+METRICS = 2     # rendered per request: handler() -> render(counters, labels) -> bytes
+API = 3         # a provider API: handler() -> function(call) -> Whole | Streamed;
+                # api() -> the provider module, whose error() is the API's error shape
 
 
 class Route:
-    __slots__ = ("name", "index", "kind", "allow", "methods", "endless", "ollama")
+    """One row of the table (what protocol.HttpProtocol.handle reads)."""
 
-    def __init__(self, name: str, kind: int, *, allow: bytes = ALLOW_GET, endless: bool = False,
-                 ollama: bool = False) -> None:
-        self.name = name                  # the metrics label
-        self.index = len(ROUTE_NAMES)     # its slots in the shared counters
-        ROUTE_NAMES.append(name)
+    __slots__ = ("path", "kind", "allow", "methods", "handler", "api", "label", "prefix",
+                 "index")
+
+    def __init__(self, path: bytes, kind: int, allow: bytes, handler, api=None, *,
+                 label: str | None = None, prefix: bool = False) -> None:
+        self.path = path
         self.kind = kind
-        self.allow = allow                # the Allow header of a 405
-        self.methods = frozenset(allow.decode().replace(" ", "").encode().split(b","))
-        self.endless = endless            # /stream-loop: cycle the text until the client leaves
-        self.ollama = ollama              # NDJSON lines stamped with created_at
+        self.allow = allow                # the Allow header of a 405 and of a preflight
+        self.methods = frozenset(allow.replace(b" ", b"").split(b","))
+        self.handler = handler
+        self.api = api
+        self.label = label or path.decode()   # the metrics label
+        self.prefix = prefix              # True: every path that starts with ``path``
+        self.index = -1                   # its slots in the shared counters (set below)
 
 
-ROUTES = {
-    b"/stream-sse": Route("/stream-sse", STREAM),
-    b"/stream-loop": Route("/stream-loop", STREAM, endless=True),
-    b"/stream-ndjson": Route("/stream-ndjson", STREAM, ollama=True),
-    b"/api/data": Route("/api/data", STATIC),
-    b"/health": Route("/health", STATIC),
-    b"/metrics": Route("/metrics", METRICS),
-}
+def _metrics():
+    from fastmock import metrics
+    return metrics
 
-# -- provider APIs (issue #3); fastmock.api.ENDPOINTS maps the same paths to their handlers --
-for _path in (b"/v1/chat/completions", b"/v1/completions", b"/v1/responses", b"/v1/embeddings",
-              b"/v1/messages", b"/api/generate", b"/api/chat"):
-    ROUTES[_path] = Route(_path.decode(), API, allow=ALLOW_POST)
-for _path in (b"/v1/models", b"/api/tags", b"/api/version"):
-    ROUTES[_path] = Route(_path.decode(), API)
-MODEL_ROUTE = Route("/v1/models/{id}", API)   # one metrics label for every model id
+
+def _openai():
+    from fastmock.providers import openai
+    return openai
+
+
+def _embeddings():
+    from fastmock.providers import embeddings
+    return embeddings
+
+
+def _anthropic():
+    from fastmock.providers import anthropic
+    return anthropic
+
+
+def _ollama():
+    from fastmock.providers import ollama
+    return ollama
+
+
+TABLE = (
+    # path                        kind     methods     handler                              API
+    Route(b"/stream-sse",          STREAM,  ALLOW_GET,  seed.chat),
+    Route(b"/stream-loop",         STREAM,  ALLOW_GET,  seed.endless_chat),
+    Route(b"/stream-ndjson",       STREAM,  ALLOW_GET,  seed.ollama_generate),
+    Route(b"/api/data",            STATIC,  ALLOW_GET,  seed.api_data),
+    Route(b"/health",              STATIC,  ALLOW_GET,  seed.health),
+    Route(b"/metrics",             METRICS, ALLOW_GET,  lambda: _metrics().render),
+    Route(b"/v1/chat/completions", API,     ALLOW_POST, lambda: _openai().chat,           _openai),
+    Route(b"/v1/completions",      API,     ALLOW_POST, lambda: _openai().completions,    _openai),
+    Route(b"/v1/responses",        API,     ALLOW_POST, lambda: _openai().responses_api,  _openai),
+    Route(b"/v1/embeddings",       API,     ALLOW_POST, lambda: _embeddings().embeddings, _openai),
+    Route(b"/v1/messages",         API,     ALLOW_POST, lambda: _anthropic().messages, _anthropic),
+    Route(b"/api/generate",        API,     ALLOW_POST, lambda: _ollama().generate,       _ollama),
+    Route(b"/api/chat",            API,     ALLOW_POST, lambda: _ollama().chat,           _ollama),
+    Route(b"/v1/models",           API,     ALLOW_GET,  lambda: _openai().list_models,    _openai),
+    Route(b"/api/tags",            API,     ALLOW_GET,  lambda: _ollama().tags,           _ollama),
+    Route(b"/api/version",         API,     ALLOW_GET,  lambda: _ollama().version,        _ollama),
+    Route(b"/v1/models/",          API,     ALLOW_GET,  lambda: _openai().get_model,      _openai,
+          label="/v1/models/{id}", prefix=True),    # one label for every model id
+)
+
+# Metrics labels of answers that belong to no route, then one per route in table order.
+OTHER = 0       # an unknown path
+ERROR = 1       # a request that could not be parsed, or did not arrive in time
+LABELS = ("other", "error") + tuple(route.label for route in TABLE)
+for _index, _route in enumerate(TABLE, ERROR + 1):
+    _route.index = _index
+del _index, _route
+
+_EXACT = {route.path: route for route in TABLE if not route.prefix}
+_PREFIXED = tuple(route for route in TABLE if route.prefix)
 
 
 def find(path: bytes):
     """The Route of ``path``, or None."""
-    route = ROUTES.get(path)
-    if route is None and path.startswith(b"/v1/models/"):
-        return MODEL_ROUTE
+    route = _EXACT.get(path)
+    if route is None:
+        for prefixed in _PREFIXED:
+            if path.startswith(prefixed.path):
+                return prefixed
     return route

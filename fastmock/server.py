@@ -16,7 +16,7 @@ from fastmock import __version__
 from fastmock._engine import Counters, Pacer, Shared
 from fastmock.acceptor import Acceptor
 from fastmock.frames import Frames
-from fastmock.protocol import HttpProtocol
+from fastmock.protocol import HttpProtocol, static_answers
 
 log = logging.getLogger("fastmock")
 
@@ -27,7 +27,7 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class App(Shared):
     """What every connection of one process shares."""
 
-    __slots__ = ("frames", "static", "id_head", "_id_count")
+    __slots__ = ("frames", "static")
 
     def __init__(self, config, loop, frames: Frames, counters: Counters | None = None) -> None:
         access_log = None
@@ -37,15 +37,7 @@ class App(Shared):
         super().__init__(loop, config, Pacer(loop, config.tick_ms),
                          counters if counters is not None else Counters(), access_log)
         self.frames = frames
-        self.static = {b"/api/data": frames.api_data, b"/health": frames.health}
-        # Completion ids are chatcmpl- and 24 hex digits: 8 random per process, 16 counted.
-        self.id_head = b"chatcmpl-" + os.urandom(4).hex().encode()
-        self._id_count = 0
-
-    def next_id(self) -> int:
-        """The number of the next completion id (its last 16 hex digits)."""
-        self._id_count += 1
-        return self._id_count
+        self.static = static_answers(frames)
 
 
 def load_frames(config) -> Frames:

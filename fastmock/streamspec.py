@@ -24,6 +24,11 @@ without a bytes object per response, since head and tail are shared (a few
 hundred bytes less per open stream).
 """
 
+# The content types of a stream: Server-Sent Events, or newline-delimited JSON (Ollama).
+SSE = b"text/event-stream"
+NDJSON = b"application/x-ndjson"
+
+
 class StreamSpec:
     __slots__ = ("content_type", "opening", "splice", "stamp", "first_prefix", "prefix",
                  "suffix", "last_suffix", "seq_base", "seq_tail", "tokens", "total", "finish",
@@ -34,7 +39,7 @@ class StreamSpec:
                  last_suffix: bytes | None = None, opening: bytes = b"", stamp: bool = False,
                  seq_base: int = -1, seq_tail: bytes = b"", finish: str = "stop",
                  closing=b"") -> None:
-        self.content_type = content_type  # b"text/event-stream" or b"application/x-ndjson"
+        self.content_type = content_type  # SSE or NDJSON
         self.opening = opening            # events before the first token (b"" = none)
         self.splice = splice              # per-response bytes at the start of every frame (or a template)
         self.stamp = stamp                # Ollama: the shared created_at stamp follows the splice

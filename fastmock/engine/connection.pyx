@@ -31,7 +31,7 @@ from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 
-from fastmock import responses
+from fastmock import wire
 
 cdef extern from "<sys/socket.h>" nogil:
     ssize_t c_send "send" (int fd, const void *buf, size_t n, int flags)
@@ -150,12 +150,12 @@ class Reject(Exception):
             from fastmock.routes import API, find
             route = find(path)
             if route is not None and route.kind == API:
-                from fastmock import api
-                answer = api.error_for(path, status, message)
-                self.response = responses.complete(status, answer.content_type, answer.body,
+                from fastmock.providers import dispatch
+                answer = dispatch.error_for(route, status, message)
+                self.response = wire.complete(status, answer.content_type, answer.body,
                                                    keep_alive=False, extra=answer.headers)
                 return
-        self.response = responses.openai_error(status, message, keep_alive=False)
+        self.response = wire.openai_error(status, message, keep_alive=False)
 
 
 cdef class Shared:
@@ -181,7 +181,7 @@ cdef class Shared:
         self.keepalive_timeout = config.keepalive_timeout
         self.header_timeout = config.header_timeout
         self.shutdown_timeout = config.shutdown_timeout
-        self.busy = responses.TOO_MANY_CONNECTIONS
+        self.busy = wire.TOO_MANY_CONNECTIONS
 
     @property
     def connections(self):
@@ -536,7 +536,7 @@ cdef class Connection(Paced):
         if (self._req._expect_continue and not self._streaming and self._pending is None
                 and self.parser.get_http_version() != "1.0"):
             _forget_memo(self)
-            self._send_bytes(responses.CONTINUE)
+            self._send_bytes(wire.CONTINUE)
 
     def on_body(self, bytes body):
         """Parser: a piece of the request body."""
@@ -592,9 +592,9 @@ cdef class Connection(Paced):
             status, response = cause.status, cause.response
         elif cause is not None:
             log.error("error while handling a request", exc_info=cause)
-            status, response = 500, responses.INTERNAL_ERROR
+            status, response = 500, wire.INTERNAL_ERROR
         else:
-            status, response = 400, responses.BAD_REQUEST
+            status, response = 400, wire.BAD_REQUEST
         self._in_message = False
         self._req = None
         self._answer_error(status, response)
@@ -1025,7 +1025,7 @@ cdef class Connection(Paced):
             if now - self._req.started > app.header_timeout:
                 self._started = self._req.started
                 _log_line = ""
-                self.respond(responses.openai_error(408, "request not received in time",
+                self.respond(wire.openai_error(408, "request not received in time",
                                                     keep_alive=False), 1, 408, False)
         elif now - self._since > app.keepalive_timeout:
             self.close()

@@ -292,6 +292,10 @@ def test_the_image_level_pyc_of_every_server_module_is_precompiled(image_venv):
     assert env["PYTHONOPTIMIZE"] == "2" and CE["image_optimize_level"](env) == 2
     probe = ("import importlib.util, json, os, sys\n"
              "import fastmock.cli, fastmock.server\n"
+             # and what the first provider request loads (the providers subpackage)
+             "import fastmock.providers.dispatch, fastmock.providers.openai\n"
+             "import fastmock.providers.anthropic, fastmock.providers.ollama\n"
+             "import fastmock.providers.embeddings\n"
              "prefix = os.path.realpath(sys.prefix) + os.sep\n"
              "files = [m.__file__ for m in list(sys.modules.values())\n"
              "         if (getattr(m, '__file__', None) or '').endswith('.py')\n"

@@ -71,6 +71,8 @@ def test_stream_ndjson_with_curl(server):
     assert final["eval_count"] == TOKENS and final["prompt_eval_count"] == 12
     # 5 ms between tokens, measured against the loop clock (which may lag real time by < 1 ms)
     assert final["total_duration"] >= (TOKENS - 1) * 5_000_000 - 2_000_000
+    assert final["total_duration"] >= (final["load_duration"] + final["prompt_eval_duration"]
+                                       + final["eval_duration"])
 
 
 def test_stream_loop_cycles_until_the_client_leaves(server):

@@ -25,7 +25,7 @@ from fastmock._engine import LAYOUT, SLOTS
 from fastmock.config import Config
 from fastmock.frames import Frames
 from fastmock.protocol import HttpProtocol
-from fastmock.routes import ROUTE_NAMES
+from fastmock.routes import LABELS
 from fastmock.server import App
 from support.http import Response, parse_responses
 
@@ -335,7 +335,7 @@ class Stats:
         """(route, status) -> answers, for every pair answered at least once."""
         statuses, low = LAYOUT["statuses"], LAYOUT["status_low"]
         found = {}
-        for index, route in enumerate(ROUTE_NAMES):
+        for index, route in enumerate(LABELS):
             values = self.counters.values(LAYOUT["requests_base"] + index * statuses, statuses)
             found.update({(route, low + i): n for i, n in enumerate(values) if n})
         return found

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
-from fastmock import answers, api, bodies, controls, embeddings, openai_api
-from fastmock.bodies import ApiError
-from fastmock.config import Config
+from fastmock import controls
 from fastmock.frames import DEFAULT_TEXT, Frames, split_tokens
+from fastmock.ids import IDS
+from fastmock.providers import common as answers
+from fastmock.providers import dispatch as api
+from fastmock.providers import embeddings, openai
+from fastmock.providers import request as bodies
+from fastmock.providers.request import ApiError
+from fastmock.routes import API, LABELS, TABLE, find
+from support.fakes import ManualClockLoop, make_app
 
 FRAMES = Frames()
-CONFIG = Config(delay_ms=7, ttft_ms=3)
+APP = make_app(ManualClockLoop(), FRAMES, delay_ms=7, ttft_ms=3)
 TOKENS = split_tokens(DEFAULT_TEXT)
 HOSTILE = 'q"uo\\te\x00\x01\x1f\n\r\t\u2028\u2029é漢🙂\ud800</script>'
 
@@ -23,7 +31,8 @@ HOSTILE = 'q"uo\\te\x00\x01\x1f\n\r\t\u2028\u2029é漢🙂\ud800</script>'
 def dispatch(path: str, body=None, method: bytes = b"POST", query: bytes | None = None,
              headers: dict | None = None):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
-    return api.dispatch(method, path.encode(), query, headers, raw, CONFIG, FRAMES)
+    request = SimpleNamespace(method=method, headers=headers, body=raw)
+    return api.answer(find(path.encode()), request, path.encode(), query, APP)
 
 
 def error_of(answer) -> tuple[int, dict]:
@@ -97,7 +106,8 @@ def test_escape_always_gives_valid_json(text):
 
 def call_with(query: bytes | None = None, headers: dict | None = None) -> answers.Call:
     ctl = controls.parse(query, headers, 5, 0)
-    return answers.Call(b"POST", b"/v1/chat/completions", query, headers, b"", ctl, FRAMES)
+    return answers.Call(b"POST", b"/v1/chat/completions", query, headers, b"", ctl, FRAMES,
+                        APP.pacer.stamp_now)
 
 
 def test_plan_natural_length_body_limit_and_control():
@@ -122,7 +132,7 @@ def test_plan_echo_by_prefix_and_by_header():
     assert not call_with(headers={b"x-mock-echo": b"0"}).echo
     empty = answers.plan(call_with(), "echo:", None)
     assert empty.total == 0 and empty.text() == b""
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(controls.InvalidControl) as info:   # dispatch answers it with a 400
         call_with(headers={b"x-mock-echo": b"maybe"})
     assert info.value.param == "X-Mock-Echo"
 
@@ -133,14 +143,14 @@ def test_prompt_tokens_use_the_corpus_tokenisation():
 
 
 def test_ids_are_unique_and_fixed_width():
-    ids = {answers.new_id(b"chatcmpl-") for _ in range(1000)}
+    ids = {IDS.new(b"chatcmpl-") for _ in range(1000)}
     assert len(ids) == 1000 and {len(i) for i in ids} == {len("chatcmpl-") + 24}
     assert all(i[9:].decode().isalnum() for i in ids)
 
 
-def test_new_id_changes_its_prefix_in_a_forked_worker():
-    code = ("import os; from fastmock.answers import new_id; a = new_id(b'x'); r, w = os.pipe()\n"
-            "if os.fork() == 0:\n os.write(w, new_id(b'x')); os._exit(0)\n"
+def test_an_id_changes_its_prefix_in_a_forked_worker():
+    code = ("import os; from fastmock.ids import IDS; a = IDS.new(b'x'); r, w = os.pipe()\n"
+            "if os.fork() == 0:\n os.write(w, IDS.new(b'x')); os._exit(0)\n"
             "os.wait(); b = os.read(r, 100); print(a[:9] != b[:9], a != b)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True"]
@@ -180,7 +190,7 @@ def test_an_invalid_control_is_a_400_naming_it_in_each_shape():
 def test_a_bug_in_a_handler_is_a_500_in_the_api_shape(monkeypatch, caplog):
     def broken(call):
         raise RuntimeError("boom")
-    monkeypatch.setattr(openai_api, "chat", broken)
+    monkeypatch.setattr(openai, "chat", broken)
     status, doc = error_of(dispatch("/v1/chat/completions", {"model": "m", "messages": []}))
     assert status == 500 and doc["error"]["type"] == "server_error"
     assert "boom" in caplog.text
@@ -196,12 +206,47 @@ def test_non_stream_answers_wait_the_ttft_and_are_cut_by_fail_after():
     assert (streamed.delay_ms, streamed.ttft_ms, streamed.fail_after) == (7, 3, 2)
 
 
-def test_every_endpoint_is_routed():
-    from fastmock.routes import API, ROUTES, find
-    api_paths = {p for p, r in ROUTES.items() if r.kind == API}
-    assert api_paths == set(api.ENDPOINTS)
-    assert find(b"/v1/models/some-model").name == "/v1/models/{id}"
-    assert api.endpoint(b"/v1/models/x") == ("openai_api", "get_model")
+def test_every_api_route_resolves_its_handler_and_its_error_shape():
+    for route in TABLE:
+        if route.kind == API:
+            assert callable(route.handler()) and callable(route.api().error), route.label
+    assert find(b"/v1/models/some-model").label == "/v1/models/{id}"
+    assert find(b"/v1/models/x").handler() is openai.get_model
+    assert find(b"/v1/embeddings").api() is openai      # OpenAI's error shape
+
+
+def test_metrics_labels_follow_the_table():
+    assert LABELS[:2] == ("other", "error")
+    assert [route.index for route in TABLE] == list(range(2, 2 + len(TABLE)))
+    assert all(LABELS[route.index] == route.label for route in TABLE)
+    assert len(set(LABELS)) == len(LABELS)
+
+
+def test_a_model_id_in_the_path_is_percent_decoded_but_keeps_its_plus():
+    doc = json.loads(dispatch("/v1/models/a+b%2Fc%20d", method=b"GET").body)
+    assert doc["id"] == "a+b/c d"
+
+
+def test_ollama_done_lines_add_up_and_count_the_ttft_once():
+    ttft = {b"x-mock-ttft-ms": b"60000"}
+    parts = ("load_duration", "prompt_eval_duration", "eval_duration")
+    for path, body in (("/api/generate", {"model": "m", "prompt": "hi"}),
+                       ("/api/chat", {"model": "m", "messages": [{"role": "user", "content": "x"}]})):
+        # a stream's done line is made when it is sent: the TTFT wait is in the time taken
+        done = json.loads(dispatch(path, body, headers=ttft).spec.closing_bytes(1))
+        assert done["total_duration"] >= sum(done[name] for name in parts) >= 3
+        assert done["total_duration"] < 60_000_000_000, "the TTFT counted although not waited"
+        # a whole answer is made at once and sent after the TTFT: it counts in
+        whole = json.loads(dispatch(path, {**body, "stream": False}, headers=ttft).body)
+        assert whole["total_duration"] >= 60_000_000_000
+        assert whole["total_duration"] >= sum(whole[name] for name in parts)
+
+
+def test_ollama_whole_answers_carry_the_pacer_stamp():
+    doc = json.loads(dispatch("/api/generate", {"model": "m", "prompt": "hi", "stream": False}).body)
+    shape = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+    assert shape.fullmatch(APP.pacer.stamp_now().decode())
+    assert shape.fullmatch(doc["created_at"])
 
 
 def test_whole_answers_are_bounded_but_streams_are_not():

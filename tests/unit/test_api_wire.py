@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from fastmock import api
+from fastmock.protocol import static_answers
+from fastmock.providers import dispatch
 from support.fakes import FRAMES, Client, stats
 from support.http import parse_head, parse_response
 
@@ -34,15 +35,15 @@ def request(path: str, body: dict, version: str = "1.1", headers: str = "") -> b
 
 @pytest.fixture
 def answers(monkeypatch):
-    """Every answer api.dispatch gives, in order."""
+    """Every answer dispatch.answer gives, in order."""
     seen = []
-    real = api.dispatch
+    real = dispatch.answer
 
     def recording(*args):
         answer = real(*args)
         seen.append(answer)
         return answer
-    monkeypatch.setattr(api, "dispatch", recording)
+    monkeypatch.setattr(dispatch, "answer", recording)
     return seen
 
 
@@ -133,7 +134,7 @@ def test_a_late_whole_answer_waits_its_ttft_and_keeps_the_order(loop):
     loop.advance(0.002)
     response, rest = parse_response(client.data())
     assert response.status == 200 and response.json()["object"] == "chat.completion"
-    assert rest == FRAMES.health[0][0]
+    assert rest == static_answers(FRAMES)[b"/health"][0][0]
     assert stats(client.app).streams == 0
 
 

@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from fastmock import _chunks, frames, responses
-from fastmock.frames import CLOSE, KEEP_ALIVE, KEEP_ALIVE_10, Frames
+from fastmock import _chunks, frames, wire
+from fastmock.wire import CLOSE, KEEP_ALIVE, KEEP_ALIVE_10
+from fastmock.frames import Frames
+from fastmock.protocol import static_answers
 
 SPLICE = _chunks.chat_chunk_splice(b"chatcmpl-abc0000000000000001", 1700000123, b"mock-gpt-4o")
 HELLO = Frames("Hello world")
@@ -87,20 +89,40 @@ def test_ndjson_line_golden():
     assert done["done"] is True and done["eval_count"] == 2 and done["created_at"] == STAMP.decode()
 
 
+def assert_durations_add_up(done: dict) -> None:
+    """Ollama's durations: each at least 1 ns, and the total holds its parts."""
+    parts = ("load_duration", "prompt_eval_duration", "eval_duration")
+    assert all(done[name] >= 1 for name in parts + ("total_duration",)), done
+    assert done["total_duration"] >= sum(done[name] for name in parts), done
+
+
+def test_the_seed_ndjson_done_line_durations_add_up():
+    spec = HELLO.ollama_stream(2, lambda: STAMP)
+    assert_durations_add_up(json.loads(spec.closing_bytes(2)))
+
+
 def test_ndjson_done_line():
-    line = _chunks.ollama_generate_done(b"mock-llama3", b"2026-01-02T03:04:05.000006Z", 7, 1234, "stop")
+    splice = _chunks.ollama_splice(b"mock-llama3")
+    line = _chunks.ollama_done(splice, STAMP, _chunks.OLLAMA_GENERATE, b"", "stop", 12, 7, 1234)
     assert line.endswith(b"}\n") and line.count(b"\n") == 1
     assert json.loads(line) == {
         "model": "mock-llama3", "created_at": "2026-01-02T03:04:05.000006Z", "response": "",
         "done": True, "done_reason": "stop", "total_duration": 1234, "load_duration": 1,
-        "prompt_eval_count": 12, "prompt_eval_duration": 1, "eval_count": 7, "eval_duration": 1234}
+        "prompt_eval_count": 12, "prompt_eval_duration": 1, "eval_count": 7, "eval_duration": 1232}
+    # never less than 1 ns each, even when no time was measured
+    assert_durations_add_up(json.loads(
+        _chunks.ollama_done(splice, STAMP, _chunks.OLLAMA_CHAT, b"hi", "length", 1, 1, 0)))
+    load = json.loads(_chunks.ollama_done(splice, STAMP, _chunks.OLLAMA_CHAT, b"", "load"))
+    assert load == {"model": "mock-llama3", "created_at": STAMP.decode(),
+                    "message": {"role": "assistant", "content": ""}, "done": True,
+                    "done_reason": "load"}
 
 
 # -- whole responses --------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["api_data", "health"])
-def test_whole_responses(name):
-    gets, heads = getattr(Frames(), name)
+@pytest.mark.parametrize("path", [b"/api/data", b"/health"])
+def test_whole_responses(path):
+    gets, heads = static_answers(Frames())[path]
     connection = {KEEP_ALIVE: None, KEEP_ALIVE_10: b"keep-alive", CLOSE: b"close"}
     bodies = set()
     for variant in (KEEP_ALIVE, KEEP_ALIVE_10, CLOSE):
@@ -121,19 +143,20 @@ def test_whole_responses(name):
 
 
 def test_health_body():
-    gets, _ = Frames().health
+    gets, _ = static_answers(Frames())[b"/health"]
     assert gets[KEEP_ALIVE].endswith(b"\r\n\r\n" + b'{"status":"ok"}')
 
 
 def test_api_data_body_is_the_whole_text():
     f = Frames()
-    body = f.api_data[0][KEEP_ALIVE].partition(b"\r\n\r\n")[2]
+    body = static_answers(f)[b"/api/data"][0][KEEP_ALIVE].partition(b"\r\n\r\n")[2]
     doc = json.loads(body)
     assert doc["object"] == "chat.completion" and doc["model"] == "mock-gpt-4o"
     assert doc["choices"][0]["message"] == {"role": "assistant", "content": _chunks.DEFAULT_TEXT}
     assert doc["usage"]["completion_tokens"] == len(f.corpus) == 209
     assert doc["usage"]["total_tokens"] == doc["usage"]["prompt_tokens"] + len(f.corpus)
-    assert body == Frames().api_data[0][KEEP_ALIVE].partition(b"\r\n\r\n")[2], "not deterministic"
+    again = static_answers(Frames())[b"/api/data"][0][KEEP_ALIVE]
+    assert body == again.partition(b"\r\n\r\n")[2], "not deterministic"
 
 
 # -- JSON escaping ------------------------------------------------------------------------
@@ -197,13 +220,13 @@ def test_custom_corpus_and_quoted_model_give_valid_json():
     objects = [json.loads(spec.frame(i, STAMP)) for i in range(n)]
     assert {o["model"] for o in objects} == {model}
     assert "".join(o["response"] for o in objects) == text
-    body = f.api_data[0][KEEP_ALIVE].partition(b"\r\n\r\n")[2]
+    body = static_answers(f)[b"/api/data"][0][KEEP_ALIVE].partition(b"\r\n\r\n")[2]
     doc = json.loads(body)
     assert doc["model"] == model and doc["choices"][0]["message"]["content"] == text
 
 
 def test_error_body_escapes_the_message():
-    body = responses.openai_error_body(400, 'bad "value" \\ \n', "delay_ms")
+    body = wire.openai_error_body(400, 'bad "value" \\ \n', "delay_ms")
     assert json.loads(body) == {"error": {"message": 'bad "value" \\ \n',
                                           "type": "invalid_request_error",
                                           "param": "delay_ms", "code": None}}

@@ -20,9 +20,9 @@ App(Config(), loop, Frames())
 LAZY = ("fastmock.accesslog", "fastmock.metrics", "fastmock.workers", "fastmock.controls",
         # no module of the server postpones its annotations: __future__ is ~20 KiB resident
         "__future__",
-        # the provider APIs and what only they need
-        "json", "fastmock.api", "fastmock.openai_api", "fastmock.anthropic_api",
-        "fastmock.ollama_api", "fastmock.embeddings", "hashlib", "random")
+        # the provider APIs (no module of fastmock.providers loads without the package)
+        # and what only they need
+        "json", "fastmock.providers", "hashlib", "random")
 idle = sorted(m for m in LAZY if m in sys.modules and m not in before)
 app = App(Config(access_log=True), loop, Frames())
 print(" ".join(idle) or "-", type(app.access_log).__name__)

@@ -5,15 +5,18 @@ import json
 
 import pytest
 
-from fastmock import responses
-from fastmock.routes import ROUTES
+from fastmock import wire
+from fastmock.ids import IDS
+from fastmock.protocol import static_answers
+from fastmock.routes import TABLE
 from support.fakes import FRAMES, Client, make_app, stats
 from support.http import parse_head, parse_response, parse_responses
 from support.streams import chat_deltas, sse_events
 
+STATIC = static_answers(FRAMES)
 TEXT = FRAMES.corpus.text
 COUNT = len(FRAMES.corpus)
-GET_ROUTES = sorted(p.decode() for p, r in ROUTES.items() if b"GET" in r.methods)
+GET_ROUTES = sorted(r.path.decode() for r in TABLE if b"GET" in r.methods and not r.prefix)
 
 
 def req(target: str = "/health", method: str = "GET", version: str = "1.1",
@@ -55,7 +58,7 @@ def assert_full_sse(response, text: str = TEXT) -> list[dict]:
 
 def test_get_health(client):
     client.send(req("/health"))
-    assert client.data() == FRAMES.health[0][0]
+    assert client.data() == STATIC[b"/health"][0][0]
     [r] = client.responses()
     assert r.status == 200 and r.json() == {"status": "ok"}
     assert r.header("connection") is None and r.header("content-length") == "15"
@@ -71,7 +74,7 @@ def test_get_api_data(client):
     assert int(r.header("content-length")) == len(r.body)
     client.take()
     client.send(req("/api/data"))
-    assert client.data() == FRAMES.api_data[0][0], "the same bytes every time"
+    assert client.data() == STATIC[b"/api/data"][0][0], "the same bytes every time"
 
 
 def test_get_stream_sse(client):
@@ -88,6 +91,15 @@ def test_get_stream_sse(client):
     assert len(r.chunks) == COUNT + 1
     assert stats(client.app).streams == 0 and stats(client.app).tokens_sent == COUNT
     assert_open(client)
+
+
+def test_seed_stream_ids_come_from_the_process_ids(client):
+    client.send(req("/stream-sse?max_tokens=1") + req("/stream-sse?max_tokens=1"))
+    finish(client)
+    ids = [chat_deltas(sse_events(r.body))[0]["id"].encode() for r in client.responses()]
+    head = IDS.head(b"chatcmpl-")
+    assert ids[0].startswith(head) and ids[1].startswith(head) and ids[0] != ids[1]
+    assert {len(i) for i in ids} == {len(b"chatcmpl-") + 24}
 
 
 def test_get_stream_ndjson(client):
@@ -117,7 +129,7 @@ def test_request_fed_one_byte_at_a_time(client):
 def test_keep_alive_serves_many_requests(client):
     for _ in range(5):
         client.send(req("/health"))
-    assert client.data() == FRAMES.health[0][0] * 5
+    assert client.data() == STATIC[b"/health"][0][0] * 5
     assert_open(client)
 
 
@@ -194,13 +206,13 @@ def test_http10_closes(client):
     client.send(req("/health", version="1.0"))
     [r] = client.responses()
     assert r.status == 200 and r.header("connection") == "close"
-    assert client.data() == FRAMES.health[0][2]
+    assert client.data() == STATIC[b"/health"][0][2]
     assert_closed(client)
 
 
 def test_http10_keep_alive(client):
     client.send(req("/health", version="1.0", headers="Connection: keep-alive\r\n"))
-    assert client.data() == FRAMES.health[0][1]
+    assert client.data() == STATIC[b"/health"][0][1]
     [r] = client.responses()
     assert r.header("connection") == "keep-alive"
     assert_open(client)
@@ -247,7 +259,7 @@ def test_head_on_every_get_route(loop, path):
     assert head.data() == get_head
     assert_open(head)
     head.send(req("/health"))
-    assert head.data() == get_head + FRAMES.health[0][0]
+    assert head.data() == get_head + STATIC[b"/health"][0][0]
 
 
 def test_head_of_an_unknown_route_has_no_body(client):
@@ -255,7 +267,7 @@ def test_head_of_an_unknown_route_has_no_body(client):
     data = client.data()
     r1, rest = parse_response(data, head_only=True)
     assert r1.status == 404 and int(r1.header("content-length")) > 0
-    assert rest == FRAMES.health[0][0]
+    assert rest == STATIC[b"/health"][0][0]
 
 
 def test_not_found(client):
@@ -297,12 +309,12 @@ def test_options_preflight(client):
 
 def test_malformed_request_is_400_and_close(client):
     client.send(b"GARBAGE\x01 / HTTP/1.1\r\n\r\n")
-    assert client.data() == responses.BAD_REQUEST
+    assert client.data() == wire.BAD_REQUEST
     [r] = client.responses()
     assert r.status == 400 and r.header("connection") == "close"
     assert_closed(client)
     client.protocol.data_received(req("/health"))   # nothing more is HTTP on this connection
-    assert client.data() == responses.BAD_REQUEST
+    assert client.data() == wire.BAD_REQUEST
 
 
 def test_too_many_headers_is_431(client):
@@ -355,14 +367,14 @@ def test_chunked_body_over_the_limit_is_413(loop):
 def test_chunked_body_within_the_limit_is_read(loop):
     c = Client(loop, max_body_bytes=100)
     c.send(req("/health", headers="Transfer-Encoding: chunked\r\n") + b"3\r\nabc\r\n0\r\n\r\n")
-    assert c.data() == FRAMES.health[0][0]
+    assert c.data() == STATIC[b"/health"][0][0]
 
 
 def test_expect_100_continue(client):
     client.send(req("/health", headers="Expect: 100-continue\r\nContent-Length: 5\r\n"))
     assert client.data() == b"HTTP/1.1 100 Continue\r\n\r\n"
     client.send(b"hello")
-    assert client.data() == b"HTTP/1.1 100 Continue\r\n\r\n" + FRAMES.health[0][0]
+    assert client.data() == b"HTTP/1.1 100 Continue\r\n\r\n" + STATIC[b"/health"][0][0]
     assert_open(client)
 
 
@@ -370,13 +382,13 @@ def test_no_100_continue_without_expect(client):
     client.send(req("/health", headers="Content-Length: 5\r\n"))
     assert client.data() == b""
     client.send(b"hello")
-    assert client.data() == FRAMES.health[0][0]
+    assert client.data() == STATIC[b"/health"][0][0]
 
 
 def test_upgrade_is_answered_then_closed(client):
     client.send(req("/health", headers="Connection: Upgrade\r\nUpgrade: websocket\r\n")
                 + b"\x81\x85binary-websocket-frame" + req("/api/data"))
-    assert client.data() == FRAMES.health[0][2]
+    assert client.data() == STATIC[b"/health"][0][2]
     [r] = client.responses()
     assert r.header("connection") == "close"
     assert_closed(client)
@@ -384,7 +396,7 @@ def test_upgrade_is_answered_then_closed(client):
 
 def test_connection_close_then_more_bytes(client):
     client.send(req("/health", headers="Connection: close\r\n") + req("/api/data") + b"junk\r\n")
-    assert client.data() == FRAMES.health[0][2]
+    assert client.data() == STATIC[b"/health"][0][2]
     assert_closed(client)
 
 
@@ -520,7 +532,7 @@ def test_keep_alive_timeout_closes_an_idle_connection(client):
     assert_open(client)
     client.loop.advance(0.02)
     client.protocol.check_timeouts(client.loop.time())
-    assert client.data() == FRAMES.health[0][0], "an idle close writes nothing"
+    assert client.data() == STATIC[b"/health"][0][0], "an idle close writes nothing"
     assert_closed(client)
 
 
@@ -688,7 +700,7 @@ def test_shutdown_lets_a_stream_finish_then_closes(client):
 def test_requests_during_shutdown_get_connection_close(client):
     client.app.shutting_down = True
     client.send(req("/health"))
-    assert client.data() == FRAMES.health[0][2]
+    assert client.data() == STATIC[b"/health"][0][2]
     assert_closed(client)
 
 

@@ -5,10 +5,10 @@ tests/e2e/test_e2e_limits.py; these pin the edge cases a socket cannot place exa
 """
 from __future__ import annotations
 
-from fastmock.protocol import HttpProtocol
+from fastmock.protocol import HttpProtocol, static_answers
 from support.fakes import FRAMES, Client, MockTransport, stats
 
-HEALTH = FRAMES.health[0][0]
+HEALTH = static_answers(FRAMES)[b"/health"][0][0]
 
 
 def req(target: str = "/health", headers: str = "", version: str = "1.1", method: str = "GET") -> bytes:

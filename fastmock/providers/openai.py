@@ -1,28 +1,25 @@
 """OpenAI-compatible endpoints: chat completions, completions, responses, models
-(embeddings are in fastmock.embeddings).
+(embeddings are in fastmock.providers.embeddings).
 
 Every document is joined from constant byte pieces and the per-response fields
 (id, created, model); streams are StreamSpecs whose frames splice the response's
 id/created/model in front of pre-escaped tokens, so nothing is JSON-encoded per token.
 """
-from urllib.parse import unquote_to_bytes
+from fastmock.controls import unquote
+from fastmock.frames import (CHAT_FIRST_PREFIX, CHAT_PREFIX, SSE_DONE, STATIC_CREATED,
+                             STATIC_CREATED_AT, chat_chunk_end, chat_chunk_splice)
+from fastmock.providers import request
+from fastmock.ids import CHAT_COMPLETION, IDS
+from fastmock.providers.common import Call, Whole, count_tokens, error_answer, now, plan
+from fastmock.providers.request import ApiError
+from fastmock.streamspec import SSE, StreamSpec
+from fastmock.wire import openai_error_body
 
-from fastmock import bodies
-from fastmock.answers import JSON, Call, Whole, count_tokens, new_id, now, plan, retry_after
-from fastmock.bodies import ApiError
-from fastmock.frames import chat_chunk_splice
-from fastmock.responses import openai_error_body
-from fastmock.streamspec import StreamSpec
-
-SSE = b"text/event-stream"
-DONE = b"data: [DONE]\n\n"
-MAX_TOKENS = 100_000_000
-MODEL_CREATED = 1700000000            # models are static: the same bytes every time
 MAX_INPUTS = 2048
 
 
 def error(status: int, message: str, param: str | None = None) -> Whole:
-    return Whole(status, JSON, openai_error_body(status, message, param), retry_after(status))
+    return error_answer(status, openai_error_body(status, message, param))
 
 
 def _usage(prompt: int, completion: int) -> bytes:
@@ -33,31 +30,31 @@ def _usage(prompt: int, completion: int) -> bytes:
 def _limit(doc: dict, *names: str):
     """The first of ``names`` the body sets, as a token limit."""
     for name in names:
-        value = bodies.integer(doc, name, 1, MAX_TOKENS)
+        value = request.token_limit(doc, name)
         if value is not None:
             return value
     return None
 
 
 def _include_usage(doc: dict) -> bool:
-    options = bodies.obj(doc, "stream_options")
-    return options is not None and bodies.boolean(options, "include_usage",
+    options = request.obj(doc, "stream_options")
+    return options is not None and request.boolean(options, "include_usage",
                                                   param="stream_options.include_usage")
 
 
 # -- POST /v1/chat/completions ------------------------------------------------------------
 
 def chat(call: Call):
-    doc = bodies.parse(call.body)
-    model = bodies.model(doc)
-    messages = bodies.messages(doc)
+    doc = request.parse(call.body)
+    model = request.model(doc)
+    messages = request.messages(doc)
     limit = _limit(doc, "max_completion_tokens", "max_tokens")
-    stream = bodies.boolean(doc, "stream")
+    stream = request.boolean(doc, "stream")
     include_usage = _include_usage(doc)
     prompt = count_tokens(*(text for _, text in messages))
-    p = plan(call, bodies.last_text(messages), limit, whole=not stream)
+    p = plan(call, request.last_text(messages), limit, whole=not stream)
     finish = b"length" if p.length else b"stop"
-    cid, created = new_id(b"chatcmpl-"), now()
+    cid, created = IDS.new(CHAT_COMPLETION), now()
     if not stream:
         return call.whole(
             b'{"id":"' + cid + b'","object":"chat.completion","created":%d,"model":"' % created
@@ -66,36 +63,35 @@ def chat(call: Call):
             + finish + b'"}],"usage":' + _usage(prompt, p.total)
             + b',"system_fingerprint":"fp_fastmock"}')
     splice = chat_chunk_splice(cid, created, model)
-    usage_head = (b'data: {"id":"' + cid + b'","object":"chat.completion.chunk","created":%d,'
-                  b'"model":"' % created + model + b'","choices":[],"usage":') if include_usage else b""
+    usage_head = chat_chunk_splice(cid, created, model, usage=True) if include_usage else b""
 
     def closing(sent: int, finish: str) -> bytes:
-        end = splice + b'},"logprobs":null,"finish_reason":"' + finish.encode() + b'"}]}\n\n'
+        end = splice + chat_chunk_end(finish, True)     # an empty delta, the finish reason
         if usage_head:
             end += usage_head + _usage(prompt, sent) + b"}\n\n"
-        return end + DONE
+        return end + SSE_DONE
 
-    suffix = b'"},"logprobs":null,"finish_reason":null}]}\n\n'
+    suffix = b'"' + chat_chunk_end(None, True)
     return call.streamed(StreamSpec(
         content_type=SSE, tokens=p.tokens, total=p.total, splice=splice,
-        first_prefix=b'"role":"assistant","content":"', prefix=b'"content":"', suffix=suffix,
-        opening=splice + b'"role":"assistant","content":"' + suffix if p.total == 0 else b"",
+        first_prefix=CHAT_FIRST_PREFIX, prefix=CHAT_PREFIX, suffix=suffix,
+        opening=splice + CHAT_FIRST_PREFIX + suffix if p.total == 0 else b"",
         finish=finish.decode(), closing=closing))
 
 
 # -- POST /v1/completions (legacy text completions) -------------------------------------
 
 def completions(call: Call):
-    doc = bodies.parse(call.body)
-    model = bodies.model(doc)
-    prompt_value = bodies.required(doc, "prompt")
+    doc = request.parse(call.body)
+    model = request.model(doc)
+    prompt_value = request.required(doc, "prompt")
     texts, prompt = inputs(prompt_value, "prompt")
     limit = _limit(doc, "max_tokens")
-    stream = bodies.boolean(doc, "stream")
+    stream = request.boolean(doc, "stream")
     include_usage = _include_usage(doc)
     p = plan(call, texts[-1] if texts else "", limit, whole=not stream)
     finish = b"length" if p.length else b"stop"
-    cid, created = new_id(b"cmpl-"), now()
+    cid, created = IDS.new(b"cmpl-"), now()
     head = (b'{"id":"' + cid + b'","object":"text_completion","created":%d,"model":"' % created
             + model + b'","choices":')
     tail = b'","index":0,"logprobs":null,"finish_reason":'
@@ -108,7 +104,7 @@ def completions(call: Call):
         end = splice + tail + b'"' + finish.encode() + b'"}]}\n\n'
         if include_usage:
             end += b"data: " + head + b'[],"usage":' + _usage(prompt, sent) + b"}\n\n"
-        return end + DONE
+        return end + SSE_DONE
 
     return call.streamed(StreamSpec(
         content_type=SSE, tokens=p.tokens, total=p.total, splice=splice,
@@ -123,7 +119,7 @@ def inputs(value, param: str) -> tuple[list[str], int]:
     if isinstance(value, str):
         return [value], count_tokens(value)
     if not isinstance(value, list):
-        raise bodies.wrong_type(param, "a string or an array", value)
+        raise request.wrong_type(param, "a string or an array", value)
     if len(value) > MAX_INPUTS:
         raise ApiError(400, f"'{param}' may hold at most {MAX_INPUTS} items", param)
     if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
@@ -137,22 +133,22 @@ def inputs(value, param: str) -> tuple[list[str], int]:
                                             for v in item):
             tokens += len(item)
         else:
-            raise bodies.wrong_type(f"{param}[{i}]", "a string or an array of token ids", item)
+            raise request.wrong_type(f"{param}[{i}]", "a string or an array of token ids", item)
     return texts, tokens
 
 
 # -- POST /v1/responses -------------------------------------------------------------------
 
 def responses_api(call: Call):
-    doc = bodies.parse(call.body)
-    model = bodies.model(doc)
-    instructions = bodies.string(doc, "instructions") or ""
+    doc = request.parse(call.body)
+    model = request.model(doc)
+    instructions = request.string(doc, "instructions") or ""
     items = _response_input(doc.get("input"))
     limit = _limit(doc, "max_output_tokens")
-    stream = bodies.boolean(doc, "stream")
+    stream = request.boolean(doc, "stream")
     prompt = count_tokens(instructions, *(text for _, text in items))
-    p = plan(call, bodies.last_text(items), limit, whole=True)  # its closing repeats the text
-    rid, mid, created = new_id(b"resp_"), new_id(b"msg_"), now()
+    p = plan(call, request.last_text(items), limit, whole=True)  # its closing repeats the text
+    rid, mid, created = IDS.new(b"resp_"), IDS.new(b"msg_"), now()
     limit_json = b"null" if limit is None else b"%d" % limit
 
     def response(status: bytes, output: bytes, usage: bytes) -> bytes:
@@ -222,18 +218,18 @@ def _response_input(value) -> list[tuple[str, str]]:
     if isinstance(value, str):
         return [("user", value)]
     if not isinstance(value, list):
-        raise bodies.wrong_type("input", "a string or an array of input items", value)
+        raise request.wrong_type("input", "a string or an array of input items", value)
     out = []
     for i, entry in enumerate(value):
         where = f"input[{i}]"
         if not isinstance(entry, dict):
-            raise bodies.wrong_type(where, "an object", entry)
+            raise request.wrong_type(where, "an object", entry)
         role = entry.get("role")
         if role is None:              # function_call_output, reasoning, ...: no prompt text
             continue
         if not isinstance(role, str):
-            raise bodies.wrong_type(where + ".role", "a string", role)
-        out.append((role, bodies.content_text(entry.get("content"), where + ".content",
+            raise request.wrong_type(where + ".role", "a string", role)
+        out.append((role, request.content_text(entry.get("content"), where + ".content",
                                               ("input_text", "output_text", "text"))))
     return out
 
@@ -244,8 +240,8 @@ def model_object(name: bytes) -> bytes:
     """A model as both OpenAI (id, object, created, owned_by) and Anthropic (type, display_name,
     created_at) clients read it: the two APIs share this path."""
     return (b'{"id":"' + name + b'","object":"model","created":%d,"owned_by":"fastmock",'
-            b'"type":"model","display_name":"' % MODEL_CREATED + name
-            + b'","created_at":"2023-11-14T22:13:20Z"}')
+            b'"type":"model","display_name":"' % STATIC_CREATED + name
+            + b'","created_at":"' + STATIC_CREATED_AT + b'"}')
 
 
 def list_models(call: Call):
@@ -258,5 +254,5 @@ def get_model(call: Call):
     raw = call.path[len(b"/v1/models/"):]
     if not raw:
         raise ApiError(404, "no model id in the path", "model")
-    name = unquote_to_bytes(raw).decode("utf-8", "replace")
-    return call.whole(model_object(bodies.escape(name)))
+    name = unquote(raw, plus=False).decode("utf-8", "replace")
+    return call.whole(model_object(request.escape(name)))

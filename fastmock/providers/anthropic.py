@@ -6,13 +6,11 @@ token), then ``content_block_stop``, ``message_delta`` (stop_reason, usage) and
 ``message_stop`` (the closing). Every event has its ``event:`` line: the SDK
 skips data without one.
 """
-from fastmock import bodies
-from fastmock.answers import JSON, Call, Whole, count_tokens, new_id, plan, retry_after
 from fastmock.frames import json_string
-from fastmock.streamspec import StreamSpec
-
-SSE = b"text/event-stream"
-MAX_TOKENS = 100_000_000
+from fastmock.providers import request
+from fastmock.ids import IDS
+from fastmock.providers.common import Call, Whole, count_tokens, error_answer, plan
+from fastmock.streamspec import SSE, StreamSpec
 
 # Anthropic's error "type" per status (its ErrorType); 4xx default to invalid_request_error.
 ERROR_TYPES = {
@@ -26,13 +24,13 @@ ERROR_TYPES = {
 def error_body(status: int, message: str) -> bytes:
     kind = ERROR_TYPES.get(status, b"api_error" if status >= 500 else b"invalid_request_error")
     return (b'{"type":"error","error":{"type":"' + kind + b'","message":"' + json_string(message)
-            + b'"},"request_id":"' + new_id(b"req_") + b'"}')
+            + b'"},"request_id":"' + IDS.new(b"req_") + b'"}')
 
 
 def error(status: int, message: str, param: str | None = None) -> Whole:
     if param and not message.startswith(param) and f"'{param}'" not in message:
         message = f"{param}: {message}"
-    return Whole(status, JSON, error_body(status, message), retry_after(status))
+    return error_answer(status, error_body(status, message))
 
 
 def _event(kind: bytes, fields: bytes) -> bytes:
@@ -40,17 +38,17 @@ def _event(kind: bytes, fields: bytes) -> bytes:
 
 
 def messages(call: Call):
-    doc = bodies.parse(call.body)
-    model = bodies.model(doc)
-    limit = bodies.integer(doc, "max_tokens", 1, MAX_TOKENS, required=True)
-    items = bodies.messages(doc, roles=("user", "assistant"))
+    doc = request.parse(call.body)
+    model = request.model(doc)
+    limit = request.token_limit(doc, "max_tokens", required=True)
+    items = request.messages(doc, roles=("user", "assistant"))
     system = doc.get("system")
-    system_text = bodies.content_text(system, "system") if system is not None else ""
-    stream = bodies.boolean(doc, "stream")
+    system_text = request.content_text(system, "system") if system is not None else ""
+    stream = request.boolean(doc, "stream")
     prompt = count_tokens(system_text, *(text for _, text in items))
-    p = plan(call, bodies.last_text(items), limit, whole=not stream)
+    p = plan(call, request.last_text(items), limit, whole=not stream)
     stop = b"max_tokens" if p.length else b"end_turn"
-    mid = new_id(b"msg_")
+    mid = IDS.new(b"msg_")
     head = (b'{"id":"' + mid + b'","type":"message","role":"assistant","model":"' + model
             + b'","content":')
     if not stream:

@@ -11,6 +11,7 @@ noise next to the rest of a request.
 """
 import json
 
+from fastmock.controls import MAX_TOKENS
 from fastmock.frames import json_string
 
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "a boolean", list: "an array",
@@ -112,6 +113,12 @@ def integer(doc: dict, name: str, low: int, high: int, required: bool = False,
     if not low <= value <= high:
         raise ApiError(400, f"'{param}' must be from {low} to {high}, got {value}", param)
     return value
+
+
+def token_limit(doc: dict, name: str, low: int = 1, required: bool = False,
+                param: str | None = None):
+    """``doc[name]`` as a token limit, from ``low`` to MAX_TOKENS; None when absent."""
+    return integer(doc, name, low, MAX_TOKENS, required, param)
 
 
 def array(doc: dict, name: str, required: bool = False, param: str | None = None):

@@ -1,9 +1,12 @@
-"""Response heads and small complete responses, as ready-made bytes.
+"""HTTP on the wire: status lines, header blocks, content types, stream heads, whole
+responses, and the server's own error answers (in OpenAI's shape), as ready-made bytes.
 
-Streams and static documents are pre-encoded once; only error answers are
-built per request (they carry a message), and they are off the hot path.
+Stream heads and static documents are pre-encoded once; only error answers are
+built per request (they carry a message), and they are off the hot path. The
+content types of streams are StreamSpec's (streamspec.SSE, streamspec.NDJSON).
 """
 from fastmock.frames import json_string
+from fastmock.streamspec import NDJSON, SSE
 
 REASONS = {
     100: "Continue", 200: "OK", 204: "No Content",
@@ -17,10 +20,21 @@ REASONS = {
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
+JSON = b"application/json"
+PROMETHEUS_TEXT = b"text/plain; version=0.0.4; charset=utf-8"
+
 COMMON_HEADERS = b"Server: fastmock\r\nAccess-Control-Allow-Origin: *\r\n"
-JSON_HEADERS = COMMON_HEADERS + b"Content-Type: application/json\r\n"
+JSON_HEADERS = COMMON_HEADERS + b"Content-Type: " + JSON + b"\r\n"
 ALLOW_GET = b"GET, HEAD, OPTIONS"
 ALLOW_POST = b"POST, OPTIONS"
+
+CONNECTION_CLOSE = b"Connection: close\r\n"
+
+# Connection variants of a whole response, in this order (an index into its table).
+KEEP_ALIVE = 0      # HTTP/1.1 default: no Connection header needed
+KEEP_ALIVE_10 = 1   # HTTP/1.0 client that asked for keep-alive
+CLOSE = 2
+_CONNECTION_LINES = (b"", b"Connection: keep-alive\r\n", CONNECTION_CLOSE)
 
 # Connection variants of a stream's head, in this order.
 CHUNKED_KEEP_ALIVE = 0
@@ -38,38 +52,48 @@ def stream_heads(content_type: bytes) -> tuple[bytes, bytes, bytes]:
             b"Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n")
     return (
         head + b"Transfer-Encoding: chunked\r\n\r\n",
-        head + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
-        head + b"Connection: close\r\n\r\n",
+        head + b"Transfer-Encoding: chunked\r\n" + CONNECTION_CLOSE + b"\r\n",
+        head + CONNECTION_CLOSE + b"\r\n",
     )
 
 
-SSE_HEADS = stream_heads(b"text/event-stream")
-NDJSON_HEADS = stream_heads(b"application/x-ndjson")
+_STREAM_HEADS = {SSE: stream_heads(SSE), NDJSON: stream_heads(NDJSON)}
 
 
-def stream_heads_for(content_type: bytes) -> tuple[bytes, bytes, bytes]:
-    """The ready-made heads of a stream of ``content_type`` (the provider APIs' StreamSpecs)."""
-    if content_type == b"text/event-stream":
-        return SSE_HEADS
-    if content_type == b"application/x-ndjson":
-        return NDJSON_HEADS
-    return stream_heads(content_type)
+def stream_head(content_type: bytes, keep_alive: bool, http10: bool) -> bytes:
+    """The head of a 200 stream: chunked on HTTP/1.1 (closing the connection after it unless
+    ``keep_alive``), delimited by the close on HTTP/1.0 (no chunked coding there)."""
+    heads = _STREAM_HEADS.get(content_type) or stream_heads(content_type)
+    if http10:
+        return heads[RAW_CLOSE]
+    return heads[CHUNKED_KEEP_ALIVE if keep_alive else CHUNKED_CLOSE]
 
 
-def _connection_line(keep_alive: bool, http10: bool) -> bytes:
-    if not keep_alive:
-        return b"Connection: close\r\n"
-    return b"Connection: keep-alive\r\n" if http10 else b""
+def variant(keep_alive: bool, http10: bool) -> int:
+    """The connection variant of a whole response: KEEP_ALIVE, KEEP_ALIVE_10 or CLOSE."""
+    return (KEEP_ALIVE_10 if http10 else KEEP_ALIVE) if keep_alive else CLOSE
 
 
 def complete(status: int, content_type: bytes, body: bytes, *, keep_alive: bool = True,
              http10: bool = False, head_only: bool = False, extra: bytes = b"") -> bytes:
     """A whole response with a Content-Length body (``extra``: more CRLF-ended header lines)."""
     head = (status_line(status) + COMMON_HEADERS + b"Content-Type: " + content_type + b"\r\n"
-            + extra + b"Content-Length: %d\r\n" % len(body) + _connection_line(keep_alive, http10)
-            + b"\r\n")
+            + extra + b"Content-Length: %d\r\n" % len(body)
+            + _CONNECTION_LINES[variant(keep_alive, http10)] + b"\r\n")
     return head if head_only else head + body
 
+
+def whole_responses(content_type: bytes, body: bytes) -> tuple[tuple, tuple]:
+    """A 200 response of ``body`` in every connection variant, and its heads for HEAD:
+    (GET variants, HEAD variants), each indexed by KEEP_ALIVE / KEEP_ALIVE_10 / CLOSE."""
+    heads = tuple(complete(200, content_type, body, keep_alive=v != CLOSE,
+                           http10=v == KEEP_ALIVE_10, head_only=True)
+                  for v in (KEEP_ALIVE, KEEP_ALIVE_10, CLOSE))
+    return tuple(head + body for head in heads), heads
+
+
+# Statuses a client may retry after a second: rate limited, unavailable, overloaded.
+RETRY_STATUSES = (429, 503, 529)
 
 # OpenAI's error "type" for each status the mock can be asked to fail with.
 OPENAI_ERROR_TYPES = {
@@ -88,16 +112,21 @@ def openai_error_body(status: int, message: str, param: str | None = None) -> by
             + b'","param":' + param_json + b',"code":null}}')
 
 
+def retry_after(status: int) -> bytes:
+    """The extra header line of an error answer: ``Retry-After`` when a retry makes sense."""
+    return b"Retry-After: 1\r\n" if status in RETRY_STATUSES else b""
+
+
 def openai_error(status: int, message: str, param: str | None = None, *, keep_alive: bool = True,
                  http10: bool = False, head_only: bool = False) -> bytes:
-    extra = b"Retry-After: 1\r\n" if status in (429, 503, 529) else b""
-    return complete(status, b"application/json", openai_error_body(status, message, param),
-                    keep_alive=keep_alive, http10=http10, head_only=head_only, extra=extra)
+    return complete(status, JSON, openai_error_body(status, message, param),
+                    keep_alive=keep_alive, http10=http10, head_only=head_only,
+                    extra=retry_after(status))
 
 
 def method_not_allowed(allow: bytes, method: str, *, keep_alive: bool, http10: bool) -> bytes:
     body = openai_error_body(405, f"method {method} is not allowed here; allowed: {allow.decode()}")
-    return complete(405, b"application/json", body, keep_alive=keep_alive, http10=http10,
+    return complete(405, JSON, body, keep_alive=keep_alive, http10=http10,
                     extra=b"Allow: " + allow + b"\r\n")
 
 
@@ -110,7 +139,7 @@ def preflight(allow: bytes, *, keep_alive: bool, http10: bool) -> bytes:
     return (status_line(204) + COMMON_HEADERS + b"Allow: " + allow + b"\r\n"
             b"Access-Control-Allow-Methods: " + allow + b"\r\n"
             b"Access-Control-Allow-Headers: *, Authorization\r\nAccess-Control-Max-Age: 86400\r\n"
-            + _connection_line(keep_alive, http10) + b"\r\n")
+            + _CONNECTION_LINES[variant(keep_alive, http10)] + b"\r\n")
 
 
 # Answers to requests that could not be parsed: always followed by a close.

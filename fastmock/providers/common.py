@@ -11,18 +11,17 @@ and returns one of two answers for the engine:
 
 It also holds the rules every API applies the same way: what the content is
 (the corpus, or the prompt echoed back), how many tokens are sent and whether
-the body's own limit is what stopped them, unique ids, and prompt token counts.
+the body's own limit is what stopped them, error answers, and prompt token counts
+(ids come from fastmock.ids, for the seed streams too).
 """
-import os
 import time
 
-from fastmock.bodies import ApiError, escape
+from fastmock import controls
 from fastmock.frames import split_tokens
+from fastmock.wire import JSON, retry_after
+from fastmock.providers.request import ApiError, escape
 
-ECHO_HEADER = b"x-mock-echo"
 ECHO_PREFIX = "echo:"
-_ON = (b"1", b"true", b"yes", b"on")
-_OFF = (b"0", b"false", b"no", b"off")
 
 
 class Whole:
@@ -48,22 +47,18 @@ class Streamed:
         self.fail_after = fail_after
 
 
-JSON = b"application/json"
-RETRY_STATUSES = (429, 503, 529)
-
-
-def retry_after(status: int) -> bytes:
-    """The extra header lines of an error answer: ``Retry-After`` when a retry makes sense."""
-    return b"Retry-After: 1\r\n" if status in RETRY_STATUSES else b""
+def error_answer(status: int, body: bytes) -> Whole:
+    """An error in an API's own shape (``body``), sent at once, with wire.retry_after's header."""
+    return Whole(status, JSON, body, retry_after(status))
 
 
 class Call:
     """One provider request, as the API modules see it."""
 
-    __slots__ = ("method", "path", "query", "headers", "body", "ctl", "frames", "echo")
+    __slots__ = ("method", "path", "query", "headers", "body", "ctl", "frames", "stamp", "echo")
 
     def __init__(self, method: bytes, path: bytes, query, headers, body: bytes, ctl,
-                 frames) -> None:
+                 frames, stamp) -> None:
         self.method = method
         self.path = path
         self.query = query
@@ -71,7 +66,8 @@ class Call:
         self.body = body
         self.ctl = ctl                # controls.Controls: delay_ms, ttft_ms, max_tokens, ...
         self.frames = frames          # the server's Frames: corpus and default model names
-        self.echo = echo_requested(query, headers)
+        self.stamp = stamp            # () -> created_at now: the pacer's stamp, as streams carry
+        self.echo = controls.echo(query, headers)
 
     def whole(self, body: bytes, status: int = 200, content_type: bytes = JSON) -> Whole:
         """A non-streamed answer under this request's controls (TTFT wait, fail_after cut)."""
@@ -81,25 +77,6 @@ class Call:
     def streamed(self, spec) -> Streamed:
         ctl = self.ctl
         return Streamed(spec, ctl.delay_ms, ctl.ttft_ms, ctl.fail_after)
-
-
-def echo_requested(query, headers) -> bool:
-    """``X-Mock-Echo: 1`` (or ``?echo=1``; the header wins); a bad value is a 400."""
-    value = headers.get(ECHO_HEADER) if headers else None
-    param = "X-Mock-Echo"
-    if value is None and query and b"echo=" in query:
-        for pair in query.split(b"&"):
-            key, _, raw = pair.partition(b"=")
-            if key == b"echo":
-                value, param = raw, "echo"
-    if value is None:
-        return False
-    value = value.strip().lower()
-    if value in _ON:
-        return True
-    if value in _OFF:
-        return False
-    raise ApiError(400, f"{param} must be 1 or 0 (true or false)", param)
 
 
 # -- content and token counts -------------------------------------------------------------
@@ -169,22 +146,6 @@ def joined(tokens: tuple, n: int) -> bytes:
     return b"".join(tokens) * whole + b"".join(tokens[:rest])
 
 
-# -- per-response identity ----------------------------------------------------------------
-
-_ids = {"pid": -1, "prefix": b"", "count": 0}
-
-
-def new_id(kind: bytes) -> bytes:
-    """``kind`` + 24 hex digits, unique per response across the workers of a server."""
-    ids = _ids
-    pid = os.getpid()
-    if ids["pid"] != pid:         # a forked worker draws its own random prefix
-        ids["pid"] = pid
-        ids["prefix"] = os.urandom(4).hex().encode()
-        ids["count"] = 0
-    ids["count"] += 1
-    return b"%s%s%016x" % (kind, ids["prefix"], ids["count"])
-
-
 def now() -> int:
+    """``created``: the Unix time of an answer, in seconds."""
     return int(time.time())

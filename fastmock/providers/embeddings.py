@@ -11,10 +11,10 @@ import sys
 
 from _random import Random
 
-from fastmock import bodies
-from fastmock.answers import Call
-from fastmock.bodies import ApiError
-from fastmock.openai_api import error, inputs  # noqa: F401  (api.dispatch calls error())
+from fastmock.providers import request
+from fastmock.providers.common import Call
+from fastmock.providers.openai import inputs
+from fastmock.providers.request import ApiError
 
 DIMENSIONS = 1536
 MAX_DIMENSIONS = 3072
@@ -22,11 +22,11 @@ MAX_NUMBERS = 65_536                  # inputs x dimensions of one answer: it is
 
 
 def embeddings(call: Call):
-    doc = bodies.parse(call.body)
-    model = bodies.model(doc)
-    value = bodies.required(doc, "input")
-    dims = bodies.integer(doc, "dimensions", 1, MAX_DIMENSIONS) or DIMENSIONS
-    encoding = bodies.string(doc, "encoding_format") or "float"
+    doc = request.parse(call.body)
+    model = request.model(doc)
+    value = request.required(doc, "input")
+    dims = request.integer(doc, "dimensions", 1, MAX_DIMENSIONS) or DIMENSIONS
+    encoding = request.string(doc, "encoding_format") or "float"
     if encoding not in ("float", "base64"):
         raise ApiError(400, "'encoding_format' must be 'float' or 'base64'", "encoding_format")
     _, tokens = inputs(value, "input")
@@ -51,10 +51,10 @@ def embeddings(call: Call):
 def _embedding_keys(value) -> list[bytes]:
     """The bytes each embedding is derived from, one per input."""
     if isinstance(value, str):
-        return [bodies.utf8(value)]
+        return [request.utf8(value)]
     if value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         return [b",".join(b"%d" % v for v in value)]
-    return [bodies.utf8(v) if isinstance(v, str) else b",".join(b"%d" % t for t in v)
+    return [request.utf8(v) if isinstance(v, str) else b",".join(b"%d" % t for t in v)
             for v in value]
 
 
