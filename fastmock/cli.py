@@ -85,6 +85,10 @@ def _bool(text: str) -> bool:
     raise UsageError(f"{text!r} is not a boolean (use 1/0, true/false)")
 
 
+# The largest size or count a limit flag takes: beyond any real use, and small enough
+# for the engine's C integers.
+LARGEST = 1 << 30
+
 # flag, Config field, converter, help
 OPTIONS = (
     ("--host", "host", _text, "address to listen on (default 0.0.0.0)"),
@@ -99,10 +103,20 @@ OPTIONS = (
      "seconds running streams get to finish on SIGTERM/SIGINT (default 5)"),
     ("--keepalive-timeout", "keepalive_timeout", _seconds, "idle keep-alive connections close after this (default 5)"),
     ("--header-timeout", "header_timeout", _seconds, "a request head or body must arrive within this (default 10)"),
-    ("--max-body-bytes", "max_body_bytes", _whole(0), "largest request body accepted (default 1048576)"),
-    ("--max-connections", "max_connections", _whole(0),
+    ("--max-body-bytes", "max_body_bytes", _whole(0, LARGEST), "largest request body accepted (default 1048576)"),
+    ("--max-url-bytes", "max_url_bytes", _whole(1, LARGEST),
+     "longest request target; a longer one gets 414 (default 8190)"),
+    ("--max-header-bytes", "max_header_bytes", _whole(1, LARGEST),
+     "all header lines of a request together; more gets 431 (default 16384)"),
+    ("--max-headers", "max_headers", _whole(1, 65535), "header lines per request; more gets 431 (default 100)"),
+    ("--max-pipelined", "max_pipelined", _whole(1, 65535),
+     "requests read ahead behind a running stream before reading pauses (default 16)"),
+    ("--max-connections", "max_connections", _whole(0, LARGEST),
      "open connections per process; beyond it a new connection gets 503 and is closed "
      "(default 0 = no limit)"),
+    ("--backlog", "backlog", _whole(1, 65535),
+     "connections the kernel queues until they are accepted (default 4096; "
+     "the kernel caps it at net.core.somaxconn)"),
     ("--log-format", "log_format", _log_format,
      "access log lines: clf (Common Log Format) or json (one JSON object a line; default clf)"),
 )
