@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s fastmock: %(message)s")
     try:
-        from fastmock.server import run  # after parsing: --help and --version stay instant
+        from fastmock.launch import launch  # after parsing: --help and --version stay instant
     except ImportError as exc:
         if (exc.name or "").startswith("fastmock._"):  # never a silent pure-Python fallback
             print(f"fastmock: the compiled extension {exc.name} is missing or broken ({exc}); "
@@ -218,4 +218,4 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"fastmock: {exc}", file=sys.stderr)
         return 1
-    return run(config)
+    return launch(config)

@@ -1,8 +1,9 @@
-"""``--workers N``: a parent process that forks N servers on one port and keeps them running.
+"""``--workers N``: a parent process that forks N workers and keeps them running.
 
-Each worker listens on its own SO_REUSEPORT socket (the kernel spreads connections) and
-writes its own row of the shared counters; the parent restarts a worker that dies and
-forwards SIGTERM/SIGINT to all of them.
+It knows processes, not servers: what a worker does is the ``target`` callable it is
+given (as uvicorn's ``Multiprocess(config, target=server.run, sockets=...)``), so nothing
+here imports the server. The parent restarts a worker that dies and forwards
+SIGTERM/SIGINT to all of them.
 """
 import logging
 import os
@@ -11,29 +12,29 @@ import signal
 import sys
 import time
 
-from fastmock._engine import Counters
-from fastmock.frames import Frames
-from fastmock.server import HANDLED_SIGNALS, announce_line, bind_socket, serve
-
 log = logging.getLogger("fastmock")
+
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Supervisor:
-    """The parent of N workers: restarts one that dies, forwards SIGTERM/SIGINT to all."""
+    """The parent of ``count`` workers: restarts one that dies, forwards SIGTERM/SIGINT to all.
 
-    def __init__(self, config, frames: Frames, counters: Counters, host: str, port: int,
-                 count: int) -> None:
-        self.config = config
-        self.frames = frames
-        self.counters = counters
-        self.host = host
-        self.port = port
+    ``target(number, ready)`` is a worker's whole life, run in the forked child: it calls
+    ``ready()`` once it serves and returns the exit code. ``on_exit(number)`` is called in
+    the parent when worker ``number`` has died, before it is replaced.
+    """
+
+    def __init__(self, count: int, target, on_exit=None) -> None:
         self.count = count
+        self.target = target
+        self.on_exit = on_exit
         self.children: dict[int, int] = {}   # pid -> worker number
         self.stopping = False
         self.ready_r, self.ready_w = os.pipe()  # each worker writes one byte once it listens
 
-    def run(self, announce: str) -> int:
+    def run(self, announce) -> int:
+        """Start the workers, call ``announce()`` once they are up, and supervise until a signal."""
         for sig in HANDLED_SIGNALS:
             signal.signal(sig, self._on_signal)
         for number in range(self.count):
@@ -42,7 +43,7 @@ class Supervisor:
         while ready < self.count and not self.stopping and time.monotonic() < deadline:
             if select.select([self.ready_r], [], [], 0.2)[0]:  # short waits: a signal may come
                 ready += len(os.read(self.ready_r, self.count - ready))
-        announce_line(announce)
+        announce()
         status = 0
         while self.children:
             try:
@@ -59,7 +60,8 @@ class Supervisor:
                 status = status or (code if code > 0 else 0)
             else:
                 log.warning("worker %d (pid %d) exited with %d; starting a new one", number, pid, code)
-                self.counters.reset_gauges(number)
+                if self.on_exit is not None:
+                    self.on_exit(number)
                 self._spawn(number)
         return status
 
@@ -81,10 +83,7 @@ class Supervisor:
         try:
             for sig in HANDLED_SIGNALS:
                 signal.signal(sig, signal.SIG_DFL)
-            sock = bind_socket(self.host, self.port, self.config.backlog, reuse_port=True)
-            self.counters.select(number)
-            code = serve(self.config, self.frames, sock, lambda: os.write(self.ready_w, b"."),
-                         self.counters)
+            code = self.target(number, lambda: os.write(self.ready_w, b"."))
         except BaseException:
             log.exception("worker %d failed", number)
         finally:

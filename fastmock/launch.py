@@ -1,0 +1,53 @@
+"""Start what the Config asks for: one server process, or a supervisor of several.
+
+It binds the port once, before any fork (so port 0 is resolved and a port in use is
+one line), and prints the line that says the server is ready.
+"""
+import os
+import sys
+
+from fastmock import __version__
+from fastmock._engine import Counters
+from fastmock.server import bind_socket, load_frames, serve
+
+
+def launch(config) -> int:
+    """Run one process or supervise ``config.workers`` of them; returns the exit code."""
+    frames = load_frames(config)
+    workers = config.workers or len(os.sched_getaffinity(0))
+    try:
+        # With several workers this socket only reserves the port (and resolves port 0);
+        # each worker listens on its own SO_REUSEPORT socket, and the kernel spreads connections.
+        sock = bind_socket(config.host, config.port, config.backlog, reuse_port=workers > 1,
+                           listen=workers == 1)
+    except OSError as exc:
+        say(f"fastmock: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}")
+        return 1
+    host, port = sock.getsockname()[:2]
+    announce = (f"fastmock {__version__} listening on http://{_show(host)}:{port} "
+                f"(pid {os.getpid()}, {workers} worker{'s' if workers > 1 else ''}, "
+                f"{len(frames.corpus)} tokens)")
+    # Made before any fork, so that every worker writes its own row of the same counters.
+    counters = Counters(workers)
+    if workers == 1:
+        return serve(config, frames, sock, lambda: say(announce), counters)
+
+    def worker(number: int, ready) -> int:
+        """One worker's life, in the forked child: its own socket, its own counters row."""
+        sock.close()  # the parent's reservation
+        listener = bind_socket(host, port, config.backlog, reuse_port=True)
+        counters.select(number)
+        return serve(config, frames, listener, ready, counters)
+
+    from fastmock.supervisor import Supervisor
+    return Supervisor(workers, worker, on_exit=counters.reset_gauges).run(lambda: say(announce))
+
+
+def _show(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def say(line: str) -> None:
+    """A line for whoever started fastmock, on stderr at once."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
