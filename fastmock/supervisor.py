@@ -74,15 +74,22 @@ class Supervisor:
                 pass
 
     def _spawn(self, number: int) -> None:
+        # A signal that comes between fork() and the child's own set-up would run this
+        # parent's handler in the child, with its copy of the children list: it is held
+        # until the child has the default handlers (the pattern of multiprocessing's
+        # forkserver and gunicorn).
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
         pid = os.fork()
         if pid:
             self.children[pid] = number
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             return
         # the worker
         code = 1
         try:
             for sig in HANDLED_SIGNALS:
                 signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             code = self.target(number, lambda: os.write(self.ready_w, b"."))
         except BaseException:
             log.exception("worker %d failed", number)
