@@ -1,7 +1,8 @@
 """Start what the Config asks for: one server process, or a supervisor of several.
 
 It binds the port once, before any fork (so port 0 is resolved and a port in use is
-one line), and prints the line that says the server is ready.
+one line), prints the line that says the server is ready, and turns a start that
+fails (no free fds, say) into one line and exit status 1.
 """
 import os
 import sys
@@ -27,10 +28,23 @@ def launch(config) -> int:
     announce = (f"fastmock {__version__} listening on http://{_show(host)}:{port} "
                 f"(pid {os.getpid()}, {workers} worker{'s' if workers > 1 else ''}, "
                 f"{len(frames.corpus)} tokens)")
-    # Made before any fork, so that every worker writes its own row of the same counters.
-    counters = Counters(workers)
-    if workers == 1:
-        return serve(config, frames, sock, lambda: say(announce), counters)
+    said = False
+
+    def say_ready() -> None:
+        nonlocal said
+        said = True
+        say(announce)
+
+    try:
+        # Made before any fork, so that every worker writes its own row of the same counters.
+        counters = Counters(workers)
+        if workers == 1:
+            return serve(config, frames, sock, say_ready, counters)
+    except OSError as exc:
+        if said:
+            raise
+        say(f"fastmock: cannot start: {exc.strerror or exc}")
+        return 1
 
     def worker(number: int, ready) -> int:
         """One worker's life, in the forked child: its own socket, its own counters row."""

@@ -19,6 +19,7 @@ from fastmock.protocol import HttpProtocol
 log = logging.getLogger("fastmock")
 
 SWEEP_SECONDS = 1.0
+LOOP_FDS = 12      # free fds a new loop must find (it takes 9), checked before it is made
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -81,6 +82,7 @@ def serve(config, frames: Frames, sock, on_ready=None, counters: Counters | None
     ``on_ready()`` is called once it listens with its signal handlers in place, so
     whoever waits for it may connect or signal at once.
     """
+    _check_fds_for_a_loop()
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     app = App(config, loop, frames, counters)
@@ -92,6 +94,23 @@ def serve(config, frames: Frames, sock, on_ready=None, counters: Counters | None
             app.access_log.flush()
         loop.close()
     return 0
+
+
+def _check_fds_for_a_loop() -> None:
+    """Raise OSError (EMFILE) unless a loop can get the fds it needs to start.
+
+    A loop takes 9 as it is made and starts (epoll, io_uring, libuv's signal pipes, an
+    eventfd, uvloop's signal socketpair). Short of them, libuv aborts the process (it
+    cannot make its signal lock pipe), or uvloop leaves a loop half made or marked
+    running, which can be neither closed nor freed cleanly.
+    """
+    held = []
+    try:
+        while len(held) < LOOP_FDS:
+            held.extend(os.pipe())
+    finally:
+        for fd in held:
+            os.close(fd)
 
 
 async def _serve(app: App, sock, on_ready) -> None:
