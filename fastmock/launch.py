@@ -25,26 +25,34 @@ def launch(config) -> int:
         say(f"fastmock: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}")
         return 1
     host, port = sock.getsockname()[:2]
-    announce = (f"fastmock {__version__} listening on http://{_show(host)}:{port} "
-                f"(pid {os.getpid()}, {workers} worker{'s' if workers > 1 else ''}, "
-                f"{len(frames.corpus)} tokens)")
     said = False
 
-    def say_ready() -> None:
+    def announce(ready: int) -> None:
+        """The line that says the server is ready: every worker, or how many of them."""
         nonlocal said
         said = True
-        say(announce)
+        count = (f"{workers} worker{'s' if workers > 1 else ''}" if ready == workers
+                 else f"{ready} of {workers} workers ready")
+        say(f"fastmock {__version__} listening on http://{_show(host)}:{port} "
+            f"(pid {os.getpid()}, {count}, {len(frames.corpus)} tokens)")
 
     try:
         # Made before any fork, so that every worker writes its own row of the same counters.
         counters = Counters(workers)
         if workers == 1:
-            return serve(config, frames, sock, say_ready, counters)
+            return serve(config, frames, sock, lambda: announce(1), counters)
+        return _supervise(config, frames, counters, sock, workers, announce)
     except OSError as exc:
         if said:
             raise
         say(f"fastmock: cannot start: {exc.strerror or exc}")
         return 1
+
+
+def _supervise(config, frames, counters: Counters, sock, workers: int, announce) -> int:
+    from fastmock.supervisor import NoWorkers, Supervisor
+
+    host, port = sock.getsockname()[:2]
 
     def worker(number: int, ready) -> int:
         """One worker's life, in the forked child: its own socket, its own counters row."""
@@ -53,8 +61,12 @@ def launch(config) -> int:
         counters.select(number)
         return serve(config, frames, listener, ready, counters)
 
-    from fastmock.supervisor import Supervisor
-    return Supervisor(workers, worker, on_exit=counters.reset_gauges).run(lambda: say(announce))
+    supervisor = Supervisor(workers, worker, on_exit=counters.reset_gauges)
+    try:
+        return supervisor.run(announce)
+    except NoWorkers as exc:
+        say(f"fastmock: {exc}")
+        return 1
 
 
 def _show(host: str) -> str:
