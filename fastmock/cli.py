@@ -93,7 +93,7 @@ LARGEST = 1 << 30
 OPTIONS = (
     ("--host", "host", _text, "address to listen on (default 0.0.0.0)"),
     ("--port", "port", _whole(0, 65535), "TCP port (default 3000; PORT is honoured too)"),
-    ("--workers", "workers", _whole(0, 1024), "processes sharing the port; 0 = one per core (default 1)"),
+    ("--workers", "workers", _whole(0, 1024), "processes sharing the port; 0 = one per CPU the cgroup quota allows (default 1)"),
     ("--delay-ms", "delay_ms", _whole(0, 3_600_000), "default milliseconds between tokens (default 50)"),
     ("--ttft-ms", "ttft_ms", _whole(0, 3_600_000), "default milliseconds before the first token (default 0)"),
     ("--text-file", "text_file", _text_file, "UTF-8 text to stream instead of the built-in corpus"),

@@ -15,7 +15,7 @@ from fastmock.server import bind_socket, load_frames, serve
 def launch(config) -> int:
     """Run one process or supervise ``config.workers`` of them; returns the exit code."""
     frames = load_frames(config)
-    workers = config.workers or len(os.sched_getaffinity(0))
+    workers = config.workers or _one_per_cpu()
     try:
         # With several workers this socket only reserves the port (and resolves port 0);
         # each worker listens on its own SO_REUSEPORT socket, and the kernel spreads connections.
@@ -67,6 +67,20 @@ def _supervise(config, frames, counters: Counters, sock, workers: int, announce)
     except NoWorkers as exc:
         say(f"fastmock: {exc}")
         return 1
+
+
+def _one_per_cpu() -> int:
+    """``--workers 0``: one per CPU the process may use, as the Go runtime and the JVM count
+    them: the cores it may run on, fewer if its cgroup's CPU quota allows fewer (rounded up)."""
+    import math
+
+    from fastmock import cgroup
+
+    cores = len(os.sched_getaffinity(0))
+    quota = cgroup.cpu_limit()
+    if quota is None:
+        return cores
+    return max(1, min(cores, math.ceil(round(quota, 6))))  # round: 2.0000000001 CPUs is 2
 
 
 def _show(host: str) -> str:

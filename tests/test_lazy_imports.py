@@ -18,7 +18,8 @@ from fastmock.frames import Frames
 from fastmock.server import App
 loop = uvloop.new_event_loop()
 App(Config(), loop, Frames())
-LAZY = ("fastmock.accesslog", "fastmock.metrics", "fastmock.supervisor", "fastmock.controls",
+LAZY = ("fastmock.accesslog", "fastmock.metrics", "fastmock.supervisor", "fastmock.cgroup",
+        "fastmock.controls",
         # no module of the server postpones its annotations: __future__ is ~20 KiB resident
         "__future__",
         # the provider APIs and what only they need
