@@ -279,8 +279,8 @@ def test_a_signal_during_a_restart_wait_ends_it_at_once(script, tmp_path, monkey
     assert s.wait_for(r"could not start: Too many open files; starting a new one in 1.6 s"), s.log
     start = time.monotonic()
     assert s.finish() == 0
-    assert time.monotonic() - start < 1.0
-    assert s.log.count("could not start") == 5, s.log
+    assert time.monotonic() - start < 1.5                # not after the 1.6 s wait
+    assert s.log.count("could not start") == 5, s.log    # and no start after the signal
 
 
 def test_a_signal_during_start_up_stops_it_without_a_ready_line(script):
