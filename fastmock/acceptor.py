@@ -10,6 +10,7 @@ readable, and hands each one to uvloop as an accepted socket.
 """
 import errno
 import logging
+import os
 import socket
 
 log = logging.getLogger("fastmock")
@@ -30,7 +31,7 @@ class _AcceptedFd:
     transport is closed (libuv has closed the fd with the handle) it calls close().
     A socket.socket would do as well, but uvloop keeps it for the connection's
     life: ~0.1 KiB per open stream. One instance, re-pointed before each hand-over,
-    keeps nothing per connection.
+    keeps nothing per connection; ``fd`` is -1 between hand-overs.
     """
 
     __slots__ = ("family", "type", "fd")
@@ -39,7 +40,9 @@ class _AcceptedFd:
         self.family, self.type, self.fd = family, socket.SOCK_STREAM, -1
 
     def fileno(self) -> int:
-        return self.fd
+        """uvloop: its transport takes the fd right after asking, so from then on it is not ours."""
+        fd, self.fd = self.fd, -1
+        return fd
 
     def close(self) -> None:
         """The transport closed: libuv has closed the fd already."""
@@ -48,8 +51,8 @@ class _AcceptedFd:
 class Acceptor:
     """Serves one listening socket: ``protocol_factory(fd)`` makes each connection's protocol."""
 
-    __slots__ = ("loop", "sock", "protocol_factory", "_fd", "_accept", "_handed", "_paused",
-                 "_short_of")
+    __slots__ = ("loop", "sock", "protocol_factory", "_fd", "_accept", "_handed", "_handing",
+                 "_paused", "_short_of")
 
     def __init__(self, loop, sock: socket.socket, protocol_factory) -> None:
         self.loop = loop
@@ -58,6 +61,7 @@ class Acceptor:
         self._fd = sock.fileno()
         self._accept = sock._accept  # (fd, address): no socket object per connection
         self._handed = _AcceptedFd(sock.family)
+        self._handing = set()        # hand-over tasks: the loop keeps only weak references to tasks
         self._paused = None          # the timer that resumes accepting after EMFILE
         self._short_of = False       # out of resources was logged; cleared when the backlog drains
         loop.add_reader(self._fd, self._on_readable)
@@ -89,7 +93,9 @@ class Acceptor:
                     self._pause(exc)
                     return
                 continue  # ECONNABORTED, EPROTO, EPERM: that client is gone, take the next
-            self.loop.create_task(self._hand_over(fd))
+            task = self.loop.create_task(self._hand_over(fd))
+            self._handing.add(task)
+            task.add_done_callback(self._handing.discard)
 
     def _pause(self, exc: OSError) -> None:
         if not self._short_of:
@@ -111,3 +117,6 @@ class Acceptor:
             await self.loop.connect_accepted_socket(lambda: self.protocol_factory(fd), handed)
         except Exception:  # noqa: BLE001 - a task's error would only be logged at exit
             log.exception("could not serve an accepted connection")
+            if handed.fd == fd:  # it failed before its transport asked for the fd (the
+                handed.fd = -1   # protocol factory raised, say): no one else will close it
+                os.close(fd)

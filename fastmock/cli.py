@@ -85,11 +85,15 @@ def _bool(text: str) -> bool:
     raise UsageError(f"{text!r} is not a boolean (use 1/0, true/false)")
 
 
+# The largest size or count a limit flag takes: beyond any real use, and small enough
+# for the engine's C integers.
+LARGEST = 1 << 30
+
 # flag, Config field, converter, help
 OPTIONS = (
     ("--host", "host", _text, "address to listen on (default 0.0.0.0)"),
     ("--port", "port", _whole(0, 65535), "TCP port (default 3000; PORT is honoured too)"),
-    ("--workers", "workers", _whole(0, 1024), "processes sharing the port; 0 = one per core (default 1)"),
+    ("--workers", "workers", _whole(0, 1024), "processes sharing the port; 0 = one per CPU the cgroup quota allows (default 1)"),
     ("--delay-ms", "delay_ms", _whole(0, 3_600_000), "default milliseconds between tokens (default 50)"),
     ("--ttft-ms", "ttft_ms", _whole(0, 3_600_000), "default milliseconds before the first token (default 0)"),
     ("--text-file", "text_file", _text_file, "UTF-8 text to stream instead of the built-in corpus"),
@@ -99,10 +103,20 @@ OPTIONS = (
      "seconds running streams get to finish on SIGTERM/SIGINT (default 5)"),
     ("--keepalive-timeout", "keepalive_timeout", _seconds, "idle keep-alive connections close after this (default 5)"),
     ("--header-timeout", "header_timeout", _seconds, "a request head or body must arrive within this (default 10)"),
-    ("--max-body-bytes", "max_body_bytes", _whole(0), "largest request body accepted (default 1048576)"),
-    ("--max-connections", "max_connections", _whole(0),
+    ("--max-body-bytes", "max_body_bytes", _whole(0, LARGEST), "largest request body accepted (default 1048576)"),
+    ("--max-url-bytes", "max_url_bytes", _whole(1, LARGEST),
+     "longest request target; a longer one gets 414 (default 8190)"),
+    ("--max-header-bytes", "max_header_bytes", _whole(1, LARGEST),
+     "all header lines of a request together; more gets 431 (default 16384)"),
+    ("--max-headers", "max_headers", _whole(1, 65535), "header lines per request; more gets 431 (default 100)"),
+    ("--max-pipelined", "max_pipelined", _whole(1, 65535),
+     "requests read ahead behind a running stream before reading pauses (default 16)"),
+    ("--max-connections", "max_connections", _whole(0, LARGEST),
      "open connections per process; beyond it a new connection gets 503 and is closed "
      "(default 0 = no limit)"),
+    ("--backlog", "backlog", _whole(1, 65535),
+     "connections the kernel queues until they are accepted (default 4096; "
+     "the kernel caps it at net.core.somaxconn)"),
     ("--log-format", "log_format", _log_format,
      "access log lines: clf (Common Log Format) or json (one JSON object a line; default clf)"),
 )
@@ -196,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s fastmock: %(message)s")
     try:
-        from fastmock.server import run  # after parsing: --help and --version stay instant
+        from fastmock.launch import launch  # after parsing: --help and --version stay instant
     except ImportError as exc:
         if (exc.name or "").startswith("fastmock._"):  # never a silent pure-Python fallback
             print(f"fastmock: the compiled extension {exc.name} is missing or broken ({exc}); "
@@ -204,4 +218,4 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"fastmock: {exc}", file=sys.stderr)
         return 1
-    return run(config)
+    return launch(config)

@@ -7,7 +7,7 @@ DEFAULTS = {
     # where to listen
     "host": "0.0.0.0",
     "port": 3000,
-    "workers": 1,                  # processes sharing the port; 0 = one per core
+    "workers": 1,                  # processes sharing the port; 0 = one per CPU (cgroup quota)
     "backlog": 4096,
     # what to stream
     "delay_ms": 50,                # default gap between tokens

@@ -1,18 +1,16 @@
-"""Process life cycle: bind, serve on uvloop, sweep timeouts, shut down gracefully.
+"""One server process: bind, serve on uvloop, sweep timeouts, shut down gracefully.
 
-It knows processes and sockets, not requests. ``--workers N`` forks through
-fastmock.workers, which is imported only then.
+It knows processes and sockets, not requests, and nothing of workers: fastmock.launch
+calls serve() here, or hands it to fastmock.supervisor as each worker's life.
 """
 import asyncio
 import logging
 import os
 import signal
 import socket
-import sys
 
 import uvloop
 
-from fastmock import __version__
 from fastmock._engine import Counters, Pacer, Shared
 from fastmock.acceptor import Acceptor
 from fastmock.frames import Frames
@@ -21,6 +19,7 @@ from fastmock.protocol import HttpProtocol, static_answers
 log = logging.getLogger("fastmock")
 
 SWEEP_SECONDS = 1.0
+LOOP_FDS = 12      # free fds a new loop must find (it takes 9), checked before it is made
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -75,6 +74,7 @@ def serve(config, frames: Frames, sock, on_ready=None, counters: Counters | None
     ``on_ready()`` is called once it listens with its signal handlers in place, so
     whoever waits for it may connect or signal at once.
     """
+    _check_fds_for_a_loop()
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     app = App(config, loop, frames, counters)
@@ -86,6 +86,23 @@ def serve(config, frames: Frames, sock, on_ready=None, counters: Counters | None
             app.access_log.flush()
         loop.close()
     return 0
+
+
+def _check_fds_for_a_loop() -> None:
+    """Raise OSError (EMFILE) unless a loop can get the fds it needs to start.
+
+    A loop takes 9 as it is made and starts (epoll, io_uring, libuv's signal pipes, an
+    eventfd, uvloop's signal socketpair). Short of them, libuv aborts the process (it
+    cannot make its signal lock pipe), or uvloop leaves a loop half made or marked
+    running, which can be neither closed nor freed cleanly.
+    """
+    held = []
+    try:
+        while len(held) < LOOP_FDS:
+            held.extend(os.pipe())
+    finally:
+        for fd in held:
+            os.close(fd)
 
 
 async def _serve(app: App, sock, on_ready) -> None:
@@ -138,39 +155,3 @@ async def shutdown(app: App, acceptor: Acceptor) -> None:
 async def _wait_closed(app: App, deadline: float) -> None:
     while app.open_count and app.loop.time() < deadline:
         await asyncio.sleep(0.05)
-
-
-# -- workers -------------------------------------------------------------------
-
-def run(config) -> int:
-    """Start one process or supervise ``config.workers`` of them; returns the exit code."""
-    frames = load_frames(config)
-    workers = config.workers or len(os.sched_getaffinity(0))
-    try:
-        # With several workers this socket only reserves the port (and resolves port 0);
-        # each worker listens on its own SO_REUSEPORT socket, and the kernel spreads connections.
-        sock = bind_socket(config.host, config.port, config.backlog, reuse_port=workers > 1,
-                           listen=workers == 1)
-    except OSError as exc:
-        print(f"fastmock: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}",
-              file=sys.stderr)
-        return 1
-    host, port = sock.getsockname()[:2]
-    announce = (f"fastmock {__version__} listening on http://{_show(host)}:{port} "
-                f"(pid {os.getpid()}, {workers} worker{'s' if workers > 1 else ''}, "
-                f"{len(frames.corpus)} tokens)")
-    # Made before any fork, so that every worker writes its own row of the same counters.
-    counters = Counters(workers)
-    if workers == 1:
-        return serve(config, frames, sock, lambda: announce_line(announce), counters)
-    from fastmock.workers import Supervisor
-    return Supervisor(config, frames, counters, host, port, workers).run(announce)
-
-
-def _show(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
-
-
-def announce_line(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()

@@ -12,12 +12,14 @@ import sys
 before = set(sys.modules)  # what site loaded (an editable install's finder loads __future__)
 import uvloop
 import fastmock.cli
+import fastmock.launch
 from fastmock.config import Config
 from fastmock.frames import Frames
 from fastmock.server import App
 loop = uvloop.new_event_loop()
 App(Config(), loop, Frames())
-LAZY = ("fastmock.accesslog", "fastmock.metrics", "fastmock.workers", "fastmock.controls",
+LAZY = ("fastmock.accesslog", "fastmock.metrics", "fastmock.supervisor", "fastmock.cgroup",
+        "fastmock.controls",
         # no module of the server postpones its annotations: __future__ is ~20 KiB resident
         "__future__",
         # the provider APIs (no module of fastmock.providers loads without the package)
