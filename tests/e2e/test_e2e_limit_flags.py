@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from conftest import http_request, wait_for
-from wire import get, read_response
+from support.http import get, http_request, read_response
+from support.server import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import children
+from support.server import children
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from conftest import children, http_request, wait_for
-from wire import get
+from support.http import get, http_request
+from support.server import children, wait_for
 
 pytestmark = pytest.mark.e2e
 
