@@ -123,6 +123,13 @@ def test_a_lone_surrogate_is_escaped_not_an_error():
     assert json.loads(b'"' + f.response.content.json + b'"') == "a\ud800b"
 
 
+def test_arguments_with_a_lone_surrogate_are_still_valid_utf8_json():
+    [call] = one({"match": {}, "response": {"toolCalls": [{"name": "f", "arguments": {"s": "\ud800"}}]}}
+                 ).response.tool_calls
+    assert json.loads(call.arguments_raw) == {"s": "\ud800"}
+    assert json.loads(b'"' + call.arguments_text.json + b'"') == call.arguments
+
+
 def test_tool_calls_keep_their_ids_and_order():
     f = one({"match": {}, "response": {"toolCalls": [
         {"name": "a", "arguments": "{}", "id": "call_1"}, {"name": "b", "arguments": {}}]}})
