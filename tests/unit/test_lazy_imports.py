@@ -24,7 +24,9 @@ LAZY = ("fastmock.accesslog", "fastmock.metrics", "fastmock.supervisor", "fastmo
         "__future__",
         # the provider APIs (no module of fastmock.providers loads without the package)
         # and what only they need
-        "json", "fastmock.providers", "hashlib", "random")
+        "json", "fastmock.providers", "hashlib", "random",
+        # scripted answers: loaded only with --fixtures or the control API
+        "fastmock.fixtures")
 idle = sorted(m for m in LAZY if m in sys.modules and m not in before)
 app = App(Config(access_log=True), loop, Frames())
 print(" ".join(idle) or "-", type(app.access_log).__name__)
