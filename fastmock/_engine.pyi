@@ -48,7 +48,8 @@ HEAD_SLACK: int
 
 class Reject(Exception):
     status: int
-    response: bytes
+    message: str
+    url: bytes
     def __init__(self, status: int, message: str, url: bytes = b"") -> None: ...
 
 class Shared:
@@ -59,6 +60,7 @@ class Shared:
     pacer: Pacer
     counters: Counters
     shutting_down: bool
+    answers: object   # fastmock.canned.CannedAnswers
     busy: bytes
     clock: object
     open_count: int
@@ -71,7 +73,8 @@ class Shared:
     keepalive_timeout: float
     header_timeout: float
     shutdown_timeout: float
-    def __init__(self, loop, config, pacer: Pacer, counters: Counters, access_log=None) -> None: ...
+    def __init__(self, loop, config, pacer: Pacer, counters: Counters, answers,
+                 access_log=None) -> None: ...
     @property
     def connections(self) -> list[Connection]: ...
     def sweep(self) -> None: ...

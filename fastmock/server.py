@@ -15,6 +15,7 @@ import uvloop
 from fastmock import __version__
 from fastmock._engine import Counters, Pacer, Shared
 from fastmock.acceptor import Acceptor
+from fastmock.canned import CannedAnswers
 from fastmock.frames import Frames
 from fastmock.protocol import HttpProtocol
 
@@ -35,7 +36,8 @@ class App(Shared):
             from fastmock.accesslog import AccessLog
             access_log = AccessLog(fmt=config.log_format)
         super().__init__(loop, config, Pacer(loop, config.tick_ms),
-                         counters if counters is not None else Counters(), access_log)
+                         counters if counters is not None else Counters(), CannedAnswers(),
+                         access_log)
         self.frames = frames
         self.static = {b"/api/data": frames.api_data, b"/health": frames.health}
         # Completion ids are chatcmpl- and 24 hex digits: 8 random per process, 16 counted.

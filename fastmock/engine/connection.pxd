@@ -11,7 +11,8 @@ cdef class Shared:
     cdef public Pacer pacer
     cdef public Counters counters
     cdef public bint shutting_down
-    cdef public object busy           # the 503 answer beyond max_connections
+    cdef public object answers        # the app's canned answers (fastmock.canned.CannedAnswers)
+    cdef public object busy           # the 503 answer beyond max_connections (answers.busy)
     cdef public object clock          # None: monotonic time; else a callable (a test's loop.time)
     # limits, copied from the config once
     cdef readonly Py_ssize_t max_url_bytes, max_header_bytes, max_headers, max_body_bytes

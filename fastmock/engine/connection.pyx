@@ -31,8 +31,6 @@ from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 
-from fastmock import responses
-
 cdef extern from "<sys/socket.h>" nogil:
     ssize_t c_send "send" (int fd, const void *buf, size_t n, int flags)
     enum: MSG_NOSIGNAL
@@ -136,32 +134,25 @@ cdef inline Py_ssize_t _put_decimal(char *out, Py_ssize_t pos, long long value, 
 
 
 class Reject(Exception):
-    """Raised in a parser callback: answer with ``response`` and close.
+    """Raised in a parser callback: answer ``status`` with ``message`` and close.
 
-    ``url``: the request's target, when known, so that a provider API route answers
-    in that API's own error shape.
+    ``url``: the request's target, when known, so that the app's canned error
+    (``Shared.answers.error``) takes the shape of the API that owns its path.
     """
 
-    def __init__(self, status, message, bytes url=b""):
+    def __init__(self, int status, str message, bytes url=b""):
         super().__init__(message)
         self.status = status
-        path = url.partition(b"?")[0]
-        if path:
-            from fastmock.routes import API, find
-            route = find(path)
-            if route is not None and route.kind == API:
-                from fastmock import api
-                answer = api.error_for(path, status, message)
-                self.response = responses.complete(status, answer.content_type, answer.body,
-                                                   keep_alive=False, extra=answer.headers)
-                return
-        self.response = responses.openai_error(status, message, keep_alive=False)
+        self.message = message
+        self.url = url
 
 
 cdef class Shared:
     """What every connection of one process shares (server.App builds it)."""
 
-    def __init__(self, loop, config, Pacer pacer, Counters counters, access_log=None):
+    def __init__(self, loop, config, Pacer pacer, Counters counters, answers, access_log=None):
+        """``answers``: the app's canned answers (fastmock.canned.CannedAnswers): the bytes
+        of every answer the engine sends on its own."""
         self.loop = loop
         self.config = config
         self.pacer = pacer
@@ -181,7 +172,8 @@ cdef class Shared:
         self.keepalive_timeout = config.keepalive_timeout
         self.header_timeout = config.header_timeout
         self.shutdown_timeout = config.shutdown_timeout
-        self.busy = responses.TOO_MANY_CONNECTIONS
+        self.answers = answers
+        self.busy = answers.busy
 
     @property
     def connections(self):
@@ -410,8 +402,8 @@ cdef class Connection(Paced):
                 self.parser = None            # drop what it buffered
                 self._in_message = False
                 self._req = None
-                reject = Reject(431, f"request headers exceed {app.max_header_bytes} bytes")
-                self._answer_error(reject.status, reject.response)
+                self._answer_error(431, app.answers.error(
+                    431, f"request headers exceed {app.max_header_bytes} bytes"))
 
     cdef void _answer_memo(self, Memo memo):
         cdef Counters counters = self.app.counters
@@ -536,7 +528,7 @@ cdef class Connection(Paced):
         if (self._req._expect_continue and not self._streaming and self._pending is None
                 and self.parser.get_http_version() != "1.0"):
             _forget_memo(self)
-            self._send_bytes(responses.CONTINUE)
+            self._send_bytes(self.app.answers.continue_)
 
     def on_body(self, bytes body):
         """Parser: a piece of the request body."""
@@ -588,13 +580,15 @@ cdef class Connection(Paced):
     cdef void _on_parse_error(self, exc):
         cause = exc.__context__
         _forget_memo(self)
+        answers = self.app.answers
         if isinstance(cause, Reject):
-            status, response = cause.status, cause.response
+            status = cause.status
+            response = answers.error(status, cause.message, cause.url)
         elif cause is not None:
             log.error("error while handling a request", exc_info=cause)
-            status, response = 500, responses.INTERNAL_ERROR
+            status, response = 500, answers.internal_error
         else:
-            status, response = 400, responses.BAD_REQUEST
+            status, response = 400, answers.bad_request
         self._in_message = False
         self._req = None
         self._answer_error(status, response)
@@ -1025,8 +1019,7 @@ cdef class Connection(Paced):
             if now - self._req.started > app.header_timeout:
                 self._started = self._req.started
                 _log_line = ""
-                self.respond(responses.openai_error(408, "request not received in time",
-                                                    keep_alive=False), 1, 408, False)
+                self.respond(app.answers.error(408, "request not received in time"), 1, 408, False)
         elif now - self._since > app.keepalive_timeout:
             self.close()
         return 0

@@ -1,0 +1,144 @@
+"""The engine on its own (issue 12, point 1), on the fake loop.
+
+- It imports nothing of the app: every answer it sends on its own comes from the
+  CannedAnswers object the app hands it.
+"""
+from __future__ import annotations
+
+import pathlib
+import re
+
+import pytest
+
+from fastmock import _engine
+from fastmock.protocol import HttpProtocol
+from fakes import Client, loop, parse_responses, stats  # noqa: F401  (loop is a fixture)
+
+ENGINE_SOURCES = sorted(
+    p for p in (pathlib.Path(_engine.__file__).parent).glob("**/*")
+    if p.suffix in (".pyx", ".pxd") and (p.parent.name == "engine" or p.stem == "_engine"))
+
+
+def get(target: str, headers: str = "", version: str = "1.1") -> bytes:
+    return f"GET {target} HTTP/{version}\r\nHost: localhost\r\n{headers}\r\n".encode()
+
+
+# -- no app import ------------------------------------------------------------------------------
+
+def test_the_engine_sources_are_found():
+    names = {p.name for p in ENGINE_SOURCES}
+    assert {"_engine.pyx", "connection.pyx", "pacer.pyx", "counters.pyx"} <= names, names
+
+
+@pytest.mark.parametrize("source", ENGINE_SOURCES, ids=lambda p: p.name)
+def test_the_engine_imports_no_app_module(source):
+    """The engine knows HTTP/1.1 and StreamSpec: no import of fastmock.* anywhere in it."""
+    text = source.read_text()
+    imports = re.findall(r"^\s*(?:from|c?import)\s+(fastmock[\w.]*)", text, re.M)
+    assert imports == [], f"{source.name} imports {imports}"
+    assert "importlib" not in text
+
+
+def _answer(status: int, tag: bytes) -> bytes:
+    return (b"HTTP/1.1 %d Canned\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+            % (status, len(tag), tag))
+
+
+class Canned:
+    """A CannedAnswers stand-in whose bytes say where they came from."""
+
+    def __init__(self) -> None:
+        self.bad_request = _answer(400, b"bad_request")
+        self.internal_error = _answer(500, b"internal_error")
+        self.busy = _answer(503, b"busy")
+        self.continue_ = b"HTTP/1.1 100 Canned\r\n\r\n"
+        self.asked: list[tuple[int, str, bytes]] = []
+
+    def error(self, status: int, message: str, url: bytes = b"") -> bytes:
+        self.asked.append((status, message, url))
+        return _answer(status, b"error")
+
+
+def canned_client(loop, **settings) -> tuple[Client, Canned]:
+    client = Client(loop, **settings)
+    canned = client.app.answers = Canned()
+    return client, canned
+
+
+def test_the_app_hands_the_engine_its_canned_answers(loop):
+    from fastmock.canned import CannedAnswers
+    client = Client(loop)
+    assert isinstance(client.app.answers, CannedAnswers)
+    assert client.app.busy == client.app.answers.busy
+
+
+def test_a_malformed_request_gets_the_canned_400(loop):
+    client, canned = canned_client(loop)
+    client.send(b"GET / HTTP/1.1\r\nHost x\r\n\r\n")
+    assert client.data() == canned.bad_request and client.transport.closed
+
+
+def test_limits_ask_the_canned_answers_for_an_error_with_the_url(loop):
+    client, canned = canned_client(loop, max_body_bytes=10)
+    client.send(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n")
+    [(status, message, url)] = canned.asked
+    assert (status, url) == (413, b"/v1/chat/completions") and "10 bytes" in message
+    [r] = parse_responses(client.data())
+    assert r.status == 413 and r.body == b"error"
+
+
+@pytest.mark.parametrize("request_bytes, status", [
+    (b"GET /" + b"x" * 9000 + b" HTTP/1.1\r\n\r\n", 414),
+    (b"GET / HTTP/1.1\r\n" + b"X-A: b\r\n" * 200 + b"\r\n", 431),
+])
+def test_url_and_header_limits_come_from_the_canned_answers(loop, request_bytes, status):
+    client, canned = canned_client(loop)
+    client.send(request_bytes)
+    assert [s for s, _, _ in canned.asked] == [status]
+    assert parse_responses(client.data())[0].status == status
+
+
+def test_the_408_comes_from_the_canned_answers(loop):
+    client, canned = canned_client(loop)
+    client.send(b"GET /health HTTP/1.1\r\nHost: slow")
+    client.loop.advance(client.app.config.header_timeout + 0.1)
+    client.protocol.check_timeouts(client.loop.time())
+    assert canned.asked == [(408, "request not received in time", b"")]
+    assert parse_responses(client.data())[0].status == 408
+
+
+def test_expect_100_continue_sends_the_canned_interim_answer(loop):
+    client, canned = canned_client(loop)
+    client.send(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                b"Expect: 100-continue\r\n\r\n")
+    assert client.data() == canned.continue_
+
+
+class Raising(HttpProtocol):
+    __slots__ = ()
+
+    def handle(self, request) -> None:
+        raise RuntimeError("boom")
+
+
+def test_a_callback_that_raises_gets_the_canned_500(loop):
+    loop.expected_errors = 1
+    client, canned = canned_client(loop)
+    client.protocol = Raising(client.app)
+    client.transport.protocol = client.protocol
+    client.protocol.connection_made(client.transport)
+    client.send(get("/health"))
+    assert client.data() == canned.internal_error
+
+
+def test_over_the_connection_limit_gets_shared_busy(loop):
+    first, _ = canned_client(loop, max_connections=1)
+    first.app.busy = _answer(503, b"set by a test")
+    second = Client(loop, first.app)
+    assert second.data() == first.app.busy
+
+
+def test_reject_carries_status_message_and_url_only():
+    reject = _engine.Reject(413, "too big", b"/v1/messages?x=1")
+    assert (reject.status, reject.message, reject.url) == (413, "too big", b"/v1/messages?x=1")
+    assert not hasattr(reject, "response")
