@@ -38,30 +38,37 @@ class Pacer:
     def stamp_now(self) -> bytes: ...
 
 
-# engine/connection.pyx
-MAX_BATCH: int
+# engine/memo.pyx
 MEMO_SIZE: int
 MEMO_KEY_MAX: int
-LINGER_SECONDS: float
-REJECT_LINGER_SECONDS: float
-HEAD_SLACK: int
 
-class Reject(Exception):
+class Memo:
+    data: bytes
+    route: int
     status: int
-    message: str
-    url: bytes
-    def __init__(self, status: int, message: str, url: bytes = b"") -> None: ...
+    log_line: str | None
+    def __init__(self, data: bytes, route: int, status: int, log_line) -> None: ...
 
+class RequestMemo:
+    size: int
+    key_max: int
+    def __init__(self, size: int = ..., key_max: int = ...) -> None: ...
+    def __len__(self) -> int: ...
+    def __contains__(self, data: bytes) -> bool: ...
+    def get(self, data: bytes) -> Memo | None: ...
+
+
+# engine/shared.pyx
 class Shared:
     loop: object
     config: object
     access_log: object
-    memo: dict
+    answers: object   # fastmock.canned.CannedAnswers
+    busy: bytes
+    memo: RequestMemo
     pacer: Pacer
     counters: Counters
     shutting_down: bool
-    answers: object   # fastmock.canned.CannedAnswers
-    busy: bytes
     clock: object
     open_count: int
     max_url_bytes: int
@@ -79,6 +86,14 @@ class Shared:
     def connections(self) -> list[Connection]: ...
     def sweep(self) -> None: ...
 
+
+# engine/request.pyx
+class Reject(Exception):
+    status: int
+    message: str
+    url: bytes
+    def __init__(self, status: int, message: str, url: bytes = b"") -> None: ...
+
 class Request:
     method: bytes
     url: bytes
@@ -90,34 +105,20 @@ class Request:
     error: bytes | None
     error_status: int
 
-class Memo:
-    data: bytes
-    route: int
-    status: int
-    log_line: str | None
-    def __init__(self, data: bytes, route: int, status: int, log_line) -> None: ...
+class AccessContext:
+    peer: object
+    line: str
+    def __init__(self, peer) -> None: ...
 
-class Connection(Paced):
+
+# engine/link.pyx
+LINGER_SECONDS: float
+
+class Link(Paced):
     app: Shared
     transport: object
-    parser: object
-    def __init__(self, app: Shared, fd: int = -1) -> None: ...
-    def connection_made(self, transport) -> None: ...
-    def connection_lost(self, exc) -> None: ...
-    def data_received(self, data: bytes) -> None: ...
-    def eof_received(self) -> bool | None: ...
-    def pause_writing(self) -> None: ...
-    def resume_writing(self) -> None: ...
-    def handle(self, request: Request) -> None: ...
-    def respond(self, data: bytes, route: int, status: int, keep_alive: bool,
-                memo: bool = False) -> None: ...
-    def start_stream(self, head: bytes, spec, route: int, keep_alive: bool, chunked: bool,
-                     delay_ms: int, ttft_ms: int, fail_after: int) -> None: ...
-    def answer_later(self, data: bytes, route: int, status: int, keep_alive: bool,
-                     wait_ms: int, cut_at: int) -> None: ...
     def close(self) -> None: ...
     def shutdown(self) -> None: ...
-    def end_stream_now(self) -> None: ...
     def check_timeouts(self, now: float) -> None: ...
     @property
     def streaming(self) -> bool: ...
@@ -125,3 +126,38 @@ class Connection(Paced):
     def pending(self) -> int: ...
     @property
     def closing(self) -> bool: ...
+
+
+# engine/compose.pyx
+class Pieces: ...
+
+class Composer(Link): ...
+
+
+# engine/stream.pyx
+MAX_BATCH: int
+
+class Streamer(Composer):
+    def start_stream(self, head: bytes, spec, route: int, keep_alive: bool, chunked: bool,
+                     delay_ms: int, ttft_ms: int, fail_after: int) -> None: ...
+    def answer_later(self, data: bytes, route: int, status: int, keep_alive: bool,
+                     wait_ms: int, cut_at: int) -> None: ...
+    def pause_writing(self) -> None: ...
+    def resume_writing(self) -> None: ...
+    def end_stream_now(self) -> None: ...
+
+
+# engine/connection.pyx
+REJECT_LINGER_SECONDS: float
+HEAD_SLACK: int
+
+class Connection(Streamer):
+    parser: object
+    def __init__(self, app: Shared, fd: int = -1) -> None: ...
+    def connection_made(self, transport) -> None: ...
+    def connection_lost(self, exc) -> None: ...
+    def data_received(self, data: bytes) -> None: ...
+    def eof_received(self) -> bool | None: ...
+    def handle(self, request: Request) -> None: ...
+    def respond(self, data: bytes, route: int, status: int, keep_alive: bool,
+                memo: bool = False) -> None: ...
