@@ -1,7 +1,8 @@
-"""The engine on its own (issue 12, point 1), on the fake loop.
+"""The engine on its own (issue 12, point 1 and bugs 4, 5, 6), on the fake loop.
 
 - It imports nothing of the app: every answer it sends on its own comes from the
   CannedAnswers object the app hands it.
+- The repeat-request memo evicts, and keeps a hot key (bug 6).
 """
 from __future__ import annotations
 
@@ -142,3 +143,51 @@ def test_reject_carries_status_message_and_url_only():
     reject = _engine.Reject(413, "too big", b"/v1/messages?x=1")
     assert (reject.status, reject.message, reject.url) == (413, "too big", b"/v1/messages?x=1")
     assert not hasattr(reject, "response")
+
+
+# -- bug 6: the memo evicts, and keeps what is hot --------------------------------------------------
+
+def test_a_full_memo_still_learns_a_new_repeated_request(loop):
+    client = Client(loop)
+    for i in range(200):
+        client.send(get("/health", f"X-N: {i}\r\n"))
+    assert len(client.app.memo) == _engine.MEMO_SIZE
+    late = get("/api/data", "X-Late: 1\r\n")
+    for _ in range(3):
+        client.send(late)
+    assert late in client.app.memo
+    assert len(client.app.memo) == _engine.MEMO_SIZE
+
+
+def test_the_hot_key_stays_while_one_off_requests_churn_the_memo(loop):
+    client = Client(loop)
+    hot = get("/api/data")
+    client.send(hot)
+    first = client.take()
+    for i in range(1000):
+        client.send(get("/health", f"X-N: {i}\r\n"))
+        assert hot in client.app.memo, i      # never evicted, so never parsed again
+        client.send(hot)
+    assert client.take().count(first) == 1000
+    assert stats(client.app).requests[("/api/data", 200)] == 1001
+
+
+def test_a_memo_of_hot_keys_only_still_makes_room(loop):
+    """Every key answered since the hand last passed: one turn clears them, one goes."""
+    client = Client(loop)
+    keys = [get("/health", f"X-N: {i}\r\n") for i in range(_engine.MEMO_SIZE)]
+    for key in keys + keys:
+        client.send(key)
+    assert all(key in client.app.memo for key in keys)
+    client.send(get("/api/data"))
+    assert get("/api/data") in client.app.memo
+    assert sum(key in client.app.memo for key in keys) == _engine.MEMO_SIZE - 1
+
+
+def test_memo_entries_are_bounded_in_number_and_size(loop):
+    client = Client(loop)
+    for i in range(3 * _engine.MEMO_SIZE):
+        client.send(get("/health", f"X-N: {i}\r\n"))
+    assert len(client.app.memo) == _engine.MEMO_SIZE
+    client.send(get("/health", "X-Big: " + "y" * 3000 + "\r\n"))
+    assert get("/health", "X-Big: " + "y" * 3000 + "\r\n") not in client.app.memo

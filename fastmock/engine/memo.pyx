@@ -6,7 +6,10 @@
 # key when it held exactly one whole request, and its answer was offered (respond(...,
 # memo=True)) and kept the connection open.
 #
-# The table holds the first MEMO_SIZE keys.
+# The table holds MEMO_SIZE keys. When it is full a new key takes the place of one that
+# was not answered since the clock hand last passed it (the CLOCK, or second chance,
+# policy of page caches): a key answered again and again stays, one-off keys come and
+# go. No list is reordered on a hit: a hit only sets a flag.
 
 # Repeated requests remembered per process, and the longest one remembered.
 MEMO_SIZE = 64
@@ -90,7 +93,21 @@ cdef class RequestMemo:
         self._answer = None
 
     cdef void _store(self, bytes key, Memo memo):
+        cdef Memo old
+        if self.size <= 0:
+            return
         if key in self._table or len(self._ring) < self.size:
             if key not in self._table:
                 self._ring.append(key)
             self._table[key] = memo
+            return
+        while True:                        # at most one turn: every flag it passes is cleared
+            old = <Memo>self._table[self._ring[self._hand]]
+            if not old._used:
+                break
+            old._used = False
+            self._hand = (self._hand + 1) % self.size
+        del self._table[self._ring[self._hand]]
+        self._ring[self._hand] = key
+        self._table[key] = memo
+        self._hand = (self._hand + 1) % self.size
