@@ -2,6 +2,7 @@
 
 - It imports nothing of the app: every answer it sends on its own comes from the
   CannedAnswers object the app hands it.
+- close() takes a running stream off the pacer at once (bug 5).
 - The repeat-request memo evicts, and keeps a hot key (bug 6).
 """
 from __future__ import annotations
@@ -143,6 +144,33 @@ def test_reject_carries_status_message_and_url_only():
     reject = _engine.Reject(413, "too big", b"/v1/messages?x=1")
     assert (reject.status, reject.message, reject.url) == (413, "too big", b"/v1/messages?x=1")
     assert not hasattr(reject, "response")
+
+
+# -- bug 5: close() unschedules the stream --------------------------------------------------------
+
+def test_close_takes_a_stream_off_the_pacer_and_counts_no_more_tokens(loop):
+    client = Client(loop, delay_ms=10)
+    client.transport.linger = True          # connection_lost comes late (a peer that never reads)
+    client.send(get("/stream-loop"))
+    client.loop.advance(0.05)
+    tokens = stats(client.app).tokens_sent
+    assert tokens > 0 and len(client.app.pacer) == 1
+    client.protocol.close()
+    assert len(client.app.pacer) == 0
+    client.loop.advance(1)
+    assert stats(client.app).tokens_sent == tokens
+    assert client.transport.writes_after_close == []
+
+
+def test_close_of_an_unpaced_stream_cancels_its_burst(loop):
+    client = Client(loop, delay_ms=0)
+    client.transport.linger = True
+    client.send(get("/stream-loop"), run=False)
+    tokens = stats(client.app).tokens_sent
+    client.protocol.close()
+    client.loop.run_ready()
+    assert stats(client.app).tokens_sent == tokens
+    assert stats(client.app).streams == 0
 
 
 # -- bug 6: the memo evicts, and keeps what is hot --------------------------------------------------

@@ -54,11 +54,12 @@ cdef class Link(Paced):
     #                neither _whole nor _write_paused; _pending only here (and, for a moment,
     #                while the queue is answered after the stream); _eof: close after the queue
     #   lingering    _closing and _lingering; not _read_paused, no _pending
-    #   closing      _closing: transport.close() flushes what is buffered, or it was aborted;
-    #                _streaming may still be set until connection_lost stops the stream
+    #   closing      _closing: transport.close() flushes what is buffered, or it was aborted
     #   gone         _closing, transport None, _fd -1 (connection_lost, the one teardown point)
-    # Never: _lingering without _closing; _whole, _burst_pending or _chunked meaningful
-    # without _streaming; _in_message meaningful once _closing (reads are ignored then).
+    # Never: _streaming with _closing (close(), a cut, a failure and connection_lost stop the
+    # stream first, so no tick runs for a closed connection); _lingering without _closing;
+    # _whole, _burst_pending or _chunked meaningful without _streaming; _in_message
+    # meaningful once _closing (reads are ignored then).
     cdef unsigned char _closing, _lingering, _eof, _keep_alive
     cdef unsigned char _write_paused, _read_paused, _buffered, _in_message
     cdef unsigned char _streaming, _whole, _burst_pending, _chunked

@@ -84,6 +84,8 @@ cdef class Link(Paced):
     cdef void _close(self):
         if self._closing and not self._lingering:
             return
+        if self._streaming:     # it ends here: no later tick may count a frame _send drops
+            self._stop_stream()
         self._closing = True
         self._lingering = False
         self._since = _clock(self.app)
