@@ -113,6 +113,7 @@ class AccessContext:
 
 # engine/link.pyx
 LINGER_SECONDS: float
+SEND_TIMEOUT: float
 
 class Link(Paced):
     app: Shared

@@ -2,6 +2,8 @@
 
 - It imports nothing of the app: every answer it sends on its own comes from the
   CannedAnswers object the app hands it.
+- A close that is still flushing is cut only when the server shuts down, or when the
+  peer has read nothing for SEND_TIMEOUT (bug 4).
 - close() takes a running stream off the pacer at once (bug 5).
 - The repeat-request memo evicts, and keeps a hot key (bug 6).
 """
@@ -144,6 +146,60 @@ def test_reject_carries_status_message_and_url_only():
     reject = _engine.Reject(413, "too big", b"/v1/messages?x=1")
     assert (reject.status, reject.message, reject.url) == (413, "too big", b"/v1/messages?x=1")
     assert not hasattr(reject, "response")
+
+
+# -- bug 4: a flushing close is not cut while the server runs ---------------------------------
+
+def flushing_close(loop, **settings) -> Client:
+    """A Connection: close answer that the peer does not read yet: close() waits on the flush."""
+    client = Client(loop, high_water=1 << 30, **settings)   # count what is buffered, never pause
+    client.transport.linger = True                          # no connection_lost until it drains
+    client.send(get("/api/data", "Connection: close\r\n"))
+    assert client.transport.closed and client.transport.buffered > 0
+    return client
+
+
+def test_a_slow_reader_of_a_closing_answer_is_not_cut_by_the_shutdown_timeout(loop):
+    """Bug 4: with --shutdown-timeout 0, a client that paused 3 s lost the end of its answer."""
+    client = flushing_close(loop, shutdown_timeout=0.0)
+    client.loop.advance(3)
+    client.protocol.check_timeouts(client.loop.time())
+    assert not client.transport.aborted
+
+
+def test_a_closing_answer_is_cut_after_send_timeout_without_progress(loop):
+    client = flushing_close(loop)
+    timeout = _engine.SEND_TIMEOUT
+    assert timeout >= 60
+    client.loop.advance(timeout - 1)
+    client.protocol.check_timeouts(client.loop.time())
+    assert not client.transport.aborted
+    client.loop.advance(2)
+    client.protocol.check_timeouts(client.loop.time())
+    assert client.transport.aborted
+    client.loop.run_ready()
+    assert client.transport.lost and stats(client.app).connections == 0
+
+
+def test_a_closing_answer_that_drains_slowly_is_never_cut(loop):
+    client = flushing_close(loop)
+    timeout = _engine.SEND_TIMEOUT
+    for _ in range(4):       # the peer reads a little every timeout - 1 s
+        client.loop.advance(timeout - 1)
+        client.transport.buffered -= 1
+        client.protocol.check_timeouts(client.loop.time())
+    assert not client.transport.aborted
+
+
+def test_a_closing_answer_is_cut_after_the_shutdown_timeout_when_shutting_down(loop):
+    client = flushing_close(loop)
+    client.app.shutting_down = True
+    client.loop.advance(client.app.config.shutdown_timeout - 0.1)
+    client.protocol.check_timeouts(client.loop.time())
+    assert not client.transport.aborted
+    client.loop.advance(0.2)
+    client.protocol.check_timeouts(client.loop.time())
+    assert client.transport.aborted
 
 
 # -- bug 5: close() unschedules the stream --------------------------------------------------------

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from fastmock import responses
+from fastmock._engine import SEND_TIMEOUT
 from fastmock.routes import ROUTES
 from fakes import (  # noqa: F401  (loop and client are fixtures)
     FRAMES, Client, chat_deltas, client, loop, make_app, parse_head, parse_response,
@@ -576,7 +577,7 @@ def test_close_that_never_drains_is_aborted(client):
     client.transport.linger = True    # close() waits for a peer that never reads
     client.send(req("/health", version="1.0"))
     assert client.transport.closed and not client.transport.lost
-    client.loop.advance(client.app.config.shutdown_timeout - 0.1)
+    client.loop.advance(SEND_TIMEOUT - 0.1)   # not the shutdown timeout: bug 4 of issue 12
     client.protocol.check_timeouts(client.loop.time())
     assert not client.transport.aborted
     client.loop.advance(0.2)

@@ -17,8 +17,10 @@ cdef class Link(Paced):
     cdef Link _conn_prev, _conn_next  # in Shared's list of open connections
     cdef AccessContext _access        # the access log's view of it; None = logging is off
     cdef list _pending                # requests parsed while an answer is in progress; None = none
-    cdef double _since                # idle since (or closing since, once _closing)
+    cdef double _since                # idle since; once _closing, since the close or the
+                                      # last sweep that saw the peer read some of the rest
     cdef double _started              # when the request being answered began
+    cdef Py_ssize_t _unflushed        # once _closing: bytes the transport held at _since
     cdef int _fd                      # the socket, for direct writes; -1 = always use the transport
 
     # The connection's state. What each flag means:
@@ -54,7 +56,8 @@ cdef class Link(Paced):
     #                neither _whole nor _write_paused; _pending only here (and, for a moment,
     #                while the queue is answered after the stream); _eof: close after the queue
     #   lingering    _closing and _lingering; not _read_paused, no _pending
-    #   closing      _closing: transport.close() flushes what is buffered, or it was aborted
+    #   closing      _closing: transport.close() flushes what is buffered (aborted when the
+    #                server shuts down, or after SEND_TIMEOUT without the peer reading any)
     #   gone         _closing, transport None, _fd -1 (connection_lost, the one teardown point)
     # Never: _streaming with _closing (close(), a cut, a failure and connection_lost stop the
     # stream first, so no tick runs for a closed connection); _lingering without _closing;
@@ -72,6 +75,7 @@ cdef class Link(Paced):
     cdef void _close(self)
     cdef void _close_after_answer(self)
     cdef int _check_timeouts(self, double now) except -1
+    cdef int _check_flush(self, double now) except -1
     # hooks for the classes above
     cdef int _check_head_timeout(self, double now) except -1
     cdef void _stop_stream(self)

@@ -18,6 +18,11 @@ cdef extern from "<sys/socket.h>" nogil:
 # How long a connection closed after its answer keeps reading (and discarding) what the
 # client still sends, before it is closed anyway.
 LINGER_SECONDS = 2.0
+# How long a closed connection may wait for its answer to flush while the peer reads none
+# of it, before it is aborted (nginx's send_timeout: 60 s between two successful writes).
+# A slow reader is never cut; a dead one does not hold the socket forever. When the server
+# shuts down, --shutdown-timeout bounds the wait instead.
+SEND_TIMEOUT = 60.0
 
 
 cdef class Link(Paced):
@@ -91,6 +96,7 @@ cdef class Link(Paced):
         self._since = _clock(self.app)
         self._pending = None
         if self.transport is not None:
+            self._unflushed = self.transport.get_write_buffer_size()
             self.transport.close()
 
     cdef void _close_after_answer(self):
@@ -126,14 +132,28 @@ cdef class Link(Paced):
             if self._lingering:
                 if now - self._since > LINGER_SECONDS:
                     self._close()
-            elif self.transport is not None and now - self._since > app.shutdown_timeout:
-                self.transport.abort()   # the peer never read what close() waits to flush
+            elif self.transport is not None:
+                self._check_flush(now)
         elif self._streaming or self._pending is not None:
             return 0                     # a response is in progress: streams are never cut
         elif self._in_message:
             self._check_head_timeout(now)
         elif now - self._since > app.keepalive_timeout:
             self._close()
+        return 0
+
+    cdef int _check_flush(self, double now) except -1:
+        """close() waits for the transport to flush: abort it when the server shuts down
+        (after --shutdown-timeout), or when the peer has read nothing for SEND_TIMEOUT."""
+        cdef Py_ssize_t left = self.transport.get_write_buffer_size()
+        if self.app.shutting_down:
+            if now - self._since > self.app.shutdown_timeout:
+                self.transport.abort()
+        elif left < self._unflushed:    # the peer reads: the timeout counts from now
+            self._unflushed = left
+            self._since = now
+        elif now - self._since > SEND_TIMEOUT:
+            self.transport.abort()       # a peer that never reads what close() waits to flush
         return 0
 
     cdef int _check_head_timeout(self, double now) except -1:
