@@ -275,3 +275,116 @@ def test_memo_entries_are_bounded_in_number_and_size(loop):
     assert len(client.app.memo) == _engine.MEMO_SIZE
     client.send(get("/health", "X-Big: " + "y" * 3000 + "\r\n"))
     assert get("/health", "X-Big: " + "y" * 3000 + "\r\n") not in client.app.memo
+
+
+# -- the state flags: only the combinations link.pxd lists ------------------------------------------
+
+def assert_legal(conn) -> None:
+    state = conn.state
+    if "lingering" in state:
+        assert "closing" in state and "read_paused" not in state and conn.pending == 0, state
+    if "closing" in state:
+        assert "streaming" not in state, state
+    if state & {"whole", "burst_pending"}:
+        assert "streaming" in state, state
+    if "burst_pending" in state:
+        assert not state & {"whole", "write_paused"}, state
+    if conn.pending:
+        assert "streaming" in state and "closing" not in state, state
+
+
+def post(path: str, body: bytes, headers: str = "") -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{headers}"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+CHAT = b'{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":3}'
+CHAT_STREAM = b'{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}'
+
+SCENARIOS = {
+    "pipelined behind a paced stream": [
+        ("send", get("/stream-sse?max_tokens=5&delay_ms=3") + get("/health") + get("/api/data")),
+        ("run", 0.05)],
+    "unpaced stream paused and resumed": [
+        ("send", get("/stream-sse?delay_ms=0")), ("run", 0.002), ("pause",), ("run", 0.01),
+        ("drain",), ("run", 0.05)],
+    "late and cut whole answers": [
+        ("send", post("/v1/chat/completions?ttft_ms=20", CHAT) + get("/health")),
+        ("run", 0.05), ("send", post("/v1/chat/completions?fail_after=1&ttft_ms=5", CHAT)),
+        ("run", 0.05)],
+    "a provider stream, then close()": [
+        ("send", post("/v1/chat/completions?delay_ms=2", CHAT_STREAM)), ("run", 0.01),
+        ("close",), ("run", 0.05)],
+    "half-closed by the peer mid-stream": [
+        ("send", get("/stream-sse?max_tokens=3&delay_ms=2") + get("/health")), ("eof",),
+        ("run", 0.05)],
+    "Connection: close, lingering, then the peer's FIN": [
+        ("send", get("/health", "Connection: close\r\n")), ("send", get("/health")),
+        ("eof",), ("run", 0.01)],
+    "a parse error behind a stream": [
+        ("send", get("/stream-sse?max_tokens=2&delay_ms=2") + b"BAD REQUEST\r\n\r\n"),
+        ("run", 0.05)],
+    "shutdown mid-stream, then end_stream_now": [
+        ("send", get("/stream-loop?delay_ms=2") + get("/health")), ("run", 0.01),
+        ("shutdown",), ("run", 0.01), ("end_now",), ("run", 0.01)],
+    "a slow head, then the sweep": [
+        ("send", b"GET /health HTTP/1.1\r\nHost: slow"), ("run", 11.0), ("sweep",),
+        ("run", 3.0), ("sweep",)],
+    "fail_after on a stream": [
+        ("send", get("/stream-sse?fail_after=2&delay_ms=1") + get("/health")), ("run", 0.05)],
+    "an upgrade request": [
+        ("send", get("/health", "Connection: upgrade\r\nUpgrade: websocket\r\n") + b"\x00\x01"),
+        ("run", 0.01)],
+}
+
+
+def run_scenario(loop, name: str) -> set[frozenset]:
+    """Play one scenario, checking the state after every step; returns the states seen."""
+    client = Client(loop, high_water=4096)
+    client.transport.half_close = True
+    conn = client.protocol
+    seen = set()
+    for action, *args in SCENARIOS[name]:
+        if action == "send":
+            client.send(args[0])
+        elif action == "run":
+            for _ in range(round(args[0] / 0.001)):
+                client.loop.advance(0.001)
+                assert_legal(conn)
+                seen.add(conn.state)
+                if conn.transport is not None and not client.transport.write_paused:
+                    client.transport.buffered = 0      # the peer reads, unless paused
+        elif action == "pause":
+            client.transport.pause()
+        elif action == "drain":
+            client.transport.drain()
+        elif action == "close":
+            conn.close()
+        elif action == "eof":
+            if conn.eof_received() is None and conn.transport is not None:
+                client.transport.close()
+        elif action == "shutdown":
+            client.app.shutting_down = True
+            conn.shutdown()
+        elif action == "end_now":
+            conn.end_stream_now()
+        elif action == "sweep":
+            conn.check_timeouts(client.loop.time())
+        assert_legal(conn)
+        seen.add(conn.state)
+    return seen
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_every_state_a_connection_goes_through_is_legal(loop, name):
+    run_scenario(loop, name)
+
+
+def test_the_scenarios_reach_every_flag():
+    from fakes import ManualClockLoop
+    seen = set()
+    for name in SCENARIOS:
+        seen |= set().union(*run_scenario(ManualClockLoop(), name))
+    flags = {"closing", "lingering", "eof", "keep_alive", "write_paused", "read_paused",
+             "buffered", "in_message", "streaming", "whole", "burst_pending", "chunked"}
+    assert seen == flags, flags - seen

@@ -50,7 +50,7 @@ cdef class Link(Paced):
     #   the stream's first token went     _sent > 0 (its time to first token is observed then)
     #
     # Legal combinations, in the order a connection's life goes through them:
-    #   idle         no flag but maybe _buffered, _write_paused, _read_paused, _eof; no _pending
+    #   idle         none of _closing, _streaming, _in_message; no _pending
     #   parsing      _in_message, alone or on top of answering (a request pipelined behind it)
     #   answering    _streaming, with _whole or _chunked or neither; _burst_pending only when
     #                neither _whole nor _write_paused; _pending only here (and, for a moment,

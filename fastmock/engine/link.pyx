@@ -188,3 +188,14 @@ cdef class Link(Paced):
     @property
     def closing(self):
         return bool(self._closing)
+
+    @property
+    def state(self):
+        """The state flags that are set, by name (see link.pxd for the legal combinations)."""
+        flags = (("closing", self._closing), ("lingering", self._lingering), ("eof", self._eof),
+                 ("keep_alive", self._keep_alive), ("write_paused", self._write_paused),
+                 ("read_paused", self._read_paused), ("buffered", self._buffered),
+                 ("in_message", self._in_message), ("streaming", self._streaming),
+                 ("whole", self._whole), ("burst_pending", self._burst_pending),
+                 ("chunked", self._chunked))
+        return frozenset(name for name, value in flags if value)
