@@ -13,6 +13,7 @@ import uvloop
 
 from fastmock._engine import Counters, Pacer, Shared
 from fastmock.acceptor import Acceptor
+from fastmock.canned import CannedAnswers
 from fastmock.frames import Frames
 from fastmock.protocol import HttpProtocol, static_answers
 
@@ -34,7 +35,8 @@ class App(Shared):
             from fastmock.accesslog import AccessLog
             access_log = AccessLog(fmt=config.log_format)
         super().__init__(loop, config, Pacer(loop, config.tick_ms),
-                         counters if counters is not None else Counters(), access_log)
+                         counters if counters is not None else Counters(), CannedAnswers(),
+                         access_log)
         self.frames = frames
         self.static = static_answers(frames)
 

@@ -23,19 +23,6 @@ def load_script():
 
 import_graph = load_script()
 
-# What the check finds in fastmock today (issue 12): the engine branch removes the engine's
-# imports of the app, the app branch frames <-> responses, the process branch server <-> workers.
-# Once they are merged, test_fastmock_passes_the_check passes (strict xfail: it then fails);
-# delete TODAY, test_nothing_beyond_todays_violations and the xfail mark together.
-TODAY = {
-    ("cycle", frozenset({"fastmock.server", "fastmock.workers"})),
-    ("cycle", frozenset({"fastmock._engine", "fastmock.engine.connection", "fastmock.metrics",
-                         "fastmock.routes"})),
-    ("engine", "fastmock.engine.connection", "fastmock.wire"),
-    ("engine", "fastmock.engine.connection", "fastmock.routes"),
-    ("engine", "fastmock.engine.connection", "fastmock.providers.dispatch"),
-}
-
 def violations(package_dir) -> set[tuple]:
     graph = import_graph.build(str(package_dir))
     return ({("cycle", c.members) for c in import_graph.cycles(graph)}
@@ -59,13 +46,9 @@ def package(tmp_path, files: dict[str, str]) -> pathlib.Path:
 
 # -- fastmock ----------------------------------------------------------------------------
 
-def test_nothing_beyond_todays_violations():
-    assert violations(ROOT / "fastmock") <= TODAY
-
-
-@pytest.mark.xfail(strict=True, reason="issue 12: TODAY's violations, until the engine, app and "
-                                       "process branches are merged")
 def test_fastmock_passes_the_check():
+    """Issue 12: no import cycle, and an engine that imports nothing of the app."""
+    assert violations(ROOT / "fastmock") == set()
     result = run_script()
     assert result.returncode == 0, result.stdout + result.stderr
 

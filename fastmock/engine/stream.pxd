@@ -1,0 +1,19 @@
+cdef class Streamer(Composer):
+    cdef int _delay_ms                # between frames; 0 = unpaced (batches on call_soon)
+    cdef short _route                 # the metrics route of the answer (< MAX_ROUTES)
+    cdef unsigned short _stream_number   # which stream of this connection a burst callback is for
+    cdef long long _fail_after        # cut after this many frames (or answer_later's bytes); -1 = never
+    cdef long long _next_ms           # when the next frame is due (loop clock, ms)
+
+    cpdef start_stream(self, bytes head, spec, int route, bint keep_alive, bint chunked,
+                       int delay_ms, int ttft_ms, long long fail_after)
+    cpdef answer_later(self, bytes data, int route, int status, bint keep_alive, int wait_ms,
+                       Py_ssize_t cut_at)
+    cdef int _send_whole(self) except -1
+    cdef int _continue(self) except -1
+    cdef void _stop_timers(self)
+    cdef int _send_frames(self, long long k, bytes head) except -1
+    cdef int _cut(self) except -1
+    cdef int _end_stream(self) except -1
+    # a hook for Connection
+    cdef int _answer_pending(self) except -1

@@ -1,0 +1,271 @@
+# Streamer: the answer that goes out over time, one at a time per connection.
+#
+# A StreamSpec is paced by the shared Pacer (frame n is due at start + ttft + n * delay,
+# and a stream that falls behind sends every frame that is due at once); an unpaced one
+# goes out in batches, one per loop iteration. answer_later() sends one whole answer
+# late (a non-streamed answer's time to first token). A slow reader pauses either, the
+# end of either answers the requests that queued behind it, and fail_after cuts either
+# the way a crashed upstream does.
+
+import logging
+
+log = logging.getLogger("fastmock")
+
+# Frames joined into one write when a stream is behind, or per burst of an
+# unpaced stream; bounds what one callback puts on the wire.
+MAX_BATCH = 64
+
+
+cdef class Streamer(Composer):
+
+    # -- starting ----------------------------------------------------------------------
+
+    cpdef start_stream(self, bytes head, spec, int route, bint keep_alive, bint chunked,
+                       int delay_ms, int ttft_ms, long long fail_after):
+        """Send ``head`` and stream ``spec`` (a StreamSpec), paced by the shared Pacer."""
+        cdef Shared app = self.app
+        cdef long long now_ms = app.pacer.now_ms()
+        self._streaming = True
+        self._stream_number += 1
+        self._keep_alive = keep_alive
+        self._route = route
+        self._chunked = chunked
+        self._delay_ms = delay_ms
+        self._fail_after = fail_after
+        self._next_ms = now_ms + ttft_ms
+        self._set_spec(spec)
+        app.counters.add(ACTIVE_STREAMS, 1)
+        app.counters.count_request(route, 200)
+        if app.access_log is not None:
+            self._log_answer(200, len(head))
+        if spec.opening:
+            head = head + (_chunk(spec.opening) if chunked else spec.opening)
+        if fail_after == 0:
+            self._send_bytes(head)
+            self._cut()
+        elif self._total == 0:
+            self._send_frames(0, head)
+        elif ttft_ms == 0 and delay_ms > 0 and not self._write_paused:
+            self._send_frames(1, head)
+        else:
+            self._send_bytes(head)
+        self._continue()
+
+    cpdef answer_later(self, bytes data, int route, int status, bint keep_alive, int wait_ms,
+                       Py_ssize_t cut_at):
+        """Send the whole response ``data`` ``wait_ms`` from now (a non-streamed answer's
+        time to first token); with ``cut_at`` >= 0 only its first ``cut_at`` bytes, then
+        cut the connection (fail_after). Until then the connection is busy, like a stream."""
+        cdef Shared app = self.app
+        self._streaming = True
+        self._whole = True
+        self._stream_number += 1
+        self._keep_alive = keep_alive
+        self._route = route
+        self._chunked = False
+        self._delay_ms = 0
+        self._sent = self._total = 0
+        self._fail_after = cut_at
+        self._closing_spec = data
+        self._next_ms = app.pacer.now_ms() + wait_ms
+        app.counters.add(ACTIVE_STREAMS, 1)
+        app.counters.count_request(route, status)
+        if app.access_log is not None:
+            self._log_answer(status, len(data))
+        if wait_ms <= 0 and not self._write_paused:
+            self._send_whole()
+        else:
+            self._continue()
+
+    cdef int _send_whole(self) except -1:
+        cdef bytes data = self._closing_spec
+        if self._fail_after >= 0:
+            self._send_bytes(data[:self._fail_after])
+            self._cut()
+        else:
+            self._send_bytes(data)
+            self._end_stream()
+        return 0
+
+    # -- pacing --------------------------------------------------------------------------
+
+    cdef int _due(self, long long now_ms) except -1:
+        """Pacer: frames are due; send every one whose time has come."""
+        cdef long long k
+        if not self._streaming or self._write_paused:
+            return 0
+        if now_ms < self._next_ms:
+            self._continue()
+        elif self._whole:
+            self._send_whole()
+        elif self._delay_ms > 0:
+            k = (now_ms - self._next_ms) // self._delay_ms + 1
+            self._send_frames(k, None)
+            self._continue()
+        else:
+            self._send_frames(MAX_BATCH, None)   # unpaced: the TTFT is over
+            self._continue()
+        return 0
+
+    cdef void _fail(self, object exc):
+        """A callback raised: log it once and drop the connection, never leave it stalled."""
+        log.error("stream aborted by an internal error", exc_info=exc)
+        transport = self.transport
+        if self._streaming:
+            self._stop_stream()
+        self._closing = True
+        if transport is not None:
+            transport.abort()
+
+    cdef int _continue(self) except -1:
+        cdef Pacer pacer = self.app.pacer
+        if not self._streaming or self._write_paused or self._closing:
+            return 0
+        if self._whole or self._delay_ms > 0 or self._next_ms > pacer.now_ms():
+            # (an unpaced stream waits out its TTFT here too)
+            pacer.add(self, self._next_ms)
+        elif not self._burst_pending:
+            self._burst_pending = True
+            self.app.loop.call_soon(self._on_burst, self._stream_number)
+        return 0
+
+    def _on_burst(self, unsigned short stream_number):
+        """Loop callback of an unpaced stream: write a batch, then yield to other work."""
+        # No handle is kept (8 bytes a connection): a burst that is no longer wanted, or
+        # was for an earlier stream of this connection, finds out here and does nothing.
+        if not self._burst_pending or stream_number != self._stream_number:
+            return
+        self._burst_pending = False
+        if not self._streaming or self._write_paused:
+            return
+        try:
+            self._send_frames(MAX_BATCH, None)
+            self._continue()
+        except Exception as exc:
+            self._fail(exc)
+
+    cdef void _stop_timers(self):
+        self.app.pacer.remove(self)
+        self._burst_pending = False
+
+    cdef int _send_frames(self, long long k, bytes head) except -1:
+        """Send frames sent..sent+k-1 (clipped to the limits) in one write after ``head``."""
+        cdef long long sent = self._sent, total = self._total, fail_after = self._fail_after
+        cdef long long n, end
+        cdef Py_ssize_t pos = 0, new_pos
+        cdef bytes stamp = self.app.pacer.stamp() if self._pieces.stamp else None
+        cdef bint ending
+        cdef Counters counters = self.app.counters
+        if k > MAX_BATCH:
+            k = MAX_BATCH
+        if 0 <= total < sent + k:
+            k = total - sent
+        if 0 <= fail_after < sent + k:
+            k = fail_after - sent
+        if k < 0:
+            k = 0
+        end = sent + k
+        if head is not None:
+            if PyBytes_GET_SIZE(head) <= OUT_SIZE:
+                pos = _put(_out, 0, head)
+            else:
+                self._send_bytes(head)
+        n = sent
+        while n < end:
+            new_pos = self._put_frame(_out, pos, OUT_SIZE, n, stamp)
+            if new_pos >= 0:
+                pos = new_pos
+                n += 1
+            elif pos:                       # full: send what is composed, go on
+                self._send(_out, pos)
+                pos = 0
+            else:                           # one frame larger than the buffer
+                self._send_bytes(self._frame_bytes(n, stamp))
+                n += 1
+        if sent == 0 and end > 0:           # the first token: its time to first token
+            counters.observe(TTFT_BASE, self._route, _clock(self.app) - self._started)
+        self._sent = end
+        self._next_ms += k * self._delay_ms
+        counters.add(TOKENS_SENT, k)
+        ending = end == total
+        if ending:
+            closing = self._closing_bytes()
+            if pos + PyBytes_GET_SIZE(closing) > OUT_SIZE:
+                if pos:
+                    self._send(_out, pos)
+                    pos = 0
+                self._send_bytes(closing)
+            else:
+                pos = _put(_out, pos, closing)
+        if pos:
+            self._send(_out, pos)
+        if end == fail_after and not ending:
+            self._cut()
+        elif ending:
+            self._end_stream()
+        return 0
+
+    # -- flow control --------------------------------------------------------------------
+
+    def pause_writing(self):
+        """Transport: its buffer passed the high-water mark."""
+        cdef bint was = self._write_paused
+        self._write_paused = True
+        if self._streaming and not was:
+            self._stop_timers()             # the stream is paused
+        self._update_reading()
+
+    def resume_writing(self):
+        """Transport: its buffer drained below the low-water mark."""
+        cdef bint was = self._write_paused
+        self._write_paused = False
+        if self._streaming and was:         # the stream goes on from where it is due
+            self._next_ms = max(self._next_ms, self.app.pacer.now_ms())
+            self._continue()
+        self._update_reading()
+
+    # -- ending ----------------------------------------------------------------------------
+
+    cdef int _cut(self) except -1:
+        """fail_after: end abruptly, the way a crashed upstream does (no terminal event)."""
+        transport = self.transport
+        self._stop_stream()
+        self._closing = True
+        self._since = _clock(self.app)
+        self._pending = None
+        if transport is not None:
+            transport.abort()
+        return 0
+
+    cdef void _stop_stream(self):
+        """Forget the stream: its timers, its pieces, its place in the gauges."""
+        self._stop_timers()
+        self._streaming = False
+        self._whole = False
+        self._drop_spec()
+        self.app.counters.add(ACTIVE_STREAMS, -1)
+        self.app.counters.observe(DURATION_BASE, self._route, _clock(self.app) - self._started)
+
+    cdef int _end_stream(self) except -1:
+        """The last frame is written; go on with the next request or close."""
+        self._stop_stream()
+        if not self._keep_alive:
+            self._close_after_answer()
+            return 0
+        self._since = _clock(self.app)
+        self._answer_pending()
+        return 0
+
+    cdef int _answer_pending(self) except -1:
+        """Connection: answer the requests that queued behind the stream."""
+        return 0
+
+    def end_stream_now(self):
+        """Server, when the shutdown grace is over: end the stream cleanly and close."""
+        if self._streaming and self.transport is not None:
+            if self._whole:                 # what is still owed of a whole answer, if not cut
+                self._send_bytes(self._closing_spec if self._fail_after < 0 else b"")
+            else:
+                self._send_bytes(self._closing_bytes())
+            self._stop_stream()
+        self._close()
