@@ -31,6 +31,8 @@ FIXTURES = {"fixtures": [
     {"match": {"userMessage": "hello"},
      "response": {"content": "Hi there, friend!", "id": "fixed-id", "model": "scripted-model",
                   "created": 1234, "usage": {"prompt_tokens": 7, "completion_tokens": 3}}},
+    {"match": {"userMessage": "paced"}, "streamingProfile": {"ttft": 300, "tps": 20},
+     "response": {"content": "one two three"}},
     {"match": {"userMessage": "chunky"}, "chunkSize": 4, "truncateAfterChunks": 2,
      "response": {"content": "abcdefghijkl"}},
 ]}
@@ -385,3 +387,24 @@ def test_aimock_examples_load_and_answer(start_server):
     call = message["tool_calls"][0]["function"]
     assert call["name"] == "get_weather"
     assert json.loads(call["arguments"]) == {"location": "San Francisco", "unit": "fahrenheit"}
+
+
+def test_streaming_profile_paces_the_stream(scripted):
+    import time
+    started = time.monotonic()
+    r = post(scripted, "/v1/chat/completions",
+             {"model": "m", "stream": True, "messages": [{"role": "user", "content": "paced"}]})
+    took = time.monotonic() - started
+    assert "".join(d["choices"][0]["delta"].get("content") or ""
+                   for _, d in sse(r.body)[:-1]) == "one two three"
+    assert took >= 0.3 + 2 * 0.05 * 0.9      # ttft, then 20 chunks a second (timer tick slack)
+
+
+def test_unimplemented_fields_are_named_once_at_start(start_server, tmp_path):
+    path = tmp_path / "noisy.json"
+    path.write_text(json.dumps({"fixtures": [
+        {"match": {}, "chaos": {"dropRate": 0.1}, "response": {"content": "x"}},
+        {"match": {}, "chaos": {"dropRate": 0.2}, "response": {"content": "y"}}]}))
+    server = start_server("--fixtures", str(path))
+    lines = [line for line in server.log.splitlines() if "not implemented" in line]
+    assert len(lines) == 1 and "chaos" in lines[0], server.log
