@@ -76,6 +76,20 @@ def _text(text: str) -> str:
     return text
 
 
+def _paths(text: str) -> tuple:
+    """--fixtures (repeatable: each adds) or FASTMOCK_FIXTURES (paths joined by os.pathsep)."""
+    paths = tuple(p for p in text.split(os.pathsep) if p)
+    if not paths:
+        raise UsageError("expected a file or directory")
+    return paths
+
+
+def _reasoning_field(text: str) -> str:
+    if text not in ("reasoning_content", "reasoning"):
+        raise UsageError(f"{text!r} is not reasoning_content or reasoning")
+    return text
+
+
 def _bool(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -119,12 +133,20 @@ OPTIONS = (
      "the kernel caps it at net.core.somaxconn)"),
     ("--log-format", "log_format", _log_format,
      "access log lines: clf (Common Log Format) or json (one JSON object a line; default clf)"),
+    ("--fixtures", "fixtures", _paths,
+     "scripted answers: an aimock fixture file or a directory of them (repeatable)"),
+    ("--reasoning-field", "reasoning_field", _reasoning_field,
+     "OpenAI chat's reasoning delta field: reasoning_content (default) or reasoning (vLLM)"),
+    ("--seed", "seed", _whole(0, (1 << 63) - 1), "seed of every random draw, so a run repeats"),
 )
+# Flags that add to what they were given before instead of replacing it.
+REPEATABLE = frozenset(("fixtures",))
 
 
 # flag, Config field, help: switches, which take no value on the command line
 SWITCHES = (
     ("--access-log", "access_log", "log one line per request to stdout (see --log-format)"),
+    ("--strict", "strict", "with --fixtures: a request no fixture matches gets 404, not the corpus"),
 )
 _BY_FLAG = {flag: (dest, convert) for flag, dest, convert, _ in OPTIONS}
 _BY_FLAG.update({flag: (dest, None) for flag, dest, _ in SWITCHES})
@@ -170,9 +192,10 @@ def parse_args(argv: list[str]) -> dict:
             if value is None:
                 raise UsageError(f"argument {flag}: expected a value")
         try:
-            settings[dest] = convert(value)
+            converted = convert(value)
         except UsageError as exc:
             raise UsageError(f"argument {flag}: {exc}") from None
+        settings[dest] = settings.get(dest, ()) + converted if dest in REPEATABLE else converted
     return settings
 
 

@@ -31,6 +31,11 @@ DEFAULTS = {
     "max_connections": 0,          # per process; beyond it a new connection gets 503; 0 = no limit
     # pacing
     "tick_ms": 1,                  # granularity of the shared stream timer
+    "seed": None,                  # seeds every random draw (fixture jitter) so a run repeats
+    # scripted answers (fastmock.fixtures, loaded only when fixtures are given)
+    "fixtures": (),                # fixture files or directories, in order
+    "strict": False,               # a request no fixture matches gets 404, not the corpus
+    "reasoning_field": "reasoning_content",   # OpenAI chat's reasoning delta field
 }
 
 

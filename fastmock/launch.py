@@ -15,6 +15,17 @@ from fastmock.server import bind_socket, load_frames, serve
 def launch(config) -> int:
     """Run one process or supervise ``config.workers`` of them; returns the exit code."""
     frames = load_frames(config)
+    scripts = None
+    if config.fixtures:       # loaded only when given: an idle server never imports them
+        from fastmock.fixtures.errors import FixtureError
+        from fastmock.providers.scripted import Scripts
+        try:
+            scripts = Scripts.load(config)
+        except FixtureError as exc:
+            say(f"fastmock: fixtures: {exc}")
+            return 2
+        for line in scripts.notices:
+            say(f"fastmock: {line}")
     workers = config.workers or _one_per_cpu()
     try:
         # With several workers this socket only reserves the port (and resolves port 0);
@@ -40,8 +51,8 @@ def launch(config) -> int:
         # Made before any fork, so that every worker writes its own row of the same counters.
         counters = Counters(workers)
         if workers == 1:
-            return serve(config, frames, sock, lambda: announce(1), counters)
-        return _supervise(config, frames, counters, sock, workers, announce)
+            return serve(config, frames, sock, lambda: announce(1), counters, scripts)
+        return _supervise(config, frames, counters, sock, workers, announce, scripts)
     except OSError as exc:
         if said:
             raise
@@ -49,7 +60,8 @@ def launch(config) -> int:
         return 1
 
 
-def _supervise(config, frames, counters: Counters, sock, workers: int, announce) -> int:
+def _supervise(config, frames, counters: Counters, sock, workers: int, announce,
+               scripts) -> int:
     from fastmock.supervisor import NoWorkers, Supervisor
 
     host, port = sock.getsockname()[:2]
@@ -59,7 +71,7 @@ def _supervise(config, frames, counters: Counters, sock, workers: int, announce)
         sock.close()  # the parent's reservation
         listener = bind_socket(host, port, config.backlog, reuse_port=True)
         counters.select(number)
-        return serve(config, frames, listener, ready, counters)
+        return serve(config, frames, listener, ready, counters, scripts)
 
     supervisor = Supervisor(workers, worker, on_exit=counters.reset_gauges)
     try:

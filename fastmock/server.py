@@ -27,9 +27,10 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class App(Shared):
     """What every connection of one process shares."""
 
-    __slots__ = ("frames", "static")
+    __slots__ = ("frames", "static", "scripts")
 
-    def __init__(self, config, loop, frames: Frames, counters: Counters | None = None) -> None:
+    def __init__(self, config, loop, frames: Frames, counters: Counters | None = None,
+                 scripts=None) -> None:
         access_log = None
         if config.access_log:  # imported only when asked for: ~36 KB less resident without
             from fastmock.accesslog import AccessLog
@@ -39,6 +40,9 @@ class App(Shared):
                          access_log)
         self.frames = frames
         self.static = static_answers(frames)
+        # Scripted answers (providers.scripted.Scripts), None without fixtures: the provider
+        # APIs ask it first, and a fast path for plain requests must not run while it is set.
+        self.scripts = scripts
 
 
 def load_frames(config) -> Frames:
@@ -70,7 +74,8 @@ def bind_socket(host: str, port: int, backlog: int, reuse_port: bool, listen: bo
     return sock
 
 
-def serve(config, frames: Frames, sock, on_ready=None, counters: Counters | None = None) -> int:
+def serve(config, frames: Frames, sock, on_ready=None, counters: Counters | None = None,
+          scripts=None) -> int:
     """Run one server process on ``sock`` until SIGTERM or SIGINT; returns the exit code.
 
     ``on_ready()`` is called once it listens with its signal handlers in place, so
@@ -79,7 +84,7 @@ def serve(config, frames: Frames, sock, on_ready=None, counters: Counters | None
     _check_fds_for_a_loop()
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
-    app = App(config, loop, frames, counters)
+    app = App(config, loop, frames, counters, scripts)
     try:
         loop.run_until_complete(_serve(app, sock, on_ready))
     finally:

@@ -46,6 +46,10 @@ def messages(call: Call):
     system_text = request.content_text(system, "system") if system is not None else ""
     stream = request.boolean(doc, "stream")
     prompt = count_tokens(system_text, *(text for _, text in items))
+    if call.script is not None:     # scripted answers: the fixture's, when one matches
+        answer = call.script.messages(call, doc, model, prompt, stream)
+        if answer is not None:
+            return answer
     p = plan(call, request.last_text(items), limit, whole=not stream)
     stop = b"max_tokens" if p.length else b"end_turn"
     mid = IDS.new(b"msg_")

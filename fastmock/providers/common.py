@@ -55,10 +55,11 @@ def error_answer(status: int, body: bytes) -> Whole:
 class Call:
     """One provider request, as the API modules see it."""
 
-    __slots__ = ("method", "path", "query", "headers", "body", "ctl", "frames", "stamp", "echo")
+    __slots__ = ("method", "path", "query", "headers", "body", "ctl", "frames", "stamp", "echo",
+                 "script")
 
     def __init__(self, method: bytes, path: bytes, query, headers, body: bytes, ctl,
-                 frames, stamp) -> None:
+                 frames, stamp, script=None) -> None:
         self.method = method
         self.path = path
         self.query = query
@@ -68,6 +69,9 @@ class Call:
         self.frames = frames          # the server's Frames: corpus and default model names
         self.stamp = stamp            # () -> created_at now: the pacer's stamp, as streams carry
         self.echo = controls.echo(query, headers)
+        # Scripted answers (providers.scripted.Scripts), None without fixtures: a handler
+        # asks it once its body is checked, and answers from the corpus when it says None.
+        self.script = script
 
     def whole(self, body: bytes, status: int = 200, content_type: bytes = JSON) -> Whole:
         """A non-streamed answer under this request's controls (TTFT wait, fail_after cut)."""

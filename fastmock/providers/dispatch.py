@@ -29,8 +29,10 @@ def answer(route, request, path: bytes, query: bytes | None, app):
         ctl = controls.parse(query, request.headers, config.delay_ms, config.ttft_ms)
         if ctl.status >= 400:
             return api.error(ctl.status, controls.status_message(ctl.status))
+        # --- scripted answers: app.scripts is set only when fixtures are loaded; a fast path
+        # that skips this function must not be taken while it is (see providers.scripted).
         call = Call(request.method, path, query, request.headers, request.body, ctl, app.frames,
-                    app.pacer.stamp_now)
+                    app.pacer.stamp_now, getattr(app, "scripts", None))
         return route.handler()(call)
     except controls.InvalidControl as exc:
         return api.error(400, str(exc), exc.param)

@@ -30,6 +30,10 @@ def embeddings(call: Call):
     if encoding not in ("float", "base64"):
         raise ApiError(400, "'encoding_format' must be 'float' or 'base64'", "encoding_format")
     _, tokens = inputs(value, "input")
+    if call.script is not None:     # scripted answers: the fixture's vector, when one matches
+        answer = call.script.embeddings(call, value, model, encoding, tokens)
+        if answer is not None:
+            return answer
     keys = _embedding_keys(value)
     if len(keys) * dims > MAX_NUMBERS:
         raise ApiError(400, f"at most {MAX_NUMBERS} numbers per request (inputs x dimensions): "

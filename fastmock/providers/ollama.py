@@ -46,6 +46,10 @@ def generate(call: Call):
     if prompt_text is None:       # Ollama's "load the model" request: one done object
         return _loaded(call, model, OLLAMA_GENERATE)
     prompt = count_tokens(system, prompt_text)
+    if call.script is not None:     # scripted answers: the fixture's, when one matches
+        answer = call.script.ollama_generate(call, doc, model, prompt, stream)
+        if answer is not None:
+            return answer
     return _answer(call, model, prompt, prompt_text, limit, stream, _GENERATE)
 
 
@@ -58,6 +62,10 @@ def chat(call: Call):
     if not items:
         return _loaded(call, model, OLLAMA_CHAT)
     prompt = count_tokens(*(text for _, text in items))
+    if call.script is not None:     # scripted answers: the fixture's, when one matches
+        answer = call.script.ollama_chat(call, doc, model, prompt, stream)
+        if answer is not None:
+            return answer
     return _answer(call, model, prompt, request.last_text(items), limit, stream, _CHAT)
 
 

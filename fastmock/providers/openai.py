@@ -52,6 +52,10 @@ def chat(call: Call):
     stream = request.boolean(doc, "stream")
     include_usage = _include_usage(doc)
     prompt = count_tokens(*(text for _, text in messages))
+    if call.script is not None:     # scripted answers: the fixture's, when one matches
+        answer = call.script.chat(call, doc, model, prompt, stream, include_usage)
+        if answer is not None:
+            return answer
     p = plan(call, request.last_text(messages), limit, whole=not stream)
     finish = b"length" if p.length else b"stop"
     cid, created = IDS.new(CHAT_COMPLETION), now()
@@ -89,6 +93,10 @@ def completions(call: Call):
     limit = _limit(doc, "max_tokens")
     stream = request.boolean(doc, "stream")
     include_usage = _include_usage(doc)
+    if call.script is not None:     # scripted answers: the fixture's, when one matches
+        answer = call.script.completions(call, texts, model, prompt, stream, include_usage)
+        if answer is not None:
+            return answer
     p = plan(call, texts[-1] if texts else "", limit, whole=not stream)
     finish = b"length" if p.length else b"stop"
     cid, created = IDS.new(b"cmpl-"), now()
@@ -147,6 +155,10 @@ def responses_api(call: Call):
     limit = _limit(doc, "max_output_tokens")
     stream = request.boolean(doc, "stream")
     prompt = count_tokens(instructions, *(text for _, text in items))
+    if call.script is not None:     # scripted answers: the fixture's, when one matches
+        answer = call.script.responses(call, doc, model, prompt, stream, limit)
+        if answer is not None:
+            return answer
     p = plan(call, request.last_text(items), limit, whole=True)  # its closing repeats the text
     rid, mid, created = IDS.new(b"resp_"), IDS.new(b"msg_"), now()
     limit_json = b"null" if limit is None else b"%d" % limit
