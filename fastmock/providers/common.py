@@ -102,15 +102,19 @@ class Plan:
 MAX_WHOLE_TOKENS = 65_536
 
 
-def plan(call: Call, prompt: str, body_limit, whole: bool = False) -> Plan:
+def plan(call: Call, prompt: str, body_limit, whole: bool = False,
+         content: str | None = None) -> Plan:
     """The tokens of an answer and how many are sent.
 
-    Content: the prompt after ``echo:`` (or the whole prompt with X-Mock-Echo), else
+    Content: ``content`` when given (a structured output: see providers.structured),
+    else the prompt after ``echo:`` (or the whole prompt with X-Mock-Echo), else
     the corpus. Count: the ``max_tokens`` control if given (it overrides the body),
     else the content's natural length capped by the body's limit; ``length`` is
     True exactly when that body limit is what cut the content short.
     """
-    if call.echo:
+    if content is not None:
+        tokens = echo_tokens(content)
+    elif call.echo:
         tokens = echo_tokens(prompt)
     elif prompt.startswith(ECHO_PREFIX):
         tokens = echo_tokens(prompt[len(ECHO_PREFIX):].lstrip())

@@ -8,7 +8,7 @@ id/created/model in front of pre-escaped tokens, so nothing is JSON-encoded per 
 from fastmock.controls import unquote
 from fastmock.frames import (CHAT_FIRST_PREFIX, CHAT_PREFIX, SSE_DONE, STATIC_CREATED,
                              STATIC_CREATED_AT, chat_chunk_end, chat_chunk_splice)
-from fastmock.providers import request
+from fastmock.providers import request, structured
 from fastmock.ids import CHAT_COMPLETION, IDS
 from fastmock.providers.common import Call, Whole, count_tokens, error_answer, now, plan
 from fastmock.providers.request import ApiError
@@ -52,7 +52,8 @@ def chat(call: Call):
     stream = request.boolean(doc, "stream")
     include_usage = _include_usage(doc)
     prompt = count_tokens(*(text for _, text in messages))
-    p = plan(call, request.last_text(messages), limit, whole=not stream)
+    p = plan(call, request.last_text(messages), limit, whole=not stream,
+             content=structured.chat_content(doc))       # issue 15: structured outputs
     finish = b"length" if p.length else b"stop"
     cid, created = IDS.new(CHAT_COMPLETION), now()
     if not stream:
@@ -147,7 +148,8 @@ def responses_api(call: Call):
     limit = _limit(doc, "max_output_tokens")
     stream = request.boolean(doc, "stream")
     prompt = count_tokens(instructions, *(text for _, text in items))
-    p = plan(call, request.last_text(items), limit, whole=True)  # its closing repeats the text
+    p = plan(call, request.last_text(items), limit, whole=True,  # its closing repeats the text
+             content=structured.responses_content(doc))  # issue 15: structured outputs
     rid, mid, created = IDS.new(b"resp_"), IDS.new(b"msg_"), now()
     limit_json = b"null" if limit is None else b"%d" % limit
 
