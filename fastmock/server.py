@@ -27,7 +27,7 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class App(Shared):
     """What every connection of one process shares."""
 
-    __slots__ = ("frames", "static")
+    __slots__ = ("frames", "static", "fixtures", "journal")
 
     def __init__(self, config, loop, frames: Frames, counters: Counters | None = None) -> None:
         access_log = None
@@ -39,6 +39,24 @@ class App(Shared):
                          access_log)
         self.frames = frames
         self.static = static_answers(frames)
+        # Scripted answers (issue 15): made on first use, so an idle server loads neither.
+        self.fixtures = None    # a fixtures.match.FixturePool: --fixtures, or the control API
+        self.journal = None     # a fixtures.journal.Journal once a provider or control request came
+
+    def fixture_pool(self):
+        """The run-time fixture pool, made empty on first use (the control API's POST)."""
+        if self.fixtures is None:
+            from fastmock.fixtures.match import FixturePool
+            self.fixtures = FixturePool()
+        return self.fixtures
+
+    def request_journal(self):
+        """The journal, made on the first provider or control request; None with --journal-size 0."""
+        journal = self.journal
+        if journal is None and self.config.journal_size > 0:
+            from fastmock.fixtures.journal import Journal
+            journal = self.journal = Journal(self.config.journal_size)
+        return journal
 
 
 def load_frames(config) -> Frames:

@@ -55,7 +55,8 @@ def error_answer(status: int, body: bytes) -> Whole:
 class Call:
     """One provider request, as the API modules see it."""
 
-    __slots__ = ("method", "path", "query", "headers", "body", "ctl", "frames", "stamp", "echo")
+    __slots__ = ("method", "path", "query", "headers", "body", "ctl", "frames", "stamp", "echo",
+                 "fixture", "tokens")
 
     def __init__(self, method: bytes, path: bytes, query, headers, body: bytes, ctl,
                  frames, stamp) -> None:
@@ -68,6 +69,9 @@ class Call:
         self.frames = frames          # the server's Frames: corpus and default model names
         self.stamp = stamp            # () -> created_at now: the pacer's stamp, as streams carry
         self.echo = controls.echo(query, headers)
+        # for the journal (issue 15): the fixture that answered (its label), the tokens planned
+        self.fixture = None
+        self.tokens = 0
 
     def whole(self, body: bytes, status: int = 200, content_type: bytes = JSON) -> Whole:
         """A non-streamed answer under this request's controls (TTFT wait, fail_after cut)."""
@@ -128,10 +132,13 @@ def plan(call: Call, prompt: str, body_limit, whole: bool = False,
         if whole and control > max(MAX_WHOLE_TOKENS, natural):
             raise ApiError(400, f"max_tokens above {MAX_WHOLE_TOKENS} needs a stream: this answer "
                                 "holds the whole text at once", "max_tokens")
-        return Plan(tokens, control, False)
-    if body_limit is not None and body_limit < natural:
-        return Plan(tokens, body_limit, True)
-    return Plan(tokens, natural, False)
+        p = Plan(tokens, control, False)
+    elif body_limit is not None and body_limit < natural:
+        p = Plan(tokens, body_limit, True)
+    else:
+        p = Plan(tokens, natural, False)
+    call.tokens = p.total
+    return p
 
 
 def echo_tokens(text: str) -> tuple:
