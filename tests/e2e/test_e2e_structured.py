@@ -136,3 +136,29 @@ def test_a_schema_without_a_value_is_a_400(api_server, path, body, param):
     else:
         assert param in doc["error"]
     assert_health(api_server)
+
+
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": SCHEMA}}]
+
+
+def test_a_forced_tool_call_stream_has_openais_shape(api_server):
+    r = post(api_server, "/v1/chat/completions", {
+        "model": "m", "messages": MESSAGES, "tools": TOOLS, "stream": True,
+        "tool_choice": {"type": "function", "function": {"name": "get_weather"}}})
+    events = [e for _, e in sse(r.body)]
+    assert events[-1] == "[DONE]"
+    first = events[0]["choices"][0]["delta"]["tool_calls"][0]
+    assert first["index"] == 0 and first["id"].startswith("call_") and first["type"] == "function"
+    assert first["function"] == {"name": "get_weather", "arguments": ""}
+    fragments = [e["choices"][0]["delta"]["tool_calls"][0] for e in events[1:-2]]
+    assert all(f == {"index": 0, "function": {"arguments": f["function"]["arguments"]}}
+               for f in fragments)
+    jsonschema.validate(json.loads("".join(f["function"]["arguments"] for f in fragments)), SCHEMA)
+    assert events[-2]["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_tool_choice_naming_an_unknown_tool_is_a_400(api_server):
+    r = post(api_server, "/v1/chat/completions", {
+        "model": "m", "messages": MESSAGES, "tools": TOOLS,
+        "tool_choice": {"type": "function", "function": {"name": "nope"}}})
+    assert r.status == 400 and r.json()["error"]["param"] == "tool_choice"

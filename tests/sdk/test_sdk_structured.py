@@ -85,3 +85,40 @@ def test_ollama_format_json(api_server):
     with ollama.Client(host=api_server.base, timeout=30) as c:
         r = c.generate(model="llama3.2", prompt="Weather?", format="json")
     assert isinstance(json.loads(r.response), dict)
+
+
+# -- forced tool calls (OpenAI chat) ------------------------------------------------------
+
+WEATHER_TOOL = openai.pydantic_function_tool(Forecast, name="report_weather")
+
+
+@pytest.mark.parametrize("choice", [{"type": "function", "function": {"name": "report_weather"}},
+                                    "required"])
+def test_a_forced_tool_call_gets_valid_arguments(api_server, choice):
+    with client(api_server) as c:
+        completion = c.chat.completions.parse(model="gpt-4o", messages=MESSAGES,
+                                              tools=[WEATHER_TOOL], tool_choice=choice)
+    choice0 = completion.choices[0]
+    assert choice0.finish_reason == "tool_calls" and choice0.message.content is None
+    [tool_call] = choice0.message.tool_calls
+    assert tool_call.function.name == "report_weather" and tool_call.id.startswith("call_")
+    assert isinstance(tool_call.function.parsed_arguments, Forecast)
+
+
+def test_a_forced_tool_call_streams_its_arguments(api_server):
+    with client(api_server) as c, c.chat.completions.stream(
+            model="gpt-4o", messages=MESSAGES, tools=[WEATHER_TOOL],
+            tool_choice={"type": "function", "function": {"name": "report_weather"}}) as stream:
+        fragments = sum(1 for e in stream if e.type == "tool_calls.function.arguments.delta")
+        final = stream.get_final_completion()
+    assert fragments > 5
+    [tool_call] = final.choices[0].message.tool_calls
+    assert final.choices[0].finish_reason == "tool_calls"
+    assert isinstance(tool_call.function.parsed_arguments, Forecast)
+
+
+def test_tool_choice_auto_answers_text(api_server):
+    with client(api_server) as c:
+        completion = c.chat.completions.create(model="gpt-4o", messages=MESSAGES,
+                                               tools=[WEATHER_TOOL], tool_choice="auto")
+    assert completion.choices[0].message.content and not completion.choices[0].message.tool_calls
