@@ -131,6 +131,8 @@ OPTIONS = (
     ("--backlog", "backlog", _whole(1, 65535),
      "connections the kernel queues until they are accepted (default 4096; "
      "the kernel caps it at net.core.somaxconn)"),
+    ("--journal-size", "journal_size", _whole(0, 1_000_000),
+     "requests kept for GET /__fastmock/journal, per process (default 1000; 0 = off)"),
     ("--log-format", "log_format", _log_format,
      "access log lines: clf (Common Log Format) or json (one JSON object a line; default clf)"),
     ("--fixtures", "fixtures", _paths,

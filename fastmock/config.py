@@ -29,6 +29,8 @@ DEFAULTS = {
     "max_body_bytes": 1 << 20,
     "max_pipelined": 16,           # parsed requests waiting behind a stream before reading pauses
     "max_connections": 0,          # per process; beyond it a new connection gets 503; 0 = no limit
+    # the control API's request journal: entries kept per process; 0 = off
+    "journal_size": 1000,
     # pacing
     "tick_ms": 1,                  # granularity of the shared stream timer
     "seed": None,                  # seeds every random draw (fixture jitter) so a run repeats

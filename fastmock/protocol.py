@@ -9,7 +9,8 @@ import asyncio
 
 from fastmock import wire
 from fastmock._engine import Connection
-from fastmock.routes import API, LABELS, METRICS, OTHER, STATIC, STREAM, TABLE, find
+from fastmock.request_ids import client_id, line, request_id, spliced, test_id
+from fastmock.routes import API, CONTROL, LABELS, METRICS, OTHER, STATIC, STREAM, TABLE, find
 
 HEAD = b"HEAD"
 OPTIONS = b"OPTIONS"
@@ -30,34 +31,50 @@ class HttpProtocol(Connection, asyncio.Protocol):
         path = url if q < 0 else url[:q]
         method, keep_alive, http10 = request.method, request.keep_alive, request.http10
         route = find(path)
+        if route is not None and route.kind == STATIC and method in route.methods \
+                and method != OPTIONS:
+            # The seed path: a whole answer made once, remembered by the engine. It carries
+            # the client's own X-Request-Id (the answer still depends only on the request's
+            # bytes) and none otherwise: a fresh id per answer would defeat the memo.
+            gets, heads = self.app.static[path]
+            answer = (heads if method == HEAD else gets)[wire.variant(keep_alive, http10)]
+            headers = request.headers
+            if headers is not None and b"x-request-id" in headers:
+                own = client_id(headers)
+                answer = spliced(answer, own if own is not None else request_id(None))
+                self.respond(answer, route.index, 200, keep_alive, own is not None)
+                return
+            self.respond(answer, route.index, 200, keep_alive, True)
+            return
+        rid = request_id(request.headers)
         if route is None:
             message = "no route for " + path.decode("utf-8", "replace")[:200]
             self.respond(wire.openai_error(404, message, keep_alive=keep_alive, http10=http10,
-                                           head_only=method == HEAD),
+                                           head_only=method == HEAD, extra=line(rid)),
                          OTHER, 404, keep_alive)
         elif method not in route.methods:
             self.respond(wire.method_not_allowed(route.allow, method.decode("latin-1"),
-                                                 keep_alive=keep_alive, http10=http10),
+                                                 keep_alive=keep_alive, http10=http10,
+                                                 extra=line(rid)),
                          route.index, 405, keep_alive)
         elif method == OPTIONS:
-            self.respond(wire.preflight(route.allow, keep_alive=keep_alive, http10=http10),
+            self.respond(wire.preflight(route.allow, keep_alive=keep_alive, http10=http10,
+                                        extra=line(rid)),
                          route.index, 204, keep_alive)
-        elif route.kind == STATIC:
-            gets, heads = self.app.static[path]
-            answer = (heads if method == HEAD else gets)[wire.variant(keep_alive, http10)]
-            self.respond(answer, route.index, 200, keep_alive, True)
         elif route.kind == STREAM:
-            self.seed_stream(route, request, None if q < 0 else url[q + 1:])
+            self.seed_stream(route, request, None if q < 0 else url[q + 1:], rid)
         elif route.kind == API:
-            self.provider_api(route, request, path, None if q < 0 else url[q + 1:])
+            self.provider_api(route, request, path, None if q < 0 else url[q + 1:], rid)
+        elif route.kind == CONTROL:
+            self.control(route, request, None if q < 0 else url[q + 1:], rid)
         elif route.kind == METRICS:
             render = route.handler()  # loaded by the first scrape, not at start
             self.respond(wire.complete(200, wire.PROMETHEUS_TEXT, render(self.app.counters, LABELS),
                                        keep_alive=keep_alive, http10=http10,
-                                       head_only=method == HEAD),
+                                       head_only=method == HEAD, extra=line(rid)),
                          route.index, 200, keep_alive)
 
-    def seed_stream(self, route, request, query: bytes | None) -> None:
+    def seed_stream(self, route, request, query: bytes | None, rid: bytes) -> None:
         """/stream-sse, /stream-loop and /stream-ndjson, with their per-request controls."""
         from fastmock import controls  # the first stream loads the control parser
         config = self.app.config
@@ -67,30 +84,30 @@ class HttpProtocol(Connection, asyncio.Protocol):
             ctl = controls.parse(query, request.headers, config.delay_ms, config.ttft_ms)
         except controls.InvalidControl as exc:
             self.respond(wire.openai_error(400, str(exc), exc.param, keep_alive=keep_alive,
-                                           http10=http10, head_only=head_only),
+                                           http10=http10, head_only=head_only, extra=line(rid)),
                          route.index, 400, keep_alive)
             return
         if ctl.status >= 400:
             message = controls.status_message(ctl.status)
             self.respond(wire.openai_error(ctl.status, message, keep_alive=keep_alive,
-                                           http10=http10, head_only=head_only),
+                                           http10=http10, head_only=head_only, extra=line(rid)),
                          route.index, ctl.status, keep_alive)
             return
         self.stream(route, request, route.handler(self.app, ctl.max_tokens), ctl.delay_ms,
-                    ctl.ttft_ms, ctl.fail_after)
+                    ctl.ttft_ms, ctl.fail_after, rid)
 
-    def provider_api(self, route, request, path: bytes, query: bytes | None) -> None:
+    def provider_api(self, route, request, path: bytes, query: bytes | None, rid: bytes) -> None:
         """OpenAI, Anthropic and Ollama: a whole answer (maybe late or cut) or a StreamSpec."""
         from fastmock.providers import dispatch  # the first provider request loads the APIs
-        answer = dispatch.answer(route, request, path, query, self.app)
+        answer = dispatch.answer(route, request, path, query, self.app, rid)
         if isinstance(answer, dispatch.Streamed):
             self.stream(route, request, answer.spec, answer.delay_ms, answer.ttft_ms,
-                        answer.fail_after)
+                        answer.fail_after, rid)
             return
         keep_alive, head_only = request.keep_alive, request.method == HEAD
         data = wire.complete(answer.status, answer.content_type, answer.body,
                              keep_alive=keep_alive, http10=request.http10, head_only=head_only,
-                             extra=answer.headers)
+                             extra=answer.headers + line(rid))
         if answer.wait_ms <= 0 and not answer.cut:
             self.respond(data, route.index, answer.status, keep_alive)
             return
@@ -99,12 +116,26 @@ class HttpProtocol(Connection, asyncio.Protocol):
         cut_at = len(data) - body_size + body_size // 2 if answer.cut else -1
         self.answer_later(data, route.index, answer.status, keep_alive, answer.wait_ms, cut_at)
 
-    def stream(self, route, request, spec, delay_ms: int, ttft_ms: int, fail_after: int) -> None:
+    def control(self, route, request, query: bytes | None, rid: bytes) -> None:
+        """/__fastmock/*: the control API for tests (JSON in and out)."""
+        from fastmock import control_api  # the first control request loads it
+        status, body, extra = control_api.answer(route, self.app, request, query,
+                                                 test_id(request.headers))
+        keep_alive = request.keep_alive
+        self.respond(wire.complete(status, wire.JSON, body, keep_alive=keep_alive,
+                                   http10=request.http10, head_only=request.method == HEAD,
+                                   extra=extra + line(rid)),
+                     route.index, status, keep_alive)
+
+    def stream(self, route, request, spec, delay_ms: int, ttft_ms: int, fail_after: int,
+               rid: bytes) -> None:
         """A 200 stream of ``spec``: chunked on HTTP/1.1, delimited by the close on HTTP/1.0;
-        the head alone for HEAD."""
+        the head alone for HEAD. ``rid``: its X-Request-Id."""
         http10 = request.http10
         keep_alive = request.keep_alive and not http10
         head = wire.stream_head(spec.content_type, keep_alive, http10)
+        at = head.index(b"\r\n") + 2
+        head = head[:at] + line(rid) + head[at:]
         if request.method == HEAD:
             self.respond(head, route.index, 200, keep_alive)
             return

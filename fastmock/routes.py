@@ -9,7 +9,7 @@ never loads; their routes name them through one small import function per module
 called on the request (a plain import each time after the first: a dict lookup).
 """
 from fastmock import seed
-from fastmock.wire import ALLOW_GET, ALLOW_POST
+from fastmock.wire import ALLOW_CONTROL, ALLOW_GET, ALLOW_POST
 
 # Route kinds, and what their handler is
 STATIC = 0      # a whole response built once per server: handler(frames) -> (GET, HEAD variants)
@@ -17,6 +17,8 @@ STREAM = 1      # a seed stream: handler(app, max_tokens) -> StreamSpec
 METRICS = 2     # rendered per request: handler() -> render(counters, labels) -> bytes
 API = 3         # a provider API: handler() -> function(call) -> Whole | Streamed;
                 # api() -> the provider module, whose error() is the API's error shape
+CONTROL = 4     # the control API for tests: handler() -> function(app, request, query, test_id)
+                # -> (status, JSON body, extra header lines); errors in OpenAI's shape
 
 
 class Route:
@@ -63,6 +65,11 @@ def _ollama():
     return ollama
 
 
+def _control():
+    from fastmock import control_api
+    return control_api
+
+
 TABLE = (
     # path                        kind     methods     handler                              API
     Route(b"/stream-sse",          STREAM,  ALLOW_GET,  seed.chat),
@@ -83,6 +90,10 @@ TABLE = (
     Route(b"/api/version",         API,     ALLOW_GET,  lambda: _ollama().version,        _ollama),
     Route(b"/v1/models/",          API,     ALLOW_GET,  lambda: _openai().get_model,      _openai,
           label="/v1/models/{id}", prefix=True),    # one label for every model id
+    # the control API (issue 15): under /__fastmock/, which no provider uses
+    Route(b"/__fastmock/fixtures", CONTROL, ALLOW_CONTROL, lambda: _control().fixtures),
+    Route(b"/__fastmock/journal",  CONTROL, ALLOW_GET,     lambda: _control().journal),
+    Route(b"/__fastmock/reset",    CONTROL, ALLOW_POST,    lambda: _control().reset),
 )
 
 # Metrics labels of answers that belong to no route, then one per route in table order.

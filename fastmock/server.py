@@ -27,7 +27,7 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class App(Shared):
     """What every connection of one process shares."""
 
-    __slots__ = ("frames", "static", "scripts")
+    __slots__ = ("frames", "static", "scripts", "journal")
 
     def __init__(self, config, loop, frames: Frames, counters: Counters | None = None,
                  scripts=None) -> None:
@@ -42,7 +42,29 @@ class App(Shared):
         self.static = static_answers(frames)
         # Scripted answers (providers.scripted.Scripts), None without fixtures: the provider
         # APIs ask it first, and a fast path for plain requests must not run while it is set.
+        # Made at start by --fixtures, or empty by the control API's first POST.
         self.scripts = scripts
+        self.journal = None     # a fixtures.journal.Journal once a provider or control request came
+
+    @property
+    def fixtures(self):
+        """The fixture pool (a fixtures.match.FixturePool), or None while there is none."""
+        return self.scripts.pool if self.scripts is not None else None
+
+    def fixture_pool(self):
+        """The fixture pool, made empty on first use (the control API's POST)."""
+        if self.scripts is None:
+            from fastmock.providers.scripted import Scripts
+            self.scripts = Scripts.empty(self.config)
+        return self.scripts.pool
+
+    def request_journal(self):
+        """The journal, made on the first provider or control request; None with --journal-size 0."""
+        journal = self.journal
+        if journal is None and self.config.journal_size > 0:
+            from fastmock.fixtures.journal import Journal
+            journal = self.journal = Journal(self.config.journal_size)
+        return journal
 
 
 def load_frames(config) -> Frames:

@@ -27,6 +27,7 @@ COMMON_HEADERS = b"Server: fastmock\r\nAccess-Control-Allow-Origin: *\r\n"
 JSON_HEADERS = COMMON_HEADERS + b"Content-Type: " + JSON + b"\r\n"
 ALLOW_GET = b"GET, HEAD, OPTIONS"
 ALLOW_POST = b"POST, OPTIONS"
+ALLOW_CONTROL = b"GET, HEAD, POST, DELETE, OPTIONS"
 
 CONNECTION_CLOSE = b"Connection: close\r\n"
 
@@ -118,19 +119,20 @@ def retry_after(status: int) -> bytes:
 
 
 def openai_error(status: int, message: str, param: str | None = None, *, keep_alive: bool = True,
-                 http10: bool = False, head_only: bool = False) -> bytes:
+                 http10: bool = False, head_only: bool = False, extra: bytes = b"") -> bytes:
     return complete(status, JSON, openai_error_body(status, message, param),
                     keep_alive=keep_alive, http10=http10, head_only=head_only,
-                    extra=retry_after(status))
+                    extra=retry_after(status) + extra)
 
 
-def method_not_allowed(allow: bytes, method: str, *, keep_alive: bool, http10: bool) -> bytes:
+def method_not_allowed(allow: bytes, method: str, *, keep_alive: bool, http10: bool,
+                       extra: bytes = b"") -> bytes:
     body = openai_error_body(405, f"method {method} is not allowed here; allowed: {allow.decode()}")
     return complete(405, JSON, body, keep_alive=keep_alive, http10=http10,
-                    extra=b"Allow: " + allow + b"\r\n")
+                    extra=b"Allow: " + allow + b"\r\n" + extra)
 
 
-def preflight(allow: bytes, *, keep_alive: bool, http10: bool) -> bytes:
+def preflight(allow: bytes, *, keep_alive: bool, http10: bool, extra: bytes = b"") -> bytes:
     """The answer to a CORS preflight: any origin, the route's methods, any request headers.
 
     Browsers never let ``*`` stand for ``Authorization`` (the Fetch standard), and every
@@ -139,7 +141,7 @@ def preflight(allow: bytes, *, keep_alive: bool, http10: bool) -> bytes:
     return (status_line(204) + COMMON_HEADERS + b"Allow: " + allow + b"\r\n"
             b"Access-Control-Allow-Methods: " + allow + b"\r\n"
             b"Access-Control-Allow-Headers: *, Authorization\r\nAccess-Control-Max-Age: 86400\r\n"
-            + _CONNECTION_LINES[variant(keep_alive, http10)] + b"\r\n")
+            + extra + _CONNECTION_LINES[variant(keep_alive, http10)] + b"\r\n")
 
 
 # Answers to requests that could not be parsed: always followed by a close.

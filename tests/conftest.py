@@ -18,6 +18,8 @@ import pytest
 
 from support.server import LiveServer
 
+pytest_plugins = ["pytester"]     # tests/sdk/test_sdk_pytest_plugin.py runs pytest in pytest
+
 TESTS = pathlib.Path(__file__).parent
 KINDS = ("unit", "e2e", "sdk", "container")
 MARKERS = {"e2e": ("e2e",), "sdk": ("e2e", "sdk"), "container": ("container",)}

@@ -20,6 +20,10 @@ log = logging.getLogger("fastmock")
 REJECT_LINGER_SECONDS = 1.0
 # What a request's head may span beyond the URL and header budgets (request line, framing).
 HEAD_SLACK = 1024
+# Headers kept on Request.headers besides X-Mock-*: the body's type, the request's id and
+# test id (the control API and the journal), and the context fixtures can match on.
+KEPT_HEADERS = frozenset((b"content-type", b"x-request-id", b"x-test-id",
+                          b"x-fastmock-context", b"x-aimock-context"))
 _HAS_LENIENCY = hasattr(HttpRequestParser, "set_dangerous_leniencies")
 
 
@@ -191,7 +195,7 @@ cdef class Connection(Streamer):
         if len(name) < 6 or name[0] not in b"xXeEcCtT":  # only a few headers matter; skip lower()
             return
         name = name.lower()
-        if name.startswith(b"x-mock-") or name == b"content-type":
+        if name.startswith(b"x-mock-") or name in KEPT_HEADERS:
             if req.headers is None:
                 req.headers = {}
             req.headers[name] = value

@@ -1,7 +1,7 @@
 cdef class Request:
     cdef readonly bytes method
     cdef readonly bytes url
-    cdef readonly dict headers        # the X-Mock-* and Content-Type headers, lower-cased; None = none
+    cdef readonly dict headers        # X-Mock-* and connection.KEPT_HEADERS, lower-cased; None = none
     cdef readonly bytes body
     cdef readonly bint keep_alive
     cdef readonly bint http10

@@ -56,7 +56,7 @@ class Call:
     """One provider request, as the API modules see it."""
 
     __slots__ = ("method", "path", "query", "headers", "body", "ctl", "frames", "stamp", "echo",
-                 "script")
+                 "script", "fixture", "tokens")
 
     def __init__(self, method: bytes, path: bytes, query, headers, body: bytes, ctl,
                  frames, stamp, script=None) -> None:
@@ -72,6 +72,9 @@ class Call:
         # Scripted answers (providers.scripted.Scripts), None without fixtures: a handler
         # asks it once its body is checked, and answers from the corpus when it says None.
         self.script = script
+        # for the journal (issue 15): the fixture that answered (its label), the tokens planned
+        self.fixture = None
+        self.tokens = 0
 
     def whole(self, body: bytes, status: int = 200, content_type: bytes = JSON) -> Whole:
         """A non-streamed answer under this request's controls (TTFT wait, fail_after cut)."""
@@ -106,15 +109,19 @@ class Plan:
 MAX_WHOLE_TOKENS = 65_536
 
 
-def plan(call: Call, prompt: str, body_limit, whole: bool = False) -> Plan:
+def plan(call: Call, prompt: str, body_limit, whole: bool = False,
+         content: str | None = None) -> Plan:
     """The tokens of an answer and how many are sent.
 
-    Content: the prompt after ``echo:`` (or the whole prompt with X-Mock-Echo), else
+    Content: ``content`` when given (a structured output: see providers.structured),
+    else the prompt after ``echo:`` (or the whole prompt with X-Mock-Echo), else
     the corpus. Count: the ``max_tokens`` control if given (it overrides the body),
     else the content's natural length capped by the body's limit; ``length`` is
     True exactly when that body limit is what cut the content short.
     """
-    if call.echo:
+    if content is not None:
+        tokens = echo_tokens(content)
+    elif call.echo:
         tokens = echo_tokens(prompt)
     elif prompt.startswith(ECHO_PREFIX):
         tokens = echo_tokens(prompt[len(ECHO_PREFIX):].lstrip())
@@ -128,10 +135,13 @@ def plan(call: Call, prompt: str, body_limit, whole: bool = False) -> Plan:
         if whole and control > max(MAX_WHOLE_TOKENS, natural):
             raise ApiError(400, f"max_tokens above {MAX_WHOLE_TOKENS} needs a stream: this answer "
                                 "holds the whole text at once", "max_tokens")
-        return Plan(tokens, control, False)
-    if body_limit is not None and body_limit < natural:
-        return Plan(tokens, body_limit, True)
-    return Plan(tokens, natural, False)
+        p = Plan(tokens, control, False)
+    elif body_limit is not None and body_limit < natural:
+        p = Plan(tokens, body_limit, True)
+    else:
+        p = Plan(tokens, natural, False)
+    call.tokens = p.total
+    return p
 
 
 def echo_tokens(text: str) -> tuple:

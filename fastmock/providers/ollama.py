@@ -11,7 +11,7 @@ import time
 
 from fastmock.frames import (OLLAMA_CHAT, OLLAMA_GENERATE, STATIC_CREATED_AT, json_string,
                              ollama_done, ollama_line_pieces, ollama_splice)
-from fastmock.providers import request
+from fastmock.providers import request, structured
 from fastmock.providers.common import Call, Whole, count_tokens, error_answer, plan
 from fastmock.streamspec import NDJSON, StreamSpec
 
@@ -50,7 +50,8 @@ def generate(call: Call):
         answer = call.script.ollama_generate(call, doc, model, prompt, stream)
         if answer is not None:
             return answer
-    return _answer(call, model, prompt, prompt_text, limit, stream, _GENERATE)
+    return _answer(call, model, prompt, prompt_text, limit, stream, _GENERATE,
+                   structured.ollama_content(doc))               # issue 15: structured outputs
 
 
 def chat(call: Call):
@@ -66,7 +67,8 @@ def chat(call: Call):
         answer = call.script.ollama_chat(call, doc, model, prompt, stream)
         if answer is not None:
             return answer
-    return _answer(call, model, prompt, request.last_text(items), limit, stream, _CHAT)
+    return _answer(call, model, prompt, request.last_text(items), limit, stream, _CHAT,
+                   structured.ollama_content(doc))               # issue 15: structured outputs
 
 
 def _loaded(call: Call, model: bytes, field: tuple):
@@ -76,8 +78,8 @@ def _loaded(call: Call, model: bytes, field: tuple):
 
 
 def _answer(call: Call, model: bytes, prompt: int, prompt_text: str, limit, stream: bool,
-            pieces: tuple):
-    p = plan(call, prompt_text, limit, whole=not stream)
+            pieces: tuple, content: str | None = None):
+    p = plan(call, prompt_text, limit, whole=not stream, content=content)
     reason = "length" if p.length else "stop"
     splice = ollama_splice(model)
     field, prefix, suffix = pieces

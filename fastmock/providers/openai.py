@@ -8,7 +8,7 @@ id/created/model in front of pre-escaped tokens, so nothing is JSON-encoded per 
 from fastmock.controls import unquote
 from fastmock.frames import (CHAT_FIRST_PREFIX, CHAT_PREFIX, SSE_DONE, STATIC_CREATED,
                              STATIC_CREATED_AT, chat_chunk_end, chat_chunk_splice)
-from fastmock.providers import request
+from fastmock.providers import request, structured
 from fastmock.ids import CHAT_COMPLETION, IDS
 from fastmock.providers.common import Call, Whole, count_tokens, error_answer, now, plan
 from fastmock.providers.request import ApiError
@@ -56,7 +56,11 @@ def chat(call: Call):
         answer = call.script.chat(call, doc, model, prompt, stream, include_usage)
         if answer is not None:
             return answer
-    p = plan(call, request.last_text(messages), limit, whole=not stream)
+    forced = structured.forced_tool(doc)                  # issue 15: a forced tool call
+    if forced is not None:
+        return _forced_tool_call(call, forced, model, prompt, limit, stream, include_usage)
+    p = plan(call, request.last_text(messages), limit, whole=not stream,
+             content=structured.chat_content(doc))       # issue 15: structured outputs
     finish = b"length" if p.length else b"stop"
     cid, created = IDS.new(CHAT_COMPLETION), now()
     if not stream:
@@ -81,6 +85,40 @@ def chat(call: Call):
         first_prefix=CHAT_FIRST_PREFIX, prefix=CHAT_PREFIX, suffix=suffix,
         opening=splice + CHAT_FIRST_PREFIX + suffix if p.total == 0 else b"",
         finish=finish.decode(), closing=closing))
+
+
+def _forced_tool_call(call: Call, forced, model: bytes, prompt: int, limit, stream: bool,
+                      include_usage: bool):
+    """A tool call no fixture answers (issue 15): the arguments valid against the tool's
+    parameters, streamed as argument fragments of one call (index 0)."""
+    p = plan(call, "", limit, whole=not stream, content=forced.arguments)
+    finish = b"length" if p.length else b"tool_calls"
+    cid, created, call_id = IDS.new(CHAT_COMPLETION), now(), IDS.new(b"call_")
+    name = request.escape(forced.name)
+    if not stream:
+        return call.whole(
+            b'{"id":"' + cid + b'","object":"chat.completion","created":%d,"model":"' % created
+            + model + b'","choices":[{"index":0,"message":{"role":"assistant","content":null,'
+            b'"tool_calls":[{"id":"' + call_id + b'","type":"function","function":{"name":"'
+            + name + b'","arguments":"' + p.text() + b'"}}],"refusal":null,"annotations":[]},'
+            b'"logprobs":null,"finish_reason":"' + finish + b'"}],"usage":'
+            + _usage(prompt, p.total) + b',"system_fingerprint":"fp_fastmock"}')
+    splice = chat_chunk_splice(cid, created, model)
+    usage_head = chat_chunk_splice(cid, created, model, usage=True) if include_usage else b""
+    opening = (splice + b'"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"'
+               + call_id + b'","type":"function","function":{"name":"' + name
+               + b'","arguments":""}}]' + chat_chunk_end(None, True))
+
+    def closing(sent: int, finish: str) -> bytes:
+        end = splice + chat_chunk_end(finish, True)
+        if usage_head:
+            end += usage_head + _usage(prompt, sent) + b"}\n\n"
+        return end + SSE_DONE
+
+    return call.streamed(StreamSpec(
+        content_type=SSE, tokens=p.tokens, total=p.total, splice=splice, opening=opening,
+        prefix=b'"tool_calls":[{"index":0,"function":{"arguments":"',
+        suffix=b'"}}]' + chat_chunk_end(None, True), finish=finish.decode(), closing=closing))
 
 
 # -- POST /v1/completions (legacy text completions) -------------------------------------
@@ -159,7 +197,8 @@ def responses_api(call: Call):
         answer = call.script.responses(call, doc, model, prompt, stream, limit)
         if answer is not None:
             return answer
-    p = plan(call, request.last_text(items), limit, whole=True)  # its closing repeats the text
+    p = plan(call, request.last_text(items), limit, whole=True,  # its closing repeats the text
+             content=structured.responses_content(doc))  # issue 15: structured outputs
     rid, mid, created = IDS.new(b"resp_"), IDS.new(b"msg_"), now()
     limit_json = b"null" if limit is None else b"%d" % limit
 

@@ -15,10 +15,11 @@ match: None (the API answers from its corpus, as without fixtures), or with
 from _random import Random
 
 from fastmock.fixtures.load import load_paths
-from fastmock.fixtures.match import FixturePool, RequestFacts
+from fastmock.fixtures.match import CONTEXT_HEADERS, FixturePool, RequestFacts
 from fastmock.fixtures.conditions import EMBEDDING
 from fastmock.providers import scripted_wire as wire
 from fastmock.providers.request import ApiError
+from fastmock.request_ids import test_id
 
 _TEXT_PARTS = ("text", "input_text", "output_text")
 
@@ -43,11 +44,28 @@ class Scripts:
         return cls(FixturePool(loaded.fixtures), config.strict, config.reasoning_field,
                    config.seed, loaded.notices())
 
-    def find(self, facts: RequestFacts):
-        """The fixture for ``facts``; None (the corpus answers), or a 404 with --strict."""
+    @classmethod
+    def empty(cls, config) -> "Scripts":
+        """The control API's first POST on a server started without fixtures."""
+        return cls(FixturePool(), config.strict, config.reasoning_field, config.seed)
+
+    def find(self, call, facts: RequestFacts):
+        """The fixture for ``facts``; None (the corpus answers), or a 404 with --strict.
+
+        The request's X-Test-Id scopes the run-time fixtures it may see, and its context
+        header is what ``context`` matches; the journal learns which fixture answered."""
+        headers = call.headers
+        if headers:
+            facts.test_id = test_id(headers)
+            for name in CONTEXT_HEADERS:
+                value = headers.get(name)
+                if value is not None:
+                    facts.context = value.decode("utf-8", "replace")
+                    break
         fixture = self.pool.find(facts)
         if fixture is None and self.strict:
             raise ApiError(404, no_match_message(facts))
+        call.fixture = fixture.label if fixture is not None else None
         return fixture
 
     # -- one method per API: its facts, then its encoder (None: no fixture matched) ----------
@@ -58,7 +76,7 @@ class Scripts:
             _chat_messages(doc.get("messages")), model=_name(model),
             tool_names=_tool_names(doc.get("tools")),
             response_format=_format_type(doc.get("response_format")))
-        fixture = self.find(facts)
+        fixture = self.find(call, facts)
         if fixture is None:
             return None
         return wire.openai_chat(call, fixture, self, model, prompt, stream, include_usage)
@@ -68,7 +86,7 @@ class Scripts:
         """openai.completions: POST /v1/completions (text only)."""
         facts = RequestFacts.from_messages([("user", texts[-1] if texts else None, None)],
                                            model=_name(model))
-        fixture = self.find(facts)
+        fixture = self.find(call, facts)
         if fixture is None:
             return None
         return wire.openai_completions(call, fixture, self, model, prompt, stream, include_usage)
@@ -85,7 +103,7 @@ class Scripts:
         facts = RequestFacts.from_messages(messages, model=_name(model),
                                            tool_names=_tool_names(doc.get("tools")),
                                            response_format=_format_type(fmt))
-        fixture = self.find(facts)
+        fixture = self.find(call, facts)
         if fixture is None:
             return None
         return wire.openai_responses(call, fixture, self, model, prompt, stream, limit)
@@ -94,7 +112,7 @@ class Scripts:
         """anthropic.messages: POST /v1/messages."""
         facts = RequestFacts.from_messages(_anthropic_messages(doc), model=_name(model),
                                            tool_names=_tool_names(doc.get("tools")))
-        fixture = self.find(facts)
+        fixture = self.find(call, facts)
         if fixture is None:
             return None
         return wire.anthropic_messages(call, fixture, self, model, prompt, stream)
@@ -105,7 +123,7 @@ class Scripts:
                                            model=_name(model),
                                            tool_names=_tool_names(doc.get("tools")),
                                            response_format=_ollama_format(doc.get("format")))
-        fixture = self.find(facts)
+        fixture = self.find(call, facts)
         if fixture is None:
             return None
         return wire.ollama(call, fixture, self, model, prompt, stream, chat=True)
@@ -118,7 +136,7 @@ class Scripts:
         messages.append(("user", doc.get("prompt"), None))
         facts = RequestFacts.from_messages(messages, model=_name(model),
                                            response_format=_ollama_format(doc.get("format")))
-        fixture = self.find(facts)
+        fixture = self.find(call, facts)
         if fixture is None:
             return None
         return wire.ollama(call, fixture, self, model, prompt, stream, chat=False)
@@ -127,7 +145,7 @@ class Scripts:
         """embeddings.embeddings: POST /v1/embeddings."""
         texts = [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)]
         facts = RequestFacts(EMBEDDING, _name(model), input_text=" ".join(texts))
-        fixture = self.find(facts)
+        fixture = self.find(call, facts)
         if fixture is None:
             return None
         count = len(value) if isinstance(value, list) and not all(

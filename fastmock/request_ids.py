@@ -1,0 +1,55 @@
+"""X-Request-Id: the client's own when it sent a safe one, else a fresh one from fastmock.ids.
+
+A client's id is echoed only when it is 1 to 128 bytes of URL-safe token characters,
+so no client input can end a header line or inject one; anything else gets a fresh id.
+The static seed answers (/api/data, /health) carry the client's id when it sent one and
+none otherwise: a fresh id per answer would make them unrepeatable, and they are
+answered from the memo of whole answers (see README, "Request ids").
+"""
+from fastmock.ids import IDS
+
+HEADER = b"x-request-id"
+MAX_LENGTH = 128
+_SAFE = (b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+         b"-._~:+/=@")
+FRESH_KIND = b"req_"
+
+
+def client_id(headers) -> bytes | None:
+    """The client's X-Request-Id (or another kept header's value) when it is safe to echo."""
+    if headers is None:
+        return None
+    value = headers.get(HEADER)
+    return value if value is not None and safe(value) else None
+
+
+def safe(value: bytes) -> bool:
+    """1 to MAX_LENGTH bytes, each a token character (checked in C by translate)."""
+    return 0 < len(value) <= MAX_LENGTH and not value.translate(None, _SAFE)
+
+
+def request_id(headers) -> bytes:
+    """The id of a request: the client's own when safe, else a fresh ``req_`` id."""
+    own = client_id(headers)
+    return own if own is not None else IDS.new(FRESH_KIND)
+
+
+def line(rid: bytes) -> bytes:
+    return b"X-Request-Id: " + rid + b"\r\n"
+
+
+def spliced(response: bytes, rid: bytes) -> bytes:
+    """A whole pre-encoded response (or head) with the X-Request-Id line after its status line."""
+    at = response.index(b"\r\n") + 2
+    return response[:at] + line(rid) + response[at:]
+
+
+TEST_ID_HEADER = b"x-test-id"
+
+
+def test_id(headers) -> str | None:
+    """The request's X-Test-Id when it is a safe token (else it scopes nothing)."""
+    if headers is None:
+        return None
+    value = headers.get(TEST_ID_HEADER)
+    return value.decode("ascii") if value is not None and safe(value) else None
