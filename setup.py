@@ -11,6 +11,10 @@ extensions = [
     Extension("fastmock._chunks", ["fastmock/_chunks.pyx"], extra_compile_args=COMPILE_ARGS),
     # one extension built from fastmock/engine/*.pyx (included by _engine.pyx)
     Extension("fastmock._engine", ["fastmock/_engine.pyx"], extra_compile_args=COMPILE_ARGS),
+    # the provider APIs' compiled request path (fastmock/fastpath/*), loaded on first use;
+    # no fused multiply-add: embedding vectors must round as Python's float arithmetic does
+    Extension("fastmock._fastpath", ["fastmock/_fastpath.pyx"], include_dirs=["fastmock/fastpath"],
+              extra_compile_args=COMPILE_ARGS + ["-ffp-contract=off"]),
 ]
 
 setup(

@@ -1,0 +1,371 @@
+# FastPath: a provider request answered in C, from the bytes of one read or from a
+# request httptools parsed, when nothing about it is unusual; False otherwise, and
+# the caller goes on as before (httptools, protocol.provider_api, fastmock.api).
+
+from libc.string cimport memcmp
+
+from fastmock import responses, routes, streamspec
+
+# The APIs by path (keep in step with fastmock.api.ENDPOINTS).
+cdef tuple PATHS = (b"/v1/chat/completions", b"/v1/completions", b"/v1/responses",
+                    b"/v1/messages", b"/api/generate", b"/api/chat", b"/v1/embeddings")
+cdef dict _API_OF = {path: i for i, path in enumerate(PATHS)}
+cdef const char *_PATH_TEXT[7]
+cdef Py_ssize_t _PATH_SIZE[7]
+for _i, _path in enumerate(PATHS):
+    _PATH_TEXT[_i] = PyBytes_AS_STRING(_path)
+    _PATH_SIZE[_i] = len(_path)
+
+cdef bytes SSE = b"text/event-stream"
+cdef bytes NDJSON = b"application/x-ndjson"
+cdef bytes CHAT_FIRST_PREFIX = b'"role":"assistant","content":"'
+cdef bytes CHAT_PREFIX = b'"content":"'
+cdef bytes CHAT_SUFFIX = b'"},"logprobs":null,"finish_reason":null}]}\n\n'
+cdef bytes CHOICES_OPEN = b'[{"index":0,"delta":{'
+cdef bytes RESPONSE_DELTA = (b'event: response.output_text.delta\ndata: {"type":'
+                             b'"response.output_text.delta",')
+cdef bytes MESSAGE_PREFIX = (b'event: content_block_delta\ndata: {"type":"content_block_delta",'
+                             b'"index":0,"delta":{"type":"text_delta","text":"')
+
+
+# -- the request, from the bytes of one read ---------------------------------------------------
+
+cdef struct Head:
+    int api
+    bint keep_alive
+    const unsigned char *body
+    Py_ssize_t body_size
+
+
+cdef inline bint _tchar(unsigned char ch) noexcept nogil:
+    """A header name character (RFC 9110 tchar)."""
+    return ((97 <= ch <= 122) or (65 <= ch <= 90) or (48 <= ch <= 57) or ch == 33
+            or 35 <= ch <= 39 or ch == 42 or ch == 43 or ch == 45 or ch == 46 or ch == 94
+            or ch == 95 or ch == 96 or ch == 124 or ch == 126)
+
+
+cdef inline bint _name_is(const unsigned char *name, Py_ssize_t n, const char *lower,
+                          Py_ssize_t size) noexcept nogil:
+    """A header name equal to ``lower``, ignoring case (``n`` > ``size``: its prefix)."""
+    cdef Py_ssize_t i
+    if n < size:
+        return False
+    for i in range(size):
+        if (name[i] | 0x20) != <unsigned char>lower[i]:
+            return False
+    return True
+
+
+cdef int read_head(const unsigned char *p, Py_ssize_t n, Head *h, Py_ssize_t max_header_bytes,
+                   Py_ssize_t max_headers, Py_ssize_t max_body_bytes) noexcept nogil:
+    """One whole request, alone in the read: ``POST <API path> HTTP/1.1``, plain header
+    lines, a Content-Length body. Anything httptools might read differently (or that the
+    connection answers itself: Expect, Upgrade, chunked bodies, limits, controls) declines."""
+    cdef const unsigned char *end = p + n
+    cdef const unsigned char *name
+    cdef const unsigned char *value
+    cdef const unsigned char *value_end
+    cdef Py_ssize_t name_size, value_size, path_size, header_bytes = 0, headers = 0
+    cdef long long length = -1
+    cdef int api = -1, i
+    if n < 24 or p[0] != 80 or p[1] != 79 or p[2] != 83 or p[3] != 84 or p[4] != 32:
+        return DECLINE                                  # "POST "
+    p += 5
+    for i in range(7):
+        path_size = _PATH_SIZE[i]
+        if (end - p > path_size + 11 and p[path_size] == 32
+                and memcmp(p, _PATH_TEXT[i], path_size) == 0):
+            api = i
+            break
+    if api < 0:
+        return DECLINE
+    p += path_size + 1
+    if memcmp(p, b"HTTP/1.1\r\n", 10) != 0:
+        return DECLINE
+    p += 10
+    h.keep_alive = True
+    while True:
+        if end - p < 2:
+            return DECLINE
+        if p[0] == 13 and p[1] == 10:                   # the blank line
+            p += 2
+            break
+        name = p
+        while p < end and _tchar(p[0]):
+            p += 1
+        name_size = p - name
+        if name_size == 0 or p >= end or p[0] != 58:    # name, then ":" at once
+            return DECLINE
+        p += 1
+        while p < end and (p[0] == 32 or p[0] == 9):
+            p += 1
+        value = p
+        while p < end and (32 <= p[0] <= 126 or p[0] == 9):
+            p += 1
+        value_end = p
+        if end - p < 2 or p[0] != 13 or p[1] != 10:
+            return DECLINE
+        p += 2
+        while value_end > value and ((value_end - 1)[0] == 32 or (value_end - 1)[0] == 9):
+            value_end -= 1
+        value_size = value_end - value
+        headers += 1
+        header_bytes += name_size + value_size + 4
+        if headers > max_headers or header_bytes > max_header_bytes:
+            return DECLINE
+        if name_size == 14 and _name_is(name, 14, "content-length", 14):
+            if length >= 0 or value_size == 0 or value_size > 12:
+                return DECLINE
+            length = 0
+            while value < value_end:
+                if not (48 <= value[0] <= 57):
+                    return DECLINE
+                length = length * 10 + value[0] - 48
+                value += 1
+        elif name_size == 10 and _name_is(name, 10, "connection", 10):
+            if value_size == 5 and _name_is(value, 5, "close", 5):
+                h.keep_alive = False
+            elif not (value_size == 10 and _name_is(value, 10, "keep-alive", 10)):
+                return DECLINE
+        elif ((name_size == 17 and _name_is(name, 17, "transfer-encoding", 17))
+                or (name_size == 6 and _name_is(name, 6, "expect", 6))
+                or (name_size == 7 and _name_is(name, 7, "upgrade", 7))
+                or _name_is(name, name_size, "x-mock-", 7)):
+            return DECLINE
+    if length < 0 or length > max_body_bytes or end - p != length:
+        return DECLINE
+    h.api = api
+    h.body = p
+    h.body_size = length
+    return 0
+
+
+# -- the entry points ------------------------------------------------------------------------
+
+cdef class FastPath:
+    """The compiled answers of one server (its corpus, defaults and limits)."""
+
+    cdef Corpus corpus
+    cdef object spec_class
+    cdef bytes whole_head           # a 200 application/json head up to its length digits
+    cdef tuple whole_ends           # after the digits, per connection variant (frames.*)
+    cdef tuple sse_heads, ndjson_heads
+    cdef int delay_ms, ttft_ms
+    cdef int route_index[7]
+    cdef Py_ssize_t max_header_bytes, max_headers, max_body_bytes
+    cdef bint direct                # requests may be answered from their bytes (no access log)
+
+    def __init__(self, app):
+        config = app.config
+        self.direct = app.access_log is None    # else each request needs its log line
+        self.corpus = Corpus(app.frames.corpus.escaped)
+        self.spec_class = streamspec.StreamSpec
+        ends = []
+        for keep_alive, http10 in ((True, False), (True, True), (False, False)):
+            whole = responses.complete(200, b"application/json", b"", keep_alive=keep_alive,
+                                       http10=http10)
+            head, _, end = whole.partition(b"Content-Length: 0\r\n")
+            ends.append(b"\r\n" + end)
+        self.whole_head = head + b"Content-Length: "
+        self.whole_ends = tuple(ends)
+        self.sse_heads = responses.SSE_HEADS
+        self.ndjson_heads = responses.NDJSON_HEADS
+        self.delay_ms = config.delay_ms
+        self.ttft_ms = config.ttft_ms
+        for i, path in enumerate(PATHS):
+            self.route_index[i] = routes.ROUTES[path].index
+        self.max_header_bytes = config.max_header_bytes
+        self.max_headers = config.max_headers
+        self.max_body_bytes = config.max_body_bytes
+
+    def __call__(self, conn, bytes data):
+        """Connection.data_received: answer the one request ``data`` holds, if it can."""
+        cdef Head h
+        if not self.direct or read_head(<const unsigned char *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), &h,
+                     self.max_header_bytes, self.max_headers, self.max_body_bytes) < 0:
+            return False
+        return self._answer(conn, <Api>h.api, h.body, h.body_size, h.keep_alive, False)
+
+    def answer(self, conn, request, bytes path, query):
+        """protocol.provider_api: answer a parsed request that sets no control, if it can."""
+        api = _API_OF.get(path)
+        if api is None or query is not None or request.method != b"POST":
+            return False
+        headers = request.headers
+        if headers:
+            for name in headers:
+                if (<bytes>name).startswith(b"x-mock-"):
+                    return False
+        body = request.body
+        return self._answer(conn, <Api>(<int>api), <const unsigned char *>PyBytes_AS_STRING(body),
+                            PyBytes_GET_SIZE(body), request.keep_alive, request.http10)
+
+    cdef bint _answer(self, conn, Api api, const unsigned char *data, Py_ssize_t size,
+                      bint keep_alive, bint http10) except -1:
+        cdef Body body
+        cdef Plan p
+        if read_body(data, size, api, &body) < 0:
+            return False
+        if api != EMBEDDINGS:
+            plan(&p, self.corpus.count, body.limit)
+            if body.echo or p.total == 0:
+                return False        # the prompt echoed back: left to Python
+            if body.stream == 1 or (body.stream == ABSENT
+                                    and (api == OLLAMA_GENERATE or api == OLLAMA_CHAT)):
+                return self._stream(conn, api, &body, &p, keep_alive, http10)
+        return self._whole(conn, api, &body, &p, keep_alive, http10)
+
+    cdef bint _whole(self, conn, Api api, Body *body, Plan *p, bint keep_alive,
+                     bint http10) except -1:
+        """A whole document, sent now or after the TTFT (Call.whole())."""
+        cdef Buf *b = &_out
+        cdef long long started
+        cdef int variant = (1 if http10 else 0) if keep_alive else 2
+        buf_start(b)
+        if api == CHAT:
+            chat_document(b, self.corpus, body, p, "chatcmpl-")
+        elif api == COMPLETIONS:
+            completion_document(b, self.corpus, body, p)
+        elif api == RESPONSES:
+            response_document(b, self.corpus, body, p)
+        elif api == MESSAGES:
+            message_document(b, self.corpus, body, p)
+        elif api == EMBEDDINGS:
+            if embedding_document(b, body) < 0:
+                buf_trim(b)
+                return False
+        else:
+            started = monotonic_ns()
+            ollama_done(b, ollama_head(body), api == OLLAMA_CHAT, self.corpus, p.total,
+                        "length" if p.length else "stop", body.tokens + body.tokens2,
+                        monotonic_ns() - started + self.ttft_ms * 1000000LL)
+            b.size -= 1             # .rstrip(b"\n")
+        if b.failed or _piece.failed:
+            buf_trim(b)
+            return False
+        data = self._response(b, <bytes>self.whole_ends[variant])
+        buf_trim(b)
+        if self.ttft_ms > 0:
+            conn.answer_later(data, self.route_index[<int>api], 200, keep_alive, self.ttft_ms, -1)
+        else:
+            conn.respond(data, self.route_index[<int>api], 200, keep_alive)
+        return True
+
+    cdef bytes _response(self, Buf *b, bytes end):
+        """The whole HTTP response: head, Content-Length, connection line, ``b``'s body."""
+        cdef char digits[24]
+        cdef Buf d
+        cdef Py_ssize_t head_size = PyBytes_GET_SIZE(self.whole_head)
+        cdef Py_ssize_t end_size = PyBytes_GET_SIZE(end)
+        cdef int n = 24
+        cdef Py_ssize_t v = b.size
+        cdef char *out
+        while True:
+            n -= 1
+            digits[n] = 48 + v % 10
+            v //= 10
+            if v == 0:
+                break
+        data = PyBytes_FromStringAndSize(NULL, head_size + 24 - n + end_size + b.size)
+        out = PyBytes_AS_STRING(data)
+        memcpy(out, PyBytes_AS_STRING(self.whole_head), head_size)
+        out += head_size
+        memcpy(out, digits + n, 24 - n)
+        out += 24 - n
+        memcpy(out, PyBytes_AS_STRING(end), end_size)
+        memcpy(out + end_size, b.data, b.size)
+        return data
+
+    cdef bint _stream(self, conn, Api api, Body *body, Plan *p, bint keep_alive,
+                      bint http10) except -1:
+        """A StreamSpec for the engine (Call.streamed())."""
+        cdef Closing closing = Closing.__new__(Closing)
+        cdef Buf *b = &_out
+        cdef bytes cid, splice
+        cdef long long created
+        spec = self.spec_class.__new__(self.spec_class)
+        spec.content_type = SSE
+        spec.opening = b""
+        spec.splice = b""
+        spec.stamp = False
+        spec.first_prefix = spec.prefix = spec.suffix = b""
+        spec.last_suffix = None
+        spec.seq_base = -1
+        spec.seq_tail = b""
+        spec.tokens = self.corpus.tokens
+        spec.total = p.total
+        closing.api = api
+        closing.prompt = body.tokens + body.tokens2
+        if api == CHAT or api == COMPLETIONS:
+            created = _now()
+            if api == CHAT:
+                cid = take_id(b"chatcmpl-")
+                splice = chat_splice(cid, created, body)
+                spec.first_prefix = CHAT_FIRST_PREFIX
+                spec.prefix = CHAT_PREFIX
+                spec.suffix = CHAT_SUFFIX
+                head = splice[:len(splice) - len(CHOICES_OPEN)]
+            else:
+                cid = take_id(b"cmpl-")
+                buf_start(&_piece)
+                put_b(&_piece, b"data: ")
+                completion_head(&_piece, cid, created, body)
+                head = PyBytes_FromStringAndSize(_piece.data, _piece.size)
+                splice = head + b'[{"text":"'
+                spec.suffix = COMPLETION_TAIL + b"null}]}\n\n"
+            spec.splice = closing.splice = splice
+            closing.usage_head = head + b'[],"usage":' if body.include_usage == 1 else b""
+        elif api == RESPONSES:
+            response_ids(&closing.ids)
+            closing.corpus = self.corpus
+            closing.model = PyBytes_FromStringAndSize(<const char *>body.model.start,
+                                                      body.model.size)
+            closing.body = body[0]
+            closing.body.model.start = <const unsigned char *>PyBytes_AS_STRING(closing.model)
+            buf_start(b)
+            response_opening(b, &closing.ids, body)
+            spec.opening = PyBytes_FromStringAndSize(b.data, b.size)
+            buf_start(b)
+            put_b(b, RESPONSE_DELTA)
+            response_where(b, &closing.ids)
+            put_b(b, b'"delta":"')
+            spec.splice = PyBytes_FromStringAndSize(b.data, b.size)
+            spec.suffix = b'","logprobs":[],"sequence_number":'
+            spec.seq_base = 4
+            spec.seq_tail = b"}\n\n"
+        elif api == MESSAGES:
+            cid = take_id(b"msg_")
+            buf_start(b)
+            message_opening(b, PyBytes_AS_STRING(cid), body)
+            spec.opening = PyBytes_FromStringAndSize(b.data, b.size)
+            spec.prefix = spec.first_prefix = MESSAGE_PREFIX
+            spec.suffix = b'"}}\n\n'
+        else:
+            spec.content_type = NDJSON
+            spec.splice = closing.splice = ollama_head(body)
+            spec.stamp = True
+            if api == OLLAMA_CHAT:
+                spec.prefix = spec.first_prefix = OLLAMA_CHAT_PREFIX
+                spec.suffix = OLLAMA_CHAT_SUFFIX
+            else:
+                spec.prefix = spec.first_prefix = GENERATE_PREFIX
+                spec.suffix = GENERATE_SUFFIX
+            closing.started_ns = monotonic_ns() - self.ttft_ms * 1000000LL
+        if api == MESSAGES:
+            spec.finish = "max_tokens" if p.length else "end_turn"
+        else:
+            spec.finish = "length" if p.length else "stop"
+        spec.closing = closing
+        if b.failed or _piece.failed:
+            buf_trim(b)
+            return False
+        buf_trim(b)
+        heads = self.ndjson_heads if spec.content_type is NDJSON else self.sse_heads
+        if http10:
+            keep_alive = False      # the body is delimited by closing the connection
+            head = heads[responses.RAW_CLOSE]
+        else:
+            head = heads[responses.CHUNKED_KEEP_ALIVE if keep_alive else responses.CHUNKED_CLOSE]
+        conn.start_stream(head, spec, self.route_index[<int>api], keep_alive, not http10,
+                          self.delay_ms, self.ttft_ms, -1)
+        return True
