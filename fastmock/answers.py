@@ -13,9 +13,9 @@ It also holds the rules every API applies the same way: what the content is
 (the corpus, or the prompt echoed back), how many tokens are sent and whether
 the body's own limit is what stopped them, unique ids, and prompt token counts.
 """
-import os
 import time
 
+from fastmock import _fastpath
 from fastmock.bodies import ApiError, escape
 from fastmock.frames import split_tokens
 
@@ -171,19 +171,9 @@ def joined(tokens: tuple, n: int) -> bytes:
 
 # -- per-response identity ----------------------------------------------------------------
 
-_ids = {"pid": -1, "prefix": b"", "count": 0}
-
-
-def new_id(kind: bytes) -> bytes:
-    """``kind`` + 24 hex digits, unique per response across the workers of a server."""
-    ids = _ids
-    pid = os.getpid()
-    if ids["pid"] != pid:         # a forked worker draws its own random prefix
-        ids["pid"] = pid
-        ids["prefix"] = os.urandom(4).hex().encode()
-        ids["count"] = 0
-    ids["count"] += 1
-    return b"%s%s%016x" % (kind, ids["prefix"], ids["count"])
+# ``new_id(kind)``: ``kind`` + 24 hex digits, unique per response across the workers of a
+# server; one counter for both request paths, so the compiled one owns it.
+new_id = _fastpath.new_id
 
 
 def now() -> int:
