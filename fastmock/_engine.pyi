@@ -60,6 +60,7 @@ class Shared:
     counters: Counters
     shutting_down: bool
     busy: bytes
+    fast_path: object          # None, or (connection, data) -> bool
     clock: object
     open_count: int
     max_url_bytes: int

@@ -12,6 +12,7 @@ cdef class Shared:
     cdef public Counters counters
     cdef public bint shutting_down
     cdef public object busy           # the 503 answer beyond max_connections
+    cdef public object fast_path      # None, or (connection, data) -> True when it answered data
     cdef public object clock          # None: monotonic time; else a callable (a test's loop.time)
     # limits, copied from the config once
     cdef readonly Py_ssize_t max_url_bytes, max_header_bytes, max_headers, max_body_bytes

@@ -17,7 +17,9 @@
 # - A read that is byte for byte a request answered before with a static
 #   document (wrk, health checkers, load generators) is answered from ``memo``
 #   without parsing; nothing about such an answer depends on anything but
-#   those bytes.
+#   those bytes. A read that holds one whole request the app can answer from its
+#   bytes alone goes to ``Shared.fast_path`` (the provider APIs' compiled path)
+#   before the parser too.
 #
 # A stream's frames are composed at send time from the spec's pre-encoded
 # pieces into one buffer (chunk size lines included) and sent with one call,
@@ -182,6 +184,7 @@ cdef class Shared:
         self.header_timeout = config.header_timeout
         self.shutdown_timeout = config.shutdown_timeout
         self.busy = responses.TOO_MANY_CONNECTIONS
+        self.fast_path = None
 
     @property
     def connections(self):
@@ -355,6 +358,12 @@ cdef class Connection(Paced):
             if memo is not None:
                 self._answer_memo(memo)
                 return
+            # A whole request in this read that the app answers without a parse (and then
+            # with respond(), start_stream() or answer_later(), as handle() would).
+            if app.fast_path is not None:
+                self._started = _clock(app)
+                if app.fast_path(self, data):
+                    return
             _memo_conn, _memo_answer, _memo_messages = self, None, 0
         parser = self.parser
         if parser is None:
