@@ -96,7 +96,13 @@ class HttpProtocol(Connection, asyncio.Protocol):
 
     def provider_api(self, route, request, path: bytes, query: bytes | None) -> None:
         """OpenAI, Anthropic and Ollama: a whole answer (maybe late or cut) or a StreamSpec."""
-        from fastmock import api  # the first provider request loads the API modules
+        fast = self.app.fast_path
+        if fast is None:  # the first provider request loads the compiled path
+            from fastmock._fastpath import FastPath
+            fast = self.app.fast_path = FastPath(self.app)
+        if fast.answer(self, request, path, query):
+            return        # a common request, answered in C (no control, nothing unusual)
+        from fastmock import api  # the rest loads the API modules
         keep_alive, http10 = request.keep_alive, request.http10
         head_only = request.method == HEAD
         answer = api.dispatch(request.method, path, query, request.headers, request.body,

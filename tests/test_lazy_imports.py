@@ -22,7 +22,7 @@ LAZY = ("fastmock.accesslog", "fastmock.metrics", "fastmock.workers", "fastmock.
         "__future__",
         # the provider APIs and what only they need
         "json", "fastmock.api", "fastmock.openai_api", "fastmock.anthropic_api",
-        "fastmock.ollama_api", "fastmock.embeddings", "hashlib", "random")
+        "fastmock.ollama_api", "fastmock.embeddings", "hashlib", "random", "fastmock._fastpath")
 idle = sorted(m for m in LAZY if m in sys.modules and m not in before)
 app = App(Config(access_log=True), loop, Frames())
 print(" ".join(idle) or "-", type(app.access_log).__name__)
@@ -32,6 +32,44 @@ print(" ".join(idle) or "-", type(app.access_log).__name__)
 def test_a_default_server_loads_no_access_log_metrics_workers_controls_or_provider_apis():
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["-", "AccessLog"]
+
+
+# A common provider request is answered by the compiled path alone: the Python API modules
+# and json (~0.8 MB resident) come with the first request it leaves to them.
+PROVIDER_PROBE = """
+import sys
+import uvloop
+from fastmock.config import Config
+from fastmock.frames import Frames
+from fastmock.protocol import HttpProtocol
+from fastmock.server import App
+
+class Transport:
+    def __init__(self): self.data = b""
+    def write(self, data): self.data += data
+    def get_write_buffer_size(self): return 0
+    def get_extra_info(self, name, default=None): return default
+    def is_closing(self): return False
+
+app = App(Config(delay_ms=0), uvloop.new_event_loop(), Frames())
+body = b'{"model":"m","messages":[{"role":"user","content":"hi"}]}'
+head = b"POST /v1/chat/completions HTTP/1.1\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body)
+for reads in ((head, body), (head + body,)):    # parsed first, then from its bytes
+    conn = HttpProtocol(app)
+    conn.connection_made(transport := Transport())
+    for data in reads:
+        conn.data_received(data)
+    assert transport.data.startswith(b"HTTP/1.1 200 OK"), transport.data
+loaded = [m for m in ("json", "fastmock.api", "fastmock.openai_api", "fastmock.bodies")
+          if m in sys.modules]
+print(" ".join(loaded) or "-", "fastmock._fastpath" in sys.modules)
+"""
+
+
+def test_a_common_provider_request_loads_no_python_api_module_nor_json():
+    out = subprocess.run([sys.executable, "-c", PROVIDER_PROBE], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["-", "True"]
 
 
 def test_the_connection_reaches_request_line_through_the_log():
