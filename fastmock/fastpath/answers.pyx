@@ -9,7 +9,6 @@ from libc.stdint cimport uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, strlen
 from posix.time cimport CLOCK_MONOTONIC, CLOCK_REALTIME, clock_gettime, timespec
-from posix.unistd cimport getpid
 
 cdef extern from "<time.h>" nogil:
     ctypedef long time_t
@@ -49,23 +48,31 @@ cdef inline int put_text(Buf *b, Text *t) noexcept nogil:
 
 # -- ids, shared with the Python path (answers.new_id is this) ---------------------------------
 
-cdef int _id_pid = -1
+cdef bint _id_drawn = False         # this process has its random prefix
 cdef char _id_prefix[8]
 cdef unsigned long long _id_count = 0
 
 
+def _forked():
+    """os.register_at_fork: a forked worker draws its own random prefix."""
+    global _id_drawn
+    _id_drawn = False
+
+
+import os
+os.register_at_fork(after_in_child=_forked)
+
+
 cdef int put_id(Buf *b, const char *kind) except -1:
     """``kind`` + 24 hex digits, unique per response across the workers of a server."""
-    global _id_pid, _id_count
-    cdef int pid = getpid()
+    global _id_drawn, _id_count
     cdef char digits[16]
     cdef unsigned long long v
     cdef int i
-    if pid != _id_pid:              # a forked worker draws its own random prefix
-        import os
+    if not _id_drawn:
         prefix = os.urandom(4).hex().encode()
         memcpy(_id_prefix, PyBytes_AS_STRING(prefix), 8)
-        _id_pid, _id_count = pid, 0
+        _id_drawn, _id_count = True, 0
     _id_count += 1
     v = _id_count
     for i in range(15, -1, -1):
