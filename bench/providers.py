@@ -6,8 +6,10 @@
 One fastmock process pinned to --server-cpu, wrk pinned to --load-cpu; each case is
 one wrk run (a Lua script POSTs a fresh body per request, or one repeated body);
 server CPU is utime+stime from /proc/PID/stat across the run, divided by the
-requests wrk completed. Rounds interleave every case, and the figure of a case is
-the median over rounds of its ratio to that round's /api/data. ``stream1_*`` cases
+requests wrk completed. Every case runs right after a run of its baseline (the
+machine is shared: its load moves within a round), rounds go through the cases in
+alternating order, and a case's figure is the median over rounds of its ratio to the
+baseline run before it. ``stream1_*`` cases
 are max_tokens=1 streams at full rate (the cost of starting a stream); ``frames_*``
 cases are 1,000-token streams, reported per frame against /stream-sse's.
 """
@@ -99,6 +101,14 @@ def lua(case: str) -> str:
                      '  return wrk.format(nil, nil, nil, head .. "word" .. n .. tail)\nend\n')
 
 
+BASELINES = ("api_data", "frames_sse")
+
+
+def baseline_of(case: str) -> str:
+    """What a case is measured against: /api/data, or /stream-sse's frames for frames_*."""
+    return "frames_sse" if case.startswith("frames_") else "api_data"
+
+
 def cpu_ticks(pid: int) -> int:
     with open(f"/proc/{pid}/stat", "rb") as f:
         rest = f.read().rsplit(b")", 1)[1].split()
@@ -162,10 +172,9 @@ def main() -> int:
     ap.add_argument("--load-cpu", default="1")
     args = ap.parse_args()
     cases = args.cases.split(",")
-    if "api_data" not in cases:
-        cases.insert(0, "api_data")
-    if any(c.startswith("frames_") for c in cases) and "frames_sse" not in cases:
-        cases.append("frames_sse")
+    for case in list(cases):
+        if baseline_of(case) not in cases:
+            cases.insert(0, baseline_of(case))
     tmp = tempfile.mkdtemp(prefix="fastmock-providers-")
     scripts = {}
     for case in cases:
@@ -177,27 +186,35 @@ def main() -> int:
     try:
         idle = rss_kb(proc.pid)
         results: dict = {c: [] for c in cases}
+        ratios: dict = {c: [] for c in cases}
         for r in range(args.rounds):
             order = cases if r % 2 == 0 else cases[::-1]
             for case in order:
-                results[case].append(run_case(args, proc, port, case, scripts))
-            base = results["api_data"][-1]["us"]
-            print(f"round {r + 1}: /api/data {base:.2f} us", file=sys.stderr)
+                if case in BASELINES:
+                    continue
+                # the baseline right before each case: the machine is shared, and its load
+                # moves faster than a whole round
+                base = baseline_of(case)
+                b = run_case(args, proc, port, base, scripts)
+                x = run_case(args, proc, port, case, scripts)
+                results[base].append(b)
+                results[case].append(x)
+                ratios[case].append(x["us"] / b["us"])
+            print(f"round {r + 1} done", file=sys.stderr)
         after = rss_kb(proc.pid)
     finally:
         proc.terminate()
         proc.wait(10)
     print(f"idle VmRSS {idle} KiB, after the load {after} KiB")
-    print(f"{'case':24} {'us/req':>8} {'ratio':>6}   (ratios per round)")
+    print(f"{'case':24} {'us/req':>8} {'ratio':>6}   (ratio to the {BASELINES[0]} run right "
+          "before it, per round)")
     for case in cases:
-        if case.startswith("frames_"):
-            base = [x["us"] for x in results["frames_sse"]]
-        else:
-            base = [x["us"] for x in results["api_data"]]
         us = [x["us"] for x in results[case]]
-        ratios = [u / b for u, b in zip(us, base)]
-        print(f"{case:24} {statistics.median(us):8.2f} {statistics.median(ratios):6.2f}   "
-              + " ".join(f"{x:.2f}" for x in ratios))
+        if case in BASELINES:
+            print(f"{case:24} {statistics.median(us):8.2f}      1   ({len(us)} runs)")
+            continue
+        print(f"{case:24} {statistics.median(us):8.2f} {statistics.median(ratios[case]):6.2f}   "
+              + " ".join(f"{x:.2f}" for x in ratios[case]))
     return 0
 
 
