@@ -130,19 +130,20 @@ def test_ttft_applies_to_an_unpaced_stream(client):
 def test_unpaced_stream_writes_batches_via_call_soon(client):
     loop = client.loop
     client.send(get("/stream-loop?delay_ms=0"), run=False)
-    assert len(client.transport.log) == 1 and client.data().count(b"data: {") == 0
+    # the first batch is due at once: it goes in the head's write
+    assert len(client.transport.log) == 1 and client.data().count(b"data: {") == MAX_BATCH
     assert [h.kind for h in loop.ready()] == ["call_soon"]
     assert loop.timers() == [] and len(client.app.pacer) == 0
     for n in range(1, 4):
         assert loop.run_once() == 1
-        assert client.data().count(b"data: {") == n * MAX_BATCH
+        assert client.data().count(b"data: {") == (n + 1) * MAX_BATCH
         assert len(client.transport.writes) == 1 + n, "one write per batch"
     client.transport.pause()
     loop.advance(10)                 # the burst already queued runs, and sends nothing
-    assert client.data().count(b"data: {") == 3 * MAX_BATCH and loop.ready() == []
+    assert client.data().count(b"data: {") == 4 * MAX_BATCH and loop.ready() == []
     client.transport.drain()
     loop.run_once()
-    assert client.data().count(b"data: {") == 4 * MAX_BATCH
+    assert client.data().count(b"data: {") == 5 * MAX_BATCH
 
 
 def test_unpaced_stream_runs_until_the_transport_pushes_back(loop):
@@ -158,7 +159,7 @@ def test_unpaced_stream_runs_until_the_transport_pushes_back(loop):
 def test_unpaced_stream_ends(client):
     client.send(get("/stream-sse?delay_ms=0"))
     assert contents(body_of(client)) == list(TOKENS)
-    assert len(client.transport.writes) == 1 + -(-COUNT // MAX_BATCH)
+    assert len(client.transport.writes) == -(-COUNT // MAX_BATCH)   # the head with the first
     assert stats(client.app).streams == 0 and client.loop.ready() == []
 
 

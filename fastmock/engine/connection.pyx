@@ -707,8 +707,9 @@ cdef class Connection(Paced):
             self._cut()
         elif self._total == 0:
             self._send_frames(0, head)
-        elif ttft_ms == 0 and delay_ms > 0 and not self._paused:
-            self._send_frames(1, head)
+        elif ttft_ms == 0 and not self._paused:
+            # what is due now goes with the head: the first frame, or an unpaced first batch
+            self._send_frames(1 if delay_ms > 0 else MAX_BATCH, head)
         else:
             self._send_bytes(head)
         self._continue()
