@@ -229,25 +229,25 @@ cdef int chat_document(Buf *b, Corpus corpus, Body *body, Plan *p, const char *k
     return 0
 
 
-cdef bytes chat_splice(bytes cid, long long created, Body *body):
-    """frames.chat_chunk_splice(cid, created, model)"""
-    cdef Buf *b = &_piece
-    buf_start(b)
-    put_b(b, b'data: {"id":"')
-    put_b(b, cid)
+cdef int chat_splice_tail(Buf *b, long long created, Body *body) except -1:
+    """frames.chat_chunk_splice(cid, created, model) after its id, up to its choices."""
     put_b(b, b'","object":"chat.completion.chunk","created":')
     put_int(b, created)
     put_b(b, b',"model":"')
     put_text(b, &body.model)
-    put_b(b, b'","choices":[{"index":0,"delta":{')
-    return PyBytes_FromStringAndSize(b.data, b.size)
+    put_b(b, b'","choices":')
+    return 0
 
 
 # -- OpenAI completions --------------------------------------------------------------------------
 
 cdef int completion_head(Buf *b, bytes cid, long long created, Body *body) except -1:
+    """The document's head up to its choices; ``cid`` None: a new id."""
     put_b(b, b'{"id":"')
-    put_b(b, cid)
+    if cid is None:
+        put_id(b, "cmpl-")
+    else:
+        put_b(b, cid)
     put_b(b, b'","object":"text_completion","created":')
     put_int(b, created)
     put_b(b, b',"model":"')
@@ -261,8 +261,7 @@ cdef bytes COMPLETION_TAIL = b'","index":0,"logprobs":null,"finish_reason":'
 
 cdef int completion_document(Buf *b, Corpus corpus, Body *body, Plan *p) except -1:
     """openai_api.completions(), not streamed."""
-    cdef bytes cid = take_id(b"cmpl-")
-    completion_head(b, cid, _now(), body)
+    completion_head(b, None, _now(), body)
     put_b(b, b'[{"text":"')
     corpus.put_text(b, p.total)
     put_b(b, COMPLETION_TAIL)
@@ -270,17 +269,6 @@ cdef int completion_document(Buf *b, Corpus corpus, Body *body, Plan *p) except 
     put_usage(b, body.tokens, p.total)
     put_b(b, b"}")
     return 0
-
-
-cdef bytes take_id(const char *kind):
-    """A new id as bytes (for what is spliced more than once)."""
-    cdef Buf b
-    b.data, b.size, b.capacity = NULL, 0, 0
-    try:
-        put_id(&b, kind)
-        return PyBytes_FromStringAndSize(b.data, b.size)
-    finally:
-        free(b.data)
 
 
 # -- OpenAI Responses ------------------------------------------------------------------------------
@@ -466,9 +454,10 @@ cdef int response_closing(Buf *b, ResponseIds *ids, Body *body, Corpus corpus, l
 
 # -- Anthropic messages ----------------------------------------------------------------------------
 
-cdef int message_head(Buf *b, const char *mid, Body *body) except -1:
+cdef int message_head(Buf *b, Body *body) except -1:
+    """A message's head, with a new id, up to its content."""
     put_b(b, b'{"id":"')
-    put(b, mid, 28)
+    put_id(b, "msg_")
     put_b(b, b'","type":"message","role":"assistant","model":"')
     put_text(b, &body.model)
     put_b(b, b'","content":')
@@ -477,8 +466,7 @@ cdef int message_head(Buf *b, const char *mid, Body *body) except -1:
 
 cdef int message_document(Buf *b, Corpus corpus, Body *body, Plan *p) except -1:
     """anthropic_api.messages(), not streamed."""
-    cdef bytes mid = take_id(b"msg_")
-    message_head(b, PyBytes_AS_STRING(mid), body)
+    message_head(b, body)
     put_b(b, b'[{"type":"text","text":"')
     corpus.put_text(b, p.total)
     put_b(b, b'"}],"stop_reason":"max_tokens' if p.length else b'"}],"stop_reason":"end_turn')
@@ -500,10 +488,10 @@ cdef int message_event(Buf *b, const char *kind) noexcept:
     return put_b(b, b'"')
 
 
-cdef int message_opening(Buf *b, const char *mid, Body *body) except -1:
+cdef int message_opening(Buf *b, Body *body) except -1:
     message_event(b, "message_start")
     put_b(b, b',"message":')
-    message_head(b, mid, body)
+    message_head(b, body)
     put_b(b, b'[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":')
     put_int(b, body.tokens + body.tokens2)
     put_b(b, b',"output_tokens":0}}}\n\n')
@@ -582,6 +570,9 @@ cdef bytes ollama_head(Body *body):
 
 # -- the closing of a stream ------------------------------------------------------------------------
 
+cdef dict _REASONS = {"stop": b"stop", "length": b"length", "end_turn": b"end_turn",
+                      "max_tokens": b"max_tokens"}
+
 cdef class Closing:
     """StreamSpec.closing of a provider stream: the terminal events, made when they are due."""
 
@@ -597,7 +588,7 @@ cdef class Closing:
 
     def __call__(self, long long sent, str finish):
         cdef Buf *b = &_out
-        cdef bytes reason = finish.encode()
+        cdef bytes reason = _REASONS.get(finish) or finish.encode()
         buf_start(b)
         if self.api == CHAT or self.api == COMPLETIONS:
             put_b(b, self.splice)

@@ -4,7 +4,7 @@
 
 from libc.string cimport memcmp
 
-from fastmock import responses, routes, streamspec
+from fastmock import responses, routes
 
 # The APIs by path (keep in step with fastmock.api.ENDPOINTS).
 cdef tuple PATHS = (b"/v1/chat/completions", b"/v1/completions", b"/v1/responses",
@@ -22,6 +22,7 @@ cdef bytes CHAT_FIRST_PREFIX = b'"role":"assistant","content":"'
 cdef bytes CHAT_PREFIX = b'"content":"'
 cdef bytes CHAT_SUFFIX = b'"},"logprobs":null,"finish_reason":null}]}\n\n'
 cdef bytes CHOICES_OPEN = b'[{"index":0,"delta":{'
+cdef bytes USAGE_OPEN = b'[],"usage":'
 cdef bytes RESPONSE_DELTA = (b'event: response.output_text.delta\ndata: {"type":'
                              b'"response.output_text.delta",')
 cdef bytes MESSAGE_PREFIX = (b'event: content_block_delta\ndata: {"type":"content_block_delta",'
@@ -146,7 +147,8 @@ cdef class FastPath:
     """The compiled answers of one server (its corpus, defaults and limits)."""
 
     cdef Corpus corpus
-    cdef object spec_class
+    cdef list templates             # Spec per API
+    cdef int raw_close, chunked_keep_alive, chunked_close
     cdef bytes whole_head           # a 200 application/json head up to its length digits
     cdef tuple whole_ends           # after the digits, per connection variant (frames.*)
     cdef tuple sse_heads, ndjson_heads
@@ -159,7 +161,7 @@ cdef class FastPath:
         config = app.config
         self.direct = app.access_log is None    # else each request needs its log line
         self.corpus = Corpus(app.frames.corpus.escaped)
-        self.spec_class = streamspec.StreamSpec
+        self.templates = [template(<Api>i, self.corpus.tokens) for i in range(7)]
         ends = []
         for keep_alive, http10 in ((True, False), (True, True), (False, False)):
             whole = responses.complete(200, b"application/json", b"", keep_alive=keep_alive,
@@ -170,6 +172,9 @@ cdef class FastPath:
         self.whole_ends = tuple(ends)
         self.sse_heads = responses.SSE_HEADS
         self.ndjson_heads = responses.NDJSON_HEADS
+        self.raw_close = responses.RAW_CLOSE
+        self.chunked_keep_alive = responses.CHUNKED_KEEP_ALIVE
+        self.chunked_close = responses.CHUNKED_CLOSE
         self.delay_ms = config.delay_ms
         self.ttft_ms = config.ttft_ms
         for i, path in enumerate(PATHS):
@@ -278,43 +283,35 @@ cdef class FastPath:
 
     cdef bint _stream(self, conn, Api api, Body *body, Plan *p, bint keep_alive,
                       bint http10) except -1:
-        """A StreamSpec for the engine (Call.streamed())."""
+        """A stream for the engine (Call.streamed()): its constant pieces from the API's
+        template, its splice, opening and closing made for this request."""
         cdef Closing closing = Closing.__new__(Closing)
+        cdef Spec spec = (<Spec>self.templates[<int>api]).copy()
         cdef Buf *b = &_out
-        cdef bytes cid, splice
-        cdef long long created
-        spec = self.spec_class.__new__(self.spec_class)
-        spec.content_type = SSE
-        spec.opening = b""
-        spec.splice = b""
-        spec.stamp = False
-        spec.first_prefix = spec.prefix = spec.suffix = b""
-        spec.last_suffix = None
-        spec.seq_base = -1
-        spec.seq_tail = b""
-        spec.tokens = self.corpus.tokens
+        cdef Py_ssize_t size
         spec.total = p.total
+        spec.closing = closing
         closing.api = api
         closing.prompt = body.tokens + body.tokens2
-        if api == CHAT or api == COMPLETIONS:
-            created = _now()
-            if api == CHAT:
-                cid = take_id(b"chatcmpl-")
-                splice = chat_splice(cid, created, body)
-                spec.first_prefix = CHAT_FIRST_PREFIX
-                spec.prefix = CHAT_PREFIX
-                spec.suffix = CHAT_SUFFIX
-                head = splice[:len(splice) - len(CHOICES_OPEN)]
-            else:
-                cid = take_id(b"cmpl-")
-                buf_start(&_piece)
-                put_b(&_piece, b"data: ")
-                completion_head(&_piece, cid, created, body)
-                head = PyBytes_FromStringAndSize(_piece.data, _piece.size)
-                splice = head + b'[{"text":"'
-                spec.suffix = COMPLETION_TAIL + b"null}]}\n\n"
-            spec.splice = closing.splice = splice
-            closing.usage_head = head + b'[],"usage":' if body.include_usage == 1 else b""
+        if api == CHAT:
+            buf_start(&_piece)
+            put_b(&_piece, b'data: {"id":"')
+            put_id(&_piece, "chatcmpl-")
+            chat_splice_tail(&_piece, _now(), body)
+            size = _piece.size                      # the usage chunk's head ends here
+            put_b(&_piece, CHOICES_OPEN)
+            spec.splice = closing.splice = PyBytes_FromStringAndSize(_piece.data, _piece.size)
+            if body.include_usage == 1:
+                closing.usage_head = PyBytes_FromStringAndSize(_piece.data, size) + USAGE_OPEN
+        elif api == COMPLETIONS:
+            buf_start(&_piece)
+            put_b(&_piece, b"data: ")
+            completion_head(&_piece, None, _now(), body)
+            size = _piece.size
+            put_b(&_piece, b'[{"text":"')
+            spec.splice = closing.splice = PyBytes_FromStringAndSize(_piece.data, _piece.size)
+            if body.include_usage == 1:
+                closing.usage_head = PyBytes_FromStringAndSize(_piece.data, size) + USAGE_OPEN
         elif api == RESPONSES:
             response_ids(&closing.ids)
             closing.corpus = self.corpus
@@ -330,42 +327,73 @@ cdef class FastPath:
             response_where(b, &closing.ids)
             put_b(b, b'"delta":"')
             spec.splice = PyBytes_FromStringAndSize(b.data, b.size)
-            spec.suffix = b'","logprobs":[],"sequence_number":'
-            spec.seq_base = 4
-            spec.seq_tail = b"}\n\n"
         elif api == MESSAGES:
-            cid = take_id(b"msg_")
             buf_start(b)
-            message_opening(b, PyBytes_AS_STRING(cid), body)
+            message_opening(b, body)
             spec.opening = PyBytes_FromStringAndSize(b.data, b.size)
-            spec.prefix = spec.first_prefix = MESSAGE_PREFIX
-            spec.suffix = b'"}}\n\n'
         else:
-            spec.content_type = NDJSON
             spec.splice = closing.splice = ollama_head(body)
-            spec.stamp = True
-            if api == OLLAMA_CHAT:
-                spec.prefix = spec.first_prefix = OLLAMA_CHAT_PREFIX
-                spec.suffix = OLLAMA_CHAT_SUFFIX
-            else:
-                spec.prefix = spec.first_prefix = GENERATE_PREFIX
-                spec.suffix = GENERATE_SUFFIX
             closing.started_ns = monotonic_ns() - self.ttft_ms * 1000000LL
-        if api == MESSAGES:
-            spec.finish = "max_tokens" if p.length else "end_turn"
-        else:
-            spec.finish = "length" if p.length else "stop"
-        spec.closing = closing
+        if p.length:
+            spec.finish = "max_tokens" if api == MESSAGES else "length"
         if b.failed or _piece.failed:
             buf_trim(b)
             return False
         buf_trim(b)
-        heads = self.ndjson_heads if spec.content_type is NDJSON else self.sse_heads
+        heads = self.ndjson_heads if spec.stamp else self.sse_heads
         if http10:
             keep_alive = False      # the body is delimited by closing the connection
-            head = heads[responses.RAW_CLOSE]
+            head = heads[self.raw_close]
         else:
-            head = heads[responses.CHUNKED_KEEP_ALIVE if keep_alive else responses.CHUNKED_CLOSE]
+            head = heads[self.chunked_keep_alive if keep_alive else self.chunked_close]
         conn.start_stream(head, spec, self.route_index[<int>api], keep_alive, not http10,
                           self.delay_ms, self.ttft_ms, -1)
         return True
+
+
+# -- what the engine streams -------------------------------------------------------------------
+
+cdef class Spec:
+    """A stream as the engine reads it: streamspec.StreamSpec's fields (see there), set in C
+    (a StreamSpec's fourteen attribute writes were a tenth of a stream's start)."""
+
+    cdef readonly bytes content_type, opening, first_prefix, prefix, suffix, seq_tail
+    cdef readonly object splice, last_suffix, closing
+    cdef readonly str finish
+    cdef readonly bint stamp
+    cdef readonly long long seq_base, total
+    cdef readonly tuple tokens
+
+    cdef Spec copy(self):
+        cdef Spec spec = Spec.__new__(Spec)
+        spec.content_type, spec.opening, spec.splice = self.content_type, self.opening, self.splice
+        spec.first_prefix, spec.prefix, spec.suffix = self.first_prefix, self.prefix, self.suffix
+        spec.last_suffix, spec.seq_base, spec.seq_tail = None, self.seq_base, self.seq_tail
+        spec.stamp, spec.tokens, spec.total = self.stamp, self.tokens, self.total
+        spec.finish, spec.closing = self.finish, None
+        return spec
+
+
+cdef Spec template(Api api, tuple tokens):
+    """The constant pieces of ``api``'s streams (what Call.streamed() specs always hold)."""
+    cdef Spec spec = Spec.__new__(Spec)
+    spec.content_type, spec.opening, spec.splice = SSE, b"", b""
+    spec.first_prefix = spec.prefix = spec.suffix = spec.seq_tail = b""
+    spec.seq_base, spec.stamp, spec.tokens, spec.total = -1, False, tokens, 0
+    spec.finish = "end_turn" if api == MESSAGES else "stop"
+    if api == CHAT:
+        spec.first_prefix, spec.prefix, spec.suffix = CHAT_FIRST_PREFIX, CHAT_PREFIX, CHAT_SUFFIX
+    elif api == COMPLETIONS:
+        spec.suffix = COMPLETION_TAIL + b"null}]}\n\n"
+    elif api == RESPONSES:
+        spec.suffix, spec.seq_base = b'","logprobs":[],"sequence_number":', 4
+        spec.seq_tail = b"}\n\n"
+    elif api == MESSAGES:
+        spec.first_prefix = spec.prefix = MESSAGE_PREFIX
+        spec.suffix = b'"}}\n\n'
+    elif api == OLLAMA_CHAT or api == OLLAMA_GENERATE:
+        spec.content_type, spec.stamp = NDJSON, True
+        chat = api == OLLAMA_CHAT
+        spec.first_prefix = spec.prefix = OLLAMA_CHAT_PREFIX if chat else GENERATE_PREFIX
+        spec.suffix = OLLAMA_CHAT_SUFFIX if chat else GENERATE_SUFFIX
+    return spec
