@@ -99,7 +99,6 @@ cdef class Connection(Paced):
     cdef void _on_parse_error(self, exc)
     cdef void _answer_error(self, int status, bytes response)
     cdef void _check_head_budget(self, bint inside, Py_ssize_t body_before, Py_ssize_t size)
-    cdef bytes _chunk(self, bytes data)
     cdef bytes _closing_bytes(self)
     cdef bytes _frame_bytes(self, long long n, bytes stamp)
     cdef int _cut(self) except -1

@@ -137,6 +137,27 @@ cdef inline Py_ssize_t _put_decimal(char *out, Py_ssize_t pos, long long value, 
     return pos + width
 
 
+cdef bytes _chunked_after(bytes before, bytes data, bint last):
+    """``before``, then ``data`` as one chunk (and the terminator when ``last``), in one
+    allocation: a stream's opening and closing, without bytes formatting and joins."""
+    cdef Py_ssize_t size = PyBytes_GET_SIZE(data), digits = 1, pos
+    cdef bytes out
+    cdef char *p
+    while size >> (4 * digits):
+        digits += 1
+    out = PyBytes_FromStringAndSize(NULL, PyBytes_GET_SIZE(before) + digits + size + 4
+                                    + (5 if last else 0))
+    p = PyBytes_AS_STRING(out)
+    pos = _put(p, 0, before)
+    pos = _put_hex(p, pos, size)
+    pos = _put(p, pos, data)
+    p[pos] = 13
+    p[pos + 1] = 10
+    if last:
+        _put(p, pos + 2, _END_CHUNKED)
+    return out
+
+
 class Reject(Exception):
     """Raised in a parser callback: answer with ``response`` and close.
 
@@ -701,7 +722,7 @@ cdef class Connection(Paced):
         if app.access_log is not None:
             self._log(200, len(head), _log_line)
         if spec.opening:
-            head = head + (self._chunk(spec.opening) if chunked else spec.opening)
+            head = _chunked_after(head, spec.opening, False) if chunked else head + spec.opening
         if fail_after == 0:
             self._send_bytes(head)
             self._cut()
@@ -750,9 +771,6 @@ cdef class Connection(Paced):
             self._send_bytes(data)
             self._end_stream()
         return 0
-
-    cdef bytes _chunk(self, bytes data):
-        return b"%x\r\n%s\r\n" % (len(data), data)
 
     cdef int _due(self, long long now_ms) except -1:
         """Pacer: frames are due; send every one whose time has come."""
@@ -881,7 +899,7 @@ cdef class Connection(Paced):
         if not self._chunked:
             return closing
         if closing:
-            return self._chunk(closing) + _END_CHUNKED
+            return _chunked_after(b"", closing, True)
         return _END_CHUNKED
 
     cdef Py_ssize_t _put_frame(self, char *out, Py_ssize_t pos, Py_ssize_t cap, long long n,
