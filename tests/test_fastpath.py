@@ -404,3 +404,26 @@ def test_ids_of_both_paths_come_from_one_counter(loop):
     c = new_id(b"chatcmpl-")
     assert a[:17] == b[:17] == c[:17]
     assert int(a[17:], 16) + 1 == int(b[17:], 16) == int(c[17:], 16) - 1
+
+
+# -- embeddings: a repeated body is answered again without computing it ------------------------------
+
+def test_a_repeated_embeddings_body_gets_the_same_answer(loop):
+    bodies = [dumps({"model": "m", "input": f"text {i}", "dimensions": 64}) for i in range(6)]
+    bodies.append(dumps({"model": "m", "input": "large", "dimensions": 3072}))  # not kept: > 32 KB
+    app = make_app(loop, delay_ms=0)
+    spy = app.fast_path = Spy(FastPath(app))
+    first = {}
+    for rounds in range(3):
+        for body in bodies + bodies[:2]:
+            client = Client(loop, app)
+            closing = rounds == 2
+            client.send(head_of("/v1/embeddings", body, *(["Connection: close"] if closing else []))
+                        + body)
+            [response] = parse_responses(client.data())
+            assert response.header("connection") == ("close" if closing else None)
+            assert first.setdefault(body, response.body) == response.body
+    assert spy.direct == 3 * 9
+    for body in bodies:
+        python, _ = exchange(loop, "/v1/embeddings", body, "python")
+        assert masked(first[body]) == python[python.index(b"\r\n\r\n") + 4:]

@@ -29,6 +29,13 @@ cdef bytes MESSAGE_PREFIX = (b'event: content_block_delta\ndata: {"type":"conten
                              b'"index":0,"delta":{"type":"text_delta","text":"')
 
 
+# The last embeddings answers kept, and the largest (1,536 floats are ~20 KB): at most
+# 128 KB, to answer a load test that repeats its input without computing it again.
+cdef enum:
+    EMBEDDINGS_KEPT = 4
+    EMBEDDINGS_KEPT_SIZE = 32768
+
+
 # -- the request, from the bytes of one read ---------------------------------------------------
 
 cdef struct Head:
@@ -156,10 +163,12 @@ cdef class FastPath:
     cdef int route_index[7]
     cdef Py_ssize_t max_header_bytes, max_headers, max_body_bytes
     cdef bint direct                # requests may be answered from their bytes (no access log)
+    cdef dict embeddings            # request body -> answer body, the last few (see _answer)
 
     def __init__(self, app):
         config = app.config
         self.direct = app.access_log is None    # else each request needs its log line
+        self.embeddings = {}
         self.corpus = Corpus(app.frames.corpus.escaped)
         self.templates = [template(<Api>i, self.corpus.tokens) for i in range(7)]
         ends = []
@@ -209,6 +218,14 @@ cdef class FastPath:
                       bint keep_alive, bint http10) except -1:
         cdef Body body
         cdef Plan p
+        cdef bytes key = None, known
+        if api == EMBEDDINGS:
+            # its answer depends on nothing but the body: a repeated one is answered again
+            key = PyBytes_FromStringAndSize(<const char *>data, size)
+            known = self.embeddings.get(key)
+            if known is not None:
+                return self._send(conn, api, PyBytes_AS_STRING(known), PyBytes_GET_SIZE(known),
+                                  keep_alive, http10)
         if read_body(data, size, api, &body) < 0:
             return False
         if api != EMBEDDINGS:
@@ -218,14 +235,13 @@ cdef class FastPath:
             if body.stream == 1 or (body.stream == ABSENT
                                     and (api == OLLAMA_GENERATE or api == OLLAMA_CHAT)):
                 return self._stream(conn, api, &body, &p, keep_alive, http10)
-        return self._whole(conn, api, &body, &p, keep_alive, http10)
+        return self._whole(conn, api, &body, &p, keep_alive, http10, key)
 
     cdef bint _whole(self, conn, Api api, Body *body, Plan *p, bint keep_alive,
-                     bint http10) except -1:
+                     bint http10, bytes key) except -1:
         """A whole document, sent now or after the TTFT (Call.whole())."""
         cdef Buf *b = &_out
         cdef long long started
-        cdef int variant = (1 if http10 else 0) if keep_alive else 2
         buf_start(b)
         if api == CHAT:
             chat_document(b, self.corpus, body, p, "chatcmpl-")
@@ -248,22 +264,24 @@ cdef class FastPath:
         if b.failed or _piece.failed:
             buf_trim(b)
             return False
-        data = self._response(b, <bytes>self.whole_ends[variant])
+        if key is not None and b.size <= EMBEDDINGS_KEPT_SIZE:
+            if len(self.embeddings) >= EMBEDDINGS_KEPT:
+                del self.embeddings[next(iter(self.embeddings))]    # the oldest
+            self.embeddings[key] = PyBytes_FromStringAndSize(b.data, b.size)
+        self._send(conn, api, b.data, b.size, keep_alive, http10)
         buf_trim(b)
-        if self.ttft_ms > 0:
-            conn.answer_later(data, self.route_index[<int>api], 200, keep_alive, self.ttft_ms, -1)
-        else:
-            conn.respond(data, self.route_index[<int>api], 200, keep_alive)
         return True
 
-    cdef bytes _response(self, Buf *b, bytes end):
-        """The whole HTTP response: head, Content-Length, connection line, ``b``'s body."""
+    cdef bint _send(self, conn, Api api, const char *body, Py_ssize_t size, bint keep_alive,
+                    bint http10) except -1:
+        """The whole HTTP response (head, Content-Length, connection line, ``body``), now
+        or after the TTFT."""
         cdef char digits[24]
-        cdef Buf d
+        cdef bytes end = <bytes>self.whole_ends[(1 if http10 else 0) if keep_alive else 2]
         cdef Py_ssize_t head_size = PyBytes_GET_SIZE(self.whole_head)
         cdef Py_ssize_t end_size = PyBytes_GET_SIZE(end)
         cdef int n = 24
-        cdef Py_ssize_t v = b.size
+        cdef Py_ssize_t v = size
         cdef char *out
         while True:
             n -= 1
@@ -271,15 +289,19 @@ cdef class FastPath:
             v //= 10
             if v == 0:
                 break
-        data = PyBytes_FromStringAndSize(NULL, head_size + 24 - n + end_size + b.size)
+        data = PyBytes_FromStringAndSize(NULL, head_size + 24 - n + end_size + size)
         out = PyBytes_AS_STRING(data)
         memcpy(out, PyBytes_AS_STRING(self.whole_head), head_size)
         out += head_size
         memcpy(out, digits + n, 24 - n)
         out += 24 - n
         memcpy(out, PyBytes_AS_STRING(end), end_size)
-        memcpy(out + end_size, b.data, b.size)
-        return data
+        memcpy(out + end_size, body, size)
+        if self.ttft_ms > 0:
+            conn.answer_later(data, self.route_index[<int>api], 200, keep_alive, self.ttft_ms, -1)
+        else:
+            conn.respond(data, self.route_index[<int>api], 200, keep_alive)
+        return True
 
     cdef bint _stream(self, conn, Api api, Body *body, Plan *p, bint keep_alive,
                       bint http10) except -1:
