@@ -34,6 +34,7 @@ cdef bytes MESSAGE_PREFIX = (b'event: content_block_delta\ndata: {"type":"conten
 cdef enum:
     EMBEDDINGS_KEPT = 4
     EMBEDDINGS_KEPT_SIZE = 32768
+    HEAD_ROOM = 256                 # in front of a document in _out: for its HTTP head
 
 
 # -- the request, from the bytes of one read ---------------------------------------------------
@@ -179,6 +180,8 @@ cdef class FastPath:
             ends.append(b"\r\n" + end)
         self.whole_head = head + b"Content-Length: "
         self.whole_ends = tuple(ends)
+        if len(self.whole_head) + 24 + max(len(end) for end in ends) > HEAD_ROOM:
+            raise ValueError("the 200 head does not fit in front of a document")
         self.sse_heads = responses.SSE_HEADS
         self.ndjson_heads = responses.NDJSON_HEADS
         self.raw_close = responses.RAW_CLOSE
@@ -243,6 +246,7 @@ cdef class FastPath:
         cdef Buf *b = &_out
         cdef long long started
         buf_start(b)
+        b.size = HEAD_ROOM          # the head is written in front of the document, after it
         if api == CHAT:
             chat_document(b, self.corpus, body, p, "chatcmpl-")
         elif api == COMPLETIONS:
@@ -264,18 +268,20 @@ cdef class FastPath:
         if b.failed or _piece.failed:
             buf_trim(b)
             return False
-        if key is not None and b.size <= EMBEDDINGS_KEPT_SIZE:
+        if key is not None and b.size - HEAD_ROOM <= EMBEDDINGS_KEPT_SIZE:
             if len(self.embeddings) >= EMBEDDINGS_KEPT:
                 del self.embeddings[next(iter(self.embeddings))]    # the oldest
-            self.embeddings[key] = PyBytes_FromStringAndSize(b.data, b.size)
-        self._send(conn, api, b.data, b.size, keep_alive, http10)
+            self.embeddings[key] = PyBytes_FromStringAndSize(b.data + HEAD_ROOM,
+                                                             b.size - HEAD_ROOM)
+        self._send(conn, api, b.data + HEAD_ROOM, b.size - HEAD_ROOM, keep_alive, http10)
         buf_trim(b)
         return True
 
-    cdef bint _send(self, conn, Api api, const char *body, Py_ssize_t size, bint keep_alive,
+    cdef bint _send(self, conn, Api api, char *body, Py_ssize_t size, bint keep_alive,
                     bint http10) except -1:
         """The whole HTTP response (head, Content-Length, connection line, ``body``), now
-        or after the TTFT."""
+        or after the TTFT. A body in _out has HEAD_ROOM bytes in front of it for the head:
+        the response is then copied once, into its bytes object."""
         cdef char digits[24]
         cdef bytes end = <bytes>self.whole_ends[(1 if http10 else 0) if keep_alive else 2]
         cdef Py_ssize_t head_size = PyBytes_GET_SIZE(self.whole_head)
@@ -283,20 +289,25 @@ cdef class FastPath:
         cdef int n = 24
         cdef Py_ssize_t v = size
         cdef char *out
+        cdef bint in_place = body == _out.data + HEAD_ROOM
         while True:
             n -= 1
             digits[n] = 48 + v % 10
             v //= 10
             if v == 0:
                 break
-        data = PyBytes_FromStringAndSize(NULL, head_size + 24 - n + end_size + size)
-        out = PyBytes_AS_STRING(data)
+        if in_place:
+            out = body - (head_size + 24 - n + end_size)
+        else:
+            data = PyBytes_FromStringAndSize(NULL, head_size + 24 - n + end_size + size)
+            out = PyBytes_AS_STRING(data)
         memcpy(out, PyBytes_AS_STRING(self.whole_head), head_size)
-        out += head_size
-        memcpy(out, digits + n, 24 - n)
-        out += 24 - n
-        memcpy(out, PyBytes_AS_STRING(end), end_size)
-        memcpy(out + end_size, body, size)
+        memcpy(out + head_size, digits + n, 24 - n)
+        memcpy(out + head_size + 24 - n, PyBytes_AS_STRING(end), end_size)
+        if in_place:
+            data = PyBytes_FromStringAndSize(out, body + size - out)
+        else:
+            memcpy(out + head_size + 24 - n + end_size, body, size)
         if self.ttft_ms > 0:
             conn.answer_later(data, self.route_index[<int>api], 200, keep_alive, self.ttft_ms, -1)
         else:

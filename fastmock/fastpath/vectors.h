@@ -370,32 +370,34 @@ static unsigned char fm_triple_zeros[1000]; /* the trailing zeros of each */
 /* "[x0,x1,...]" with each number as b"%.9g"; out has room for 25 * n + 16 bytes; q and k are
  * scratch for n numbers. In two passes: the nine digits and the exponent of every number
  * (independent of each other, so the processor overlaps them), then the text. */
-static Py_ssize_t fm_float_array(const float *values, Py_ssize_t n, char *out, uint32_t *q,
-                                 signed char *k) {
+static Py_ssize_t fm_float_array(const float *restrict values, Py_ssize_t n,
+                                 char *restrict out, uint32_t *restrict q,
+                                 signed char *restrict k) {
     char *o = out;
     for (Py_ssize_t i = 0; i < n; i++) {
-        uint32_t bits, exponent, m;
+        uint32_t bits, exponent, m, digits;
         uint64_t scaled;
-        int more, p, shift;
+        int e10, p, shift;
         memcpy(&bits, values + i, 4);
         exponent = (bits >> 23) & 0xFF;
         m = (bits & 0x7fffffU) | 0x800000U;
-        more = m >= fm_k_threshold[exponent];
-        k[i] = (signed char)(fm_log10_pow2[exponent] + more);
-        p = 8 - k[i];
-        shift = 150 - (int)exponent - p;
+        e10 = fm_log10_pow2[exponent] + (m >= fm_k_threshold[exponent]);
         if (!fm_exact_binade[exponent]) {
             k[i] = 127;                                     /* fm_g9 below */
             continue;
         }
         /* |x| * 10**p = m * 5**p / 2**shift, rounded half to even */
+        p = 8 - e10;
+        shift = 150 - (int)exponent - p;
         scaled = (uint64_t)m * fm_pow5[p];
         scaled += (1ULL << (shift - 1)) - 1 + ((scaled >> shift) & 1);
-        q[i] = (uint32_t)(scaled >> shift);
-        if (q[i] == 1000000000U) {                          /* 999999999.5 and up */
-            q[i] = 100000000U;
-            k[i]++;
+        digits = (uint32_t)(scaled >> shift);
+        if (digits == 1000000000U) {                        /* 999999999.5 and up */
+            digits = 100000000U;
+            e10++;
         }
+        q[i] = digits;
+        k[i] = (signed char)e10;
     }
     *o++ = '[';
     for (Py_ssize_t i = 0; i < n; i++) {
