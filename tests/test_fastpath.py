@@ -61,24 +61,25 @@ def masked(data: bytes) -> bytes:
     return data
 
 
-def head_of(path: str, body: bytes, *headers: str) -> bytes:
-    lines = [f"POST {path} HTTP/1.1", "Host: t", "Content-Type: application/json",
+def head_of(path: str, body: bytes, *headers: str, version: str = "1.1") -> bytes:
+    lines = [f"POST {path} HTTP/{version}", "Host: t", "Content-Type: application/json",
              f"Content-Length: {len(body)}", *headers, "", ""]
     return "\r\n".join(lines).encode()
 
 
-def exchange(loop, path: str, body: bytes, how: str, **settings) -> tuple[bytes, int]:
+def exchange(loop, path: str, body: bytes, how: str, version: str = "1.1",
+             **settings) -> tuple[bytes, int]:
     """The masked response (head and de-chunked body) and how many the fast path answered."""
     app = make_app(loop, delay_ms=0, **settings)
     spy = app.fast_path = Spy(FastPath(app))
     client = Client(loop, app)
     if how == "one read":
-        client.send(head_of(path, body) + body)
+        client.send(head_of(path, body, version=version) + body)
     elif how == "two reads":
-        client.send(head_of(path, body))
+        client.send(head_of(path, body, version=version))
         client.send(body)
     else:
-        client.send(head_of(path, body, NEUTRAL) + body)
+        client.send(head_of(path, body, NEUTRAL, version=version) + body)
     loop.advance(1)             # a TTFT, an unpaced stream's bursts
     [response] = parse_responses(client.data())
     return masked(response.raw_head) + masked(response.body), spy.answered
@@ -202,6 +203,25 @@ def test_the_same_bytes_after_a_ttft_and_in_other_layouts(loop, path, body):
     for data in (compact, b" \r\n\t" + spaced + b"\n"):
         assert same_three_ways(loop, path, data) == 1
     assert same_three_ways(loop, path, dumps(body), ttft_ms=20) == 1
+
+
+@pytest.mark.parametrize("path,body", ORDINARY_CASES[::4])
+@pytest.mark.parametrize("extra", [(), ("Connection: keep-alive",)])
+def test_http10_gets_the_python_paths_bytes(loop, path, body, extra):
+    """HTTP/1.0 is left to httptools, then answered by FastPath.answer: close-delimited
+    streams, keep-alive whole answers when asked."""
+    raw = dumps(body)
+    answers = []
+    for how, headers in (("python", (NEUTRAL, *extra)), ("parsed", extra)):
+        app = make_app(loop, delay_ms=0)
+        spy = app.fast_path = Spy(FastPath(app))
+        client = Client(loop, app)
+        client.send(head_of(path, raw, *headers, version="1.0") + raw)
+        loop.advance(1)
+        answers.append((masked(client.data()), spy.answered, client.transport.closed))
+    (python, none, closed), (parsed, answered, closed_too) = answers
+    assert parsed == python and closed == closed_too
+    assert (none, answered) == (0, 1)
 
 
 def test_escapes_are_decoded_as_json_decodes_them(loop):
@@ -427,3 +447,35 @@ def test_a_repeated_embeddings_body_gets_the_same_answer(loop):
     for body in bodies:
         python, _ = exchange(loop, "/v1/embeddings", body, "python")
         assert masked(first[body]) == python[python.index(b"\r\n\r\n") + 4:]
+
+
+# -- any head: read from its bytes exactly as httptools reads it ------------------------------------
+
+NAMES = ["Host", "Content-Type", "content-length", "Content-Length", "Connection", "X-Mock-Echo",
+         "Expect", "Upgrade", "Transfer-Encoding", "Accept", "X-A", "X A", "X:A", "", "Ä"]
+VALUES = ["t", "", " ", "\t", "close", "keep-alive", "Keep-Alive, x", "0", "5", "100-continue",
+          "chunked", "a\tb", "é", "\x7f", "a\rb", "x\n"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_head_is_read_as_httptools_reads_it(loop, data):
+    body = dumps({"model": "m", "messages": USER})
+    lines = data.draw(st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(VALUES),
+                                         st.sampled_from([":", ": ", ":\t", " :"])), max_size=5))
+    head = [f"POST {data.draw(st.sampled_from(['/v1/chat/completions', '/v1/chat/completions/']))} "
+            f"HTTP/{data.draw(st.sampled_from(['1.1', '1.0']))}"]
+    head += [name + colon + value for name, value, colon in lines]
+    if data.draw(st.booleans()):
+        head.append(f"Content-Length: {len(body)}")
+    raw = ("\r\n".join(head) + "\r\n\r\n").encode("utf-8") + body
+    answers = []
+    for reads in ((raw,), (raw[:-len(body)], raw[-len(body):])):
+        app = make_app(loop, delay_ms=0)
+        app.fast_path = FastPath(app)
+        client = Client(loop, app)
+        for chunk in reads:
+            client.send(chunk)
+        loop.advance(1)
+        answers.append(masked(client.data()))
+    assert answers[0] == answers[1]
