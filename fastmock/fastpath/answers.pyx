@@ -63,10 +63,9 @@ import os
 os.register_at_fork(after_in_child=_forked)
 
 
-cdef int put_id(Buf *b, const char *kind) except -1:
-    """``kind`` + 24 hex digits, unique per response across the workers of a server."""
+cdef int _id_digits(char *out) except -1:
+    """The 24 hex digits of a new id: this process' random prefix, then its count."""
     global _id_drawn, _id_count
-    cdef char digits[16]
     cdef unsigned long long v
     cdef int i
     if not _id_drawn:
@@ -74,25 +73,28 @@ cdef int put_id(Buf *b, const char *kind) except -1:
         memcpy(_id_prefix, PyBytes_AS_STRING(prefix), 8)
         _id_drawn, _id_count = True, 0
     _id_count += 1
+    memcpy(out, _id_prefix, 8)
     v = _id_count
-    for i in range(15, -1, -1):
-        digits[i] = b"0123456789abcdef"[v & 15]
+    for i in range(23, 7, -1):
+        out[i] = b"0123456789abcdef"[v & 15]
         v >>= 4
+    return 0
+
+
+cdef int put_id(Buf *b, const char *kind) except -1:
+    """``kind`` + 24 hex digits, unique per response across the workers of a server."""
+    cdef char digits[24]
+    _id_digits(digits)
     put(b, kind, strlen(kind))
-    put(b, _id_prefix, 8)
-    put(b, digits, 16)
+    put(b, digits, 24)
     return 0
 
 
 def new_id(bytes kind):
     """``kind`` + 24 hex digits, unique per response across the workers of a server."""
-    cdef Buf b
-    b.data, b.size, b.capacity = NULL, 0, 0
-    put_id(&b, kind)
-    try:
-        return PyBytes_FromStringAndSize(b.data, b.size)
-    finally:
-        free(b.data)
+    cdef char digits[24]
+    _id_digits(digits)
+    return kind + PyBytes_FromStringAndSize(digits, 24)
 
 
 # -- time -------------------------------------------------------------------------------------
@@ -353,15 +355,10 @@ cdef int response_item(Buf *b, ResponseIds *ids, const char *status, Corpus corp
 
 
 cdef int response_ids(ResponseIds *ids) except -1:
-    cdef Buf b
-    b.data, b.size, b.capacity = NULL, 0, 0
-    try:
-        put_id(&b, "resp_")
-        put_id(&b, "msg_")
-        memcpy(ids.rid, b.data, 29)
-        memcpy(ids.mid, b.data + 29, 28)
-    finally:
-        free(b.data)
+    memcpy(ids.rid, b"resp_", 5)
+    _id_digits(ids.rid + 5)
+    memcpy(ids.mid, b"msg_", 4)
+    _id_digits(ids.mid + 4)
     ids.created = _now()
     return 0
 
@@ -702,7 +699,7 @@ def embedding_text(bytes key, Py_ssize_t dims, bint base64=False):
     cdef Buf b
     if not 1 <= dims <= MAX_DIMENSIONS:
         raise ValueError("dims")
-    b.data, b.size, b.capacity = NULL, 0, 0
+    b.data, b.size, b.capacity, b.failed = NULL, 0, 0, False
     try:
         if put_vector(&b, <const unsigned char *>PyBytes_AS_STRING(key), len(key), dims,
                       base64) < 0:

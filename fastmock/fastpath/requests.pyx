@@ -158,7 +158,7 @@ cdef class FastPath:
     cdef list templates             # Spec per API
     cdef int raw_close, chunked_keep_alive, chunked_close
     cdef bytes whole_head           # a 200 application/json head up to its length digits
-    cdef tuple whole_ends           # after the digits, per connection variant (frames.*)
+    cdef tuple whole_ends           # after the digits: keep-alive, 1.0 keep-alive, close
     cdef tuple sse_heads, ndjson_heads
     cdef int delay_ms, ttft_ms
     cdef int route_index[7]
@@ -198,7 +198,9 @@ cdef class FastPath:
     def __call__(self, conn, bytes data):
         """Connection.data_received: answer the one request ``data`` holds, if it can."""
         cdef Head h
-        if not self.direct or read_head(<const unsigned char *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), &h,
+        if not self.direct:
+            return False
+        if read_head(<const unsigned char *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), &h,
                      self.max_header_bytes, self.max_headers, self.max_body_bytes) < 0:
             return False
         return self._answer(conn, <Api>h.api, h.body, h.body_size, h.keep_alive, False)
