@@ -2,6 +2,7 @@
 """Server CPU per provider request, as a ratio to GET /api/data on the same server.
 
     python3 bench/providers.py [--rounds 3] [--seconds 3] [--cases chat,chat_fixed,...]
+                               [--tree /path/to/a/baseline/checkout]
 
 One fastmock process pinned to --server-cpu, wrk pinned to --load-cpu; each case is
 one wrk run (a Lua script POSTs a fresh body per request, or one repeated body);
@@ -130,10 +131,13 @@ def free_port() -> int:
 
 
 def start_server(args, port: int) -> subprocess.Popen:
-    exe = os.path.join(ROOT, ".venv", "bin", "fastmock")
-    argv = ["taskset", "-c", args.server_cpu, exe, "--host", "127.0.0.1", "--port", str(port),
-            "--delay-ms", "0", "--log-level", "warning"]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # python -m fastmock from --tree (another checkout, built in place: a baseline), or
+    # this checkout's venv
+    python = args.python or os.path.join(ROOT, ".venv", "bin", "python")
+    argv = ["taskset", "-c", args.server_cpu, python, "-m", "fastmock", "--host", "127.0.0.1",
+            "--port", str(port), "--delay-ms", "0", "--log-level", "warning"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            cwd=args.tree or ROOT)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -170,6 +174,8 @@ def main() -> int:
     ap.add_argument("--cases", default=",".join(DEFAULT_CASES))
     ap.add_argument("--server-cpu", default="0")
     ap.add_argument("--load-cpu", default="1")
+    ap.add_argument("--tree", help="run the fastmock of this source tree (built in place)")
+    ap.add_argument("--python", help="the Python that runs it (default: this checkout's venv)")
     args = ap.parse_args()
     cases = args.cases.split(",")
     for case in list(cases):
@@ -206,8 +212,8 @@ def main() -> int:
         proc.terminate()
         proc.wait(10)
     print(f"idle VmRSS {idle} KiB, after the load {after} KiB")
-    print(f"{'case':24} {'us/req':>8} {'ratio':>6}   (ratio to the {BASELINES[0]} run right "
-          "before it, per round)")
+    print(f"{'case':24} {'us/req':>8} {'ratio':>6}   (ratio to its baseline's run right before "
+          "it, per round)")
     for case in cases:
         us = [x["us"] for x in results[case]]
         if case in BASELINES:
