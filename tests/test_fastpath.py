@@ -479,3 +479,14 @@ def test_any_head_is_read_as_httptools_reads_it(loop, data):
         loop.advance(1)
         answers.append(masked(client.data()))
     assert answers[0] == answers[1]
+
+
+def test_large_bodies_get_the_same_answers_and_leave_no_large_buffer_behind(loop):
+    big = "x" * 200_000
+    cases = [("/v1/chat/completions", dumps({"model": big, "messages": USER, "stream": True})),
+             ("/api/chat", dumps({"model": big, "messages": USER, "stream": False})),
+             ("/v1/embeddings", dumps({"model": "m", "input": "\n\t" * 150_000, "dimensions": 4})),
+             ("/v1/chat/completions", dumps({"model": "m", "messages": [
+                 {"role": "user", "content": "a \\n " * 50_000}]}))]
+    for path, body in cases:
+        assert same_three_ways(loop, path, body) == 1

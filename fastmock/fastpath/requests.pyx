@@ -221,9 +221,18 @@ cdef class FastPath:
 
     cdef bint _answer(self, conn, Api api, const unsigned char *data, Py_ssize_t size,
                       bint keep_alive, bint http10) except -1:
+        try:
+            return self._answer_body(conn, api, data, size, keep_alive, http10)
+        finally:
+            # a large body's pieces (a long model name, decoded inputs) are not kept
+            buf_trim(&_piece)
+            buf_trim(&_key_bytes)
+
+    cdef bint _answer_body(self, conn, Api api, const unsigned char *data, Py_ssize_t size,
+                           bint keep_alive, bint http10) except -1:
         cdef Body body
         cdef Plan p
-        cdef bytes key = None, known
+        cdef bytes key, known
         if api == EMBEDDINGS:
             # its answer depends on nothing but the body: a repeated one is answered again
             key = PyBytes_FromStringAndSize(<const char *>data, size)
@@ -231,16 +240,18 @@ cdef class FastPath:
             if known is not None:
                 return self._send(conn, api, PyBytes_AS_STRING(known), PyBytes_GET_SIZE(known),
                                   keep_alive, http10)
+            if read_body(data, size, api, &body) < 0:
+                return False
+            return self._whole(conn, api, &body, NULL, keep_alive, http10, key)
         if read_body(data, size, api, &body) < 0:
             return False
-        if api != EMBEDDINGS:
-            plan(&p, self.corpus.count, body.limit)
-            if body.echo or p.total == 0:
-                return False        # the prompt echoed back: left to Python
-            if body.stream == 1 or (body.stream == ABSENT
-                                    and (api == OLLAMA_GENERATE or api == OLLAMA_CHAT)):
-                return self._stream(conn, api, &body, &p, keep_alive, http10)
-        return self._whole(conn, api, &body, &p, keep_alive, http10, key)
+        plan(&p, self.corpus.count, body.limit)
+        if body.echo or p.total == 0:
+            return False                # the prompt echoed back: left to Python
+        if body.stream == 1 or (body.stream == ABSENT
+                                and (api == OLLAMA_GENERATE or api == OLLAMA_CHAT)):
+            return self._stream(conn, api, &body, &p, keep_alive, http10)
+        return self._whole(conn, api, &body, &p, keep_alive, http10, None)
 
     cdef bint _whole(self, conn, Api api, Body *body, Plan *p, bint keep_alive,
                      bint http10, bytes key) except -1:
