@@ -18,6 +18,10 @@ log = logging.getLogger("fastmock")
 
 # How long a connection over --max-connections has to read its 503.
 REJECT_LINGER_SECONDS = 1.0
+# The transport's high-water mark: a connection pauses (its stream stops composing, its
+# reading stops) as soon as the transport holds a byte, so the kernel's send buffer is the
+# only buffer, and a client that stops reading holds at most the frame the kernel cut.
+WRITE_HIGH_WATER = 0
 # What a request's head may span beyond the URL and header budgets (request line, framing).
 HEAD_SLACK = 1024
 _HAS_LENIENCY = hasattr(HttpRequestParser, "set_dangerous_leniencies")
@@ -42,6 +46,7 @@ cdef class Connection(Streamer):
         """Loop: a client connected."""
         cdef Shared app = self.app
         self.transport = transport         # and in the open-connections gauge until lost
+        transport.set_write_buffer_limits(WRITE_HIGH_WATER)
         app.counters.add(OPEN_CONNECTIONS, 1)
         app.counters.add(CONNECTIONS_TOTAL, 1)
         if app.max_connections and app.open_count >= app.max_connections:

@@ -13,6 +13,8 @@ cdef class Streamer(Composer):
     cdef int _continue(self) except -1
     cdef void _stop_timers(self)
     cdef int _send_frames(self, long long k, bytes head) except -1
+    cdef long long _send_composed(self, Py_ssize_t start, Py_ssize_t pos, Py_ssize_t *ends,
+                                  long long count) except -1
     cdef int _cut(self) except -1
     cdef int _end_stream(self) except -1
     # a hook for Connection
