@@ -64,7 +64,6 @@ class Shared:
     config: object
     access_log: object
     answers: object   # fastmock.canned.CannedAnswers
-    busy: bytes
     memo: RequestMemo
     pacer: Pacer
     counters: Counters
@@ -76,7 +75,6 @@ class Shared:
     max_headers: int
     max_body_bytes: int
     max_pipelined: int
-    max_connections: int
     keepalive_timeout: float
     header_timeout: float
     shutdown_timeout: float
@@ -151,8 +149,8 @@ class Streamer(Composer):
 
 
 # engine/connection.pyx
-REJECT_LINGER_SECONDS: float
 HEAD_SLACK: int
+WRITE_HIGH_WATER: int
 
 class Connection(Streamer):
     parser: object

@@ -57,6 +57,16 @@ def _text_file(path: str) -> str:
     return path
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise UsageError(f"{value} is out of range (must be from 0 to 1)")
+    return value
+
+
 def _log_level(text: str) -> str:
     if text.lower() not in LOG_LEVELS:
         raise UsageError(f"{text!r} is not one of {', '.join(LOG_LEVELS)}")
@@ -127,7 +137,10 @@ OPTIONS = (
      "requests read ahead behind a running stream before reading pauses (default 16)"),
     ("--max-connections", "max_connections", _whole(0, LARGEST),
      "open connections per process; beyond it a new connection gets 503 and is closed "
-     "(default 0 = no limit)"),
+     "(0 = no limit; default: what fits under the memory limit, or no limit)"),
+    ("--memory-high", "memory_high", _fraction,
+     "fraction of the container's memory limit above which new connections get 503 "
+     "(default 0.9; 0 = never)"),
     ("--backlog", "backlog", _whole(1, 65535),
      "connections the kernel queues until they are accepted (default 4096; "
      "the kernel caps it at net.core.somaxconn)"),

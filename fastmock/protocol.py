@@ -52,7 +52,8 @@ class HttpProtocol(Connection, asyncio.Protocol):
             self.provider_api(route, request, path, None if q < 0 else url[q + 1:])
         elif route.kind == METRICS:
             render = route.handler()  # loaded by the first scrape, not at start
-            self.respond(wire.complete(200, wire.PROMETHEUS_TEXT, render(self.app.counters, LABELS),
+            text = render(self.app.counters, LABELS, self.app.admission)
+            self.respond(wire.complete(200, wire.PROMETHEUS_TEXT, text,
                                        keep_alive=keep_alive, http10=http10,
                                        head_only=method == HEAD),
                          route.index, 200, keep_alive)

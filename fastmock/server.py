@@ -13,6 +13,7 @@ import uvloop
 
 from fastmock._engine import Counters, Pacer, Shared
 from fastmock.acceptor import Acceptor
+from fastmock.admission import admission_for
 from fastmock.canned import CannedAnswers
 from fastmock.frames import Frames
 from fastmock.protocol import HttpProtocol, static_answers
@@ -27,7 +28,7 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class App(Shared):
     """What every connection of one process shares."""
 
-    __slots__ = ("frames", "static", "scripts")
+    __slots__ = ("frames", "static", "scripts", "admission")
 
     def __init__(self, config, loop, frames: Frames, counters: Counters | None = None,
                  scripts=None) -> None:
@@ -43,6 +44,7 @@ class App(Shared):
         # Scripted answers (providers.scripted.Scripts), None without fixtures: the provider
         # APIs ask it first, and a fast path for plain requests must not run while it is set.
         self.scripts = scripts
+        self.admission = admission_for(self)   # None: every connection is served
 
 
 def load_frames(config) -> Frames:
@@ -116,7 +118,7 @@ async def _serve(app: App, sock, on_ready) -> None:
     # One run of the loop from the signal handlers to the end: uvloop reads signals only
     # while it runs, so a SIGTERM that came between two run_until_complete() calls was lost.
     loop = app.loop
-    acceptor = Acceptor(loop, sock, lambda fd: HttpProtocol(app, fd))
+    acceptor = Acceptor(loop, sock, lambda fd: HttpProtocol(app, fd), app.admission)
     stop = loop.create_future()
     for sig in HANDLED_SIGNALS:
         loop.add_signal_handler(sig, _request_stop, stop, sig)
@@ -147,6 +149,8 @@ async def shutdown(app: App, acceptor: Acceptor) -> None:
     loop = app.loop
     app.shutting_down = True
     acceptor.close()
+    if app.admission is not None:
+        app.admission.close()
     for conn in app.connections:   # a snapshot: closing one does not change it
         conn.shutdown()
     await _wait_closed(app, loop.time() + app.config.shutdown_timeout)

@@ -145,5 +145,7 @@ def preflight(allow: bytes, *, keep_alive: bool, http10: bool) -> bytes:
 # Answers to requests that could not be parsed: always followed by a close.
 BAD_REQUEST = openai_error(400, "malformed HTTP request", keep_alive=False)
 INTERNAL_ERROR = openai_error(500, "internal server error", keep_alive=False)
-# --max-connections: sent to a connection over the limit before any request is read.
+# Sent to a connection refused before any request is read (fastmock.admission): over
+# --max-connections, or while memory is above --memory-high.
 TOO_MANY_CONNECTIONS = openai_error(503, "too many connections; try again later", keep_alive=False)
+SHORT_OF_MEMORY = openai_error(503, "server is short of memory; try again later", keep_alive=False)

@@ -16,8 +16,6 @@ from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 
 log = logging.getLogger("fastmock")
 
-# How long a connection over --max-connections has to read its 503.
-REJECT_LINGER_SECONDS = 1.0
 # The transport's high-water mark: a connection pauses (its stream stops composing, its
 # reading stops) as soon as the transport holds a byte, so the kernel's send buffer is the
 # only buffer, and a client that stops reading holds at most the frame the kernel cut.
@@ -49,21 +47,6 @@ cdef class Connection(Streamer):
         transport.set_write_buffer_limits(WRITE_HIGH_WATER)
         app.counters.add(OPEN_CONNECTIONS, 1)
         app.counters.add(CONNECTIONS_TOTAL, 1)
-        if app.max_connections and app.open_count >= app.max_connections:
-            # Over the limit: a ready-made 503, and the connection never joins the list,
-            # so it takes no slot. Half-close rather than close: closing with the client's
-            # request unread would send RST, and the client would lose the 503.
-            app.counters.add(CONNECTIONS_REJECTED, 1)
-            app.counters.add(BYTES_SENT, len(app.busy))
-            self._closing = True            # data_received ignores what the client sends
-            self._fd = -1                   # nothing is sent to it but the 503
-            transport.write(app.busy)
-            if transport.can_write_eof():
-                transport.write_eof()
-                app.loop.call_later(REJECT_LINGER_SECONDS, transport.close)
-            else:
-                transport.close()
-            return
         app._attach(self)
         self._since = _clock(self.app)
         if app.access_log is not None:
