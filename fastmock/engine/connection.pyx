@@ -20,6 +20,10 @@ log = logging.getLogger("fastmock")
 # reading stops) as soon as the transport holds a byte, so the kernel's send buffer is the
 # only buffer, and a client that stops reading holds at most the frame the kernel cut.
 WRITE_HIGH_WATER = 0
+# After a FIN during an answer, when to look for the reset of a client that has closed
+# (seconds after the probe, then after each look): within 100 ms of the FIN for any
+# client less than ~50 ms away; a client still there after that only half-closed.
+PROBE_WAITS = (0.01, 0.03, 0.05)
 # What a request's head may span beyond the URL and header budgets (request line, framing).
 HEAD_SLACK = 1024
 _HAS_LENIENCY = hasattr(HttpRequestParser, "set_dangerous_leniencies")
@@ -114,8 +118,46 @@ cdef class Connection(Streamer):
         if self._streaming or self._pending is not None:
             if self._pending is None:   # else the last pending answer closes (see _dispatch)
                 self._keep_alive = False
+            if self._streaming and not self._probed:
+                self._probe()
             return True
         return None
+
+    cdef void _probe(self):
+        """FIN while an answer is due: has the client closed, or only half-closed (it still
+        reads)? TCP cannot tell until we send; a stream may not send for seconds. So send
+        one byte that changes nothing for a reader, and a closed client's kernel answers it
+        with RST, which _check_peer looks for: a leading zero of the next chunk size line
+        (chunked), or the first byte of the whole answer due (sent early, skipped later).
+        A close-delimited (HTTP/1.0) stream has no such byte: it learns at its next write."""
+        if self._fd < 0 or self._closing:   # no socket to look at (tests' fake transports)
+            return
+        if self._whole:
+            self._probed = PROBED_AHEAD
+            self._send(PyBytes_AS_STRING(<bytes>self._closing_spec), 1)
+        elif self._chunked:
+            self._probed = PROBED
+            self._send("0", 1)
+        else:
+            return
+        self.app.loop.call_later(PROBE_WAITS[0], self._check_peer, 0)
+
+    def _check_peer(self, int attempt):
+        """Loop, after a probe: a reset means the client has gone; free the connection now."""
+        cdef int error = 0
+        cdef unsigned int size = sizeof(int)
+        if self.transport is None or self._closing:
+            return
+        if c_getsockopt(self._fd, SOL_SOCKET, SO_ERROR, &error, &size) == 0 and error == 0:
+            if attempt + 1 < len(PROBE_WAITS):    # no reset yet: the client may be far away
+                self.app.loop.call_later(PROBE_WAITS[attempt + 1], self._check_peer, attempt + 1)
+            return
+        transport = self.transport
+        if self._streaming:
+            self._stop_stream()
+        self._closing = True
+        self._pending = None
+        transport.abort()
 
     cdef void _check_head_budget(self, bint inside, Py_ssize_t body_before, Py_ssize_t size):
         """Bound what httptools buffers: it joins a header line across reads before

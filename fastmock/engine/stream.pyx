@@ -20,6 +20,9 @@ MAX_BATCH = BATCH_FRAMES
 # that stops reading pins up to 4 MB in the kernel (charged to the container on cgroup v2);
 # capped, ~45 KB, and one stream still moves ~50 MiB/s to a client that keeps up.
 cdef int STREAM_SNDBUF = 16384
+cdef enum:
+    PROBED = 1                      # a FIN came and a probe was sent (once a connection)
+    PROBED_AHEAD = 2                # ... and it was the first byte of the whole answer due
 
 
 cdef class Streamer(Composer):
@@ -89,11 +92,15 @@ cdef class Streamer(Composer):
 
     cdef int _send_whole(self) except -1:
         cdef bytes data = self._closing_spec
+        cdef Py_ssize_t skip = 0
+        if self._probed == PROBED_AHEAD:    # its first byte went out as a probe
+            self._probed = PROBED
+            skip = 1
         if self._fail_after >= 0:
-            self._send_bytes(data[:self._fail_after])
+            self._send_bytes(data[skip:self._fail_after])
             self._cut()
         else:
-            self._send_bytes(data)
+            self._send_bytes(data[skip:] if skip else data)
             self._end_stream()
         return 0
 
@@ -328,7 +335,13 @@ cdef class Streamer(Composer):
         """Server, when the shutdown grace is over: end the stream cleanly and close."""
         if self._streaming and self.transport is not None:
             if self._whole:                 # what is still owed of a whole answer, if not cut
-                self._send_bytes(self._closing_spec if self._fail_after < 0 else b"")
+                if self._fail_after >= 0:
+                    pass
+                elif self._probed == PROBED_AHEAD:  # its first byte went out as a probe
+                    self._probed = PROBED
+                    self._send_bytes(self._closing_spec[1:])
+                else:
+                    self._send_bytes(self._closing_spec)
             else:
                 self._send_bytes(self._closing_bytes())
             self._stop_stream()
