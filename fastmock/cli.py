@@ -47,14 +47,12 @@ def _seconds(text: str) -> float:
 
 
 def _text_file(path: str) -> str:
+    """The path, carrying the text read from it (fastmock.textfile: read once, bounded)."""
+    from fastmock.textfile import read_text_file
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
-    if not text.strip():
-        raise UsageError(f"{path} has no text to stream")
-    return path
+        return read_text_file(path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _fraction(text: str) -> float:
@@ -238,7 +236,22 @@ def parse_config(argv: list[str] | None = None, environ=os.environ) -> Config:
             settings[dest] = convert(raw)
         except UsageError as exc:
             _fail(f"{name}: {exc}")
-    return Config(**settings)
+    config = Config(**settings)
+    if config.text_file is not None:
+        _check_text_fits(config)
+    return config
+
+
+def _check_text_fits(config: Config) -> None:
+    """A corpus that would leave no room under the container's memory limit: exit 2."""
+    from fastmock import cgroup
+    from fastmock.textfile import too_big_for
+    limit = cgroup.memory_limit()
+    if limit is None:
+        return
+    why = too_big_for(config.text_file.text, limit, config.memory_high)
+    if why:
+        _fail(f"argument --text-file: {config.text_file} does not fit: {why}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,8 +51,11 @@ def load_frames(config) -> Frames:
     """The frame tables for the configured corpus (built once, before any fork)."""
     if config.text_file is None:
         return Frames(model=config.model)
-    with open(config.text_file, encoding="utf-8") as f:
-        return Frames(f.read(), config.model)
+    text = getattr(config.text_file, "text", None)   # read by the command line, once
+    if text is None:
+        from fastmock.textfile import read_text_file
+        text = read_text_file(config.text_file).text
+    return Frames(text, config.model)
 
 
 def bind_socket(host: str, port: int, backlog: int, reuse_port: bool, listen: bool = True):

@@ -1,5 +1,6 @@
 """fastmock.admission (who is served, who gets a 503) on real sockets and the fake loop,
-and the write-buffer limit every transport gets.
+the write-buffer limit every transport gets, and fastmock.textfile (--text-file read
+once, within its bounds).
 
 The charge itself (fastmock.cgroup.MemoryCharge) is tested on fake cgroup trees in
 test_cgroup.py; the live versions, under real cgroup limits, are in tests/e2e.
@@ -12,10 +13,12 @@ import socket
 import pytest
 
 from fastmock import admission as admission_module
-from fastmock import seed, wire
+from fastmock import seed, textfile, wire
 from fastmock._engine import SLOTS, WRITE_HIGH_WATER
 from fastmock.admission import PER_CONNECTION_CHARGE, Admission, default_max_connections
+from fastmock.cli import parse_config
 from fastmock.protocol import HttpProtocol
+from fastmock.server import load_frames
 from fastmock.wire import CLOSE
 from support.fakes import FRAMES, Client, ManualClockLoop, MockTransport, make_app, stats
 
@@ -247,3 +250,55 @@ def test_many_closed_connections_trim_the_heap_before_deciding(monkeypatch):
     admission.refresh()
     assert trims == [0] and admission.shedding                    # nothing closed since
     assert app.open_count == 0
+
+
+# -- --text-file: read once, bounded ----------------------------------------------------------
+
+def test_a_text_file_is_read_once_and_carried_with_its_path(tmp_path, monkeypatch):
+    path = tmp_path / "corpus.txt"
+    path.write_text("one two three")
+    opened = []
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k))
+    config = parse_config(["--text-file", str(path)], environ={})
+    assert config.text_file == str(path) and config.text_file.text == "one two three"
+    frames = load_frames(config)
+    assert [t for t in frames.corpus.tokens] == ["one ", "two ", "three"]
+    assert opened.count(str(path)) == 1
+
+
+@pytest.mark.parametrize("content, why", [
+    (None, "is larger than 4 MiB"),                 # /dev/zero: never read to its end
+    (b"\xff\xfe", "is not UTF-8 text"),
+    (b" \n\t ", "has no text to stream"),
+])
+def test_text_files_that_cannot_be_a_corpus_exit_2_with_one_line(tmp_path, capsys, content, why):
+    path = "/dev/zero" if content is None else str(tmp_path / "bad.txt")
+    if content is not None:
+        with open(path, "wb") as f:
+            f.write(content)
+    with pytest.raises(SystemExit) as exit_:
+        parse_config(["--text-file", path], environ={})
+    assert exit_.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("fastmock: error: argument --text-file: ") and why in line, line
+
+
+def test_a_file_over_the_bound_is_refused_by_its_size(tmp_path):
+    path = tmp_path / "big.txt"
+    path.write_bytes(b"word " * (textfile.MAX_TEXT_BYTES // 5 + 1))
+    with pytest.raises(ValueError, match="larger than 4 MiB"):
+        textfile.read_text_file(str(path))
+    assert textfile.read_text_file(str(path), limit=8 << 20).text.startswith("word word")
+
+
+def test_what_a_corpus_costs_and_when_it_does_not_fit():
+    text = "word " * 1000                     # 1,001 tokens (the last one empty), 5,000 bytes
+    assert textfile.corpus_cost(text) == 1001 * textfile.COST_PER_TOKEN + 5000 * textfile.COST_PER_BYTE
+    assert textfile.too_big_for(text, None, 0.9) is None                 # no limit
+    assert textfile.too_big_for(text, 20 * MIB, 0.9) is None
+    big = "w " * (200 * 1024)                 # 409,601 tokens: ~50 MiB of tables
+    why = textfile.too_big_for(big, 20 * MIB, 0.9)
+    assert why and "90% of the 20 MiB memory limit" in why
+    assert "100% of the 20 MiB" in textfile.too_big_for(big, 20 * MIB, 0)   # shedding off
+    assert textfile.too_big_for(big, 1 << 40, 0.9) is None
