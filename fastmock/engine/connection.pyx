@@ -89,6 +89,14 @@ cdef class Connection(Streamer):
             memo.begin_read(self)
         else:
             memo.begin_read(None)
+        if not self._in_message:            # a request line starts this read
+            line_error = _request_line_error(data)
+            if line_error:
+                memo.forget(self)
+                self._answer_error(line_error, app.answers.bad_request if line_error == 400 else
+                                   app.answers.error(505, "this HTTP version is not supported; "
+                                                          "use HTTP/1.1"))
+                return
         parser = self.parser
         if parser is None:
             parser = self.parser = HttpRequestParser(self)
@@ -218,6 +226,9 @@ cdef class Connection(Streamer):
         if req._header_bytes > app.max_header_bytes or req._header_count > app.max_headers:
             raise Reject(431, f"request headers exceed {app.max_header_bytes} bytes "
                               f"or {app.max_headers} lines")
+        if len(name) == 4 and name.lower() == b"host":
+            req._hosts += 1
+            return
         if len(name) < 6 or name[0] not in b"xXeEcCtT":  # only a few headers matter; skip lower()
             return
         name = name.lower()
@@ -230,13 +241,24 @@ cdef class Connection(Streamer):
         elif name == b"content-length":
             if value.isdigit() and int(value) > app.max_body_bytes:
                 raise Reject(413, f"request body larger than {app.max_body_bytes} bytes", req.url)
-        elif name == b"transfer-encoding" and self.parser.get_http_version() == "1.0":
-            # RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing
-            # (a 1.0 hop may not have decoded it): 400 and close, never a guess.
-            raise Reject(400, "Transfer-Encoding is not allowed in an HTTP/1.0 request")
+        elif name == b"transfer-encoding":
+            if self.parser.get_http_version() == "1.0":
+                # RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing
+                # (a 1.0 hop may not have decoded it): 400 and close, never a guess.
+                raise Reject(400, "Transfer-Encoding is not allowed in an HTTP/1.0 request")
+            if value.strip().lower() != b"chunked":
+                # llhttp decodes "gzip, chunked" as plain chunked, when the body is gzip;
+                # 400 and close like every framing it rejects itself ("gzip", "xchunked").
+                raise Reject(400, "a Transfer-Encoding other than chunked is not supported")
 
     def on_headers_complete(self):
         """Parser: the head is complete; a client waiting on 100-continue may send its body."""
+        cdef Request req = self._req
+        version = self.parser.get_http_version()
+        if version != "1.1" and version != "1.0":     # llhttp also takes 0.9 and 2.0
+            raise Reject(505, f"HTTP/{version} is not supported; use HTTP/1.1")
+        if req._hosts != 1 and (req._hosts or version == "1.1"):   # RFC 9112 3.2
+            raise Reject(400, "an HTTP/1.1 request needs exactly one Host header")
         # HTTP/1.0 has no interim responses; behind a running stream a 100 would corrupt it.
         if (self._req._expect_continue and not self._streaming and self._pending is None
                 and self.parser.get_http_version() != "1.0"):
