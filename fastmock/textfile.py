@@ -11,7 +11,7 @@ Under a memory limit, a corpus whose cost on top of an idle server (SERVER_FLOOR
 would pass --memory-high is refused: the server would refuse every connection from
 the start.
 """
-MAX_TEXT_BYTES = 4 << 20
+MAX_TEXT_BYTES = 8 << 20
 COST_PER_TOKEN = 120         # bytes of memory per token (split at spaces) ...
 COST_PER_BYTE = 8            # ... plus per byte of UTF-8 text
 # An idle server's charge under the compose limits, built-in corpus: 12.1-12.9 MiB.

@@ -268,7 +268,7 @@ def test_a_text_file_is_read_once_and_carried_with_its_path(tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize("content, why", [
-    (None, "is larger than 4 MiB"),                 # /dev/zero: never read to its end
+    (None, "is larger than 8 MiB"),                 # /dev/zero: never read to its end
     (b"\xff\xfe", "is not UTF-8 text"),
     (b" \n\t ", "has no text to stream"),
 ])
@@ -287,9 +287,9 @@ def test_text_files_that_cannot_be_a_corpus_exit_2_with_one_line(tmp_path, capsy
 def test_a_file_over_the_bound_is_refused_by_its_size(tmp_path):
     path = tmp_path / "big.txt"
     path.write_bytes(b"word " * (textfile.MAX_TEXT_BYTES // 5 + 1))
-    with pytest.raises(ValueError, match="larger than 4 MiB"):
+    with pytest.raises(ValueError, match="larger than 8 MiB"):
         textfile.read_text_file(str(path))
-    assert textfile.read_text_file(str(path), limit=8 << 20).text.startswith("word word")
+    assert textfile.read_text_file(str(path), limit=16 << 20).text.startswith("word word")
 
 
 def test_what_a_corpus_costs_and_when_it_does_not_fit():
