@@ -15,9 +15,10 @@ dropped (so the close is a FIN, not a RST that could destroy the answer on its w
 the fd gets the 503 (``Retry-After``, ``Connection: close``) and is closed. Nothing of
 it stays behind. A health probe (``GET`` or ``HEAD /health``) is answered the same way
 but with /health's 200, whose body says ``"shedding":true`` while memory is short: a
-liveness probe must not restart a server that is only full. A connection whose
-request has not arrived yet waits, without a transport, for its first bytes (up to
-HOLD_SECONDS) so that it too is answered for what it asked.
+liveness probe must not restart a server that is only full. A scrape of ``/metrics``
+is served: the shedding is what it is there to show. A connection whose request has
+not arrived yet waits, without a transport, for its first bytes (up to HOLD_SECONDS)
+so that it too is answered for what it asked.
 
 Shedding stops by itself once the charge is back below RESUME of the high-water mark.
 Closed connections free their kernel memory at once, but their process memory stays
@@ -27,7 +28,7 @@ since the last look, the heap's free pages are handed back (malloc_trim, 0.1 ms)
 the charge is read (after 1,466 of 1,766 closed, 1,456 new ones fitted).
 """
 import logging
-from _socket import AF_INET, MSG_DONTWAIT, SOCK_STREAM
+from _socket import AF_INET, MSG_DONTWAIT, MSG_PEEK, SOCK_STREAM
 from _socket import socket as _socket  # a bare socket object: ~1 us less per refusal
 
 from fastmock import seed
@@ -50,7 +51,9 @@ MAX_HELD = 64                # connections waiting for their first bytes; beyond
 DRAIN_READS = 4              # reads of 64 KiB dropped before the close
 _HEALTH = (b"GET /health ", b"GET /health?", b"HEAD /health ", b"HEAD /health?")
 _HEALTH_ROUTE = find(b"/health").index
+_METRICS = (b"GET /metrics ", b"GET /metrics?")
 _NO_WAIT = MSG_DONTWAIT
+_PEEK = MSG_PEEK | MSG_DONTWAIT
 _CONNECTIONS, _REJECTED, _SHED, _BYTES_SENT = (
     SLOTS[name] for name in ("connections", "rejected_connections", "shed_connections", "bytes_sent"))
 
@@ -118,9 +121,14 @@ class Admission:
 
     def _judge(self, fd: int, hold: bool) -> bool:
         """Over a limit: answer ``fd`` on the spot (a health probe's 200, else the 503) and
-        close it, or, when its request has not come yet, wait for it. Returns False."""
+        close it, or wait for its request when it has not come yet; True: a scrape of
+        /metrics, to be served (its request unread)."""
         sock = _socket(AF_INET, SOCK_STREAM, 0, fd)   # the family is never looked at
         try:
+            data = sock.recv(len(_METRICS[1]), _PEEK)
+            if data.startswith(_METRICS):
+                sock.detach()
+                return True
             data = sock.recv(65536, _NO_WAIT)
         except BlockingIOError:
             if hold and len(self._held) < MAX_HELD:
@@ -165,11 +173,11 @@ class Admission:
     def _on_first_bytes(self, fd: int) -> None:
         self.app.loop.remove_reader(fd)
         del self._held[fd]
-        if self.shedding or (self.max_connections
-                             and self.app.open_count >= self.max_connections):
-            self._judge(fd, hold=False)
-        else:
+        if not (self.shedding or (self.max_connections
+                                  and self.app.open_count >= self.max_connections)):
             self.serve(fd)                     # room again by now: its request is still unread
+        elif self._judge(fd, hold=False):
+            self.serve(fd)
 
     def _expire(self) -> None:
         loop = self.app.loop

@@ -148,6 +148,18 @@ def test_a_health_probe_is_answered_past_the_limits(listener):
     client.close()
 
 
+def test_a_metrics_scrape_is_served_past_the_limits(listener):
+    loop = ReaderLoop()
+    app, admission, _ = make_admission(loop, max_connections=1)
+    Client(loop, app)
+    client, fd = connect(listener)
+    client.sendall(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert admission.admit(fd) is True                       # to the loop, its request unread
+    assert os.read(fd, 100).startswith(b"GET /metrics HTTP/1.1\r\n")
+    os.close(fd)
+    client.close()
+
+
 def test_a_connection_whose_request_has_not_come_waits_for_it(listener):
     loop = ReaderLoop()
     app, admission, served = make_admission(loop, max_connections=1)
