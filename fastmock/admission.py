@@ -46,7 +46,7 @@ READ_SECONDS = 0.1           # at most this old, the charge behind a decision
 READ_EVERY = 64              # ... or this many connections accepted since it was read
 RESUME = 0.97                # shedding ends below this fraction of the high-water mark
 TRIM_AFTER = 256             # connections closed since the peak before the heap is trimmed
-HOLD_SECONDS = 1.0           # how long a refused-to-be connection may take to send its request
+HOLD_SECONDS = 1.0           # how long a connection over a limit may take to send its request
 MAX_HELD = 64                # connections waiting for their first bytes; beyond, refused at once
 DRAIN_READS = 4              # reads of 64 KiB dropped before the close
 _HEALTH = (b"GET /health ", b"GET /health?", b"HEAD /health ", b"HEAD /health?")
@@ -239,8 +239,8 @@ def admission_for(app) -> Admission | None:
     """The admission of ``app``'s process, or None when nothing limits it."""
     config = app.config
     memory = None
-    if config.memory_high or config.max_connections is None:
-        from fastmock import cgroup  # read only when a limit may follow from it
+    if config.memory_high:              # the charge is watched only when shedding is on
+        from fastmock import cgroup
         memory = cgroup.memory_charge()
     max_connections = config.max_connections
     if max_connections is None:
@@ -248,8 +248,6 @@ def admission_for(app) -> Admission | None:
         # (--workers 0 counted by the CPU quota)
         workers = app.counters.rows
         max_connections = default_max_connections(memory, config.memory_high, workers)
-    if not config.memory_high:
-        memory = None
     if memory is None and not max_connections:
         return None
     return Admission(app, memory, config.memory_high, max_connections)
