@@ -291,7 +291,10 @@ cdef class Connection(Streamer):
         parts = req._body_parts
         req.body = b"" if parts is None else parts[0] if len(parts) == 1 else b"".join(parts)
         req._body_parts = None
-        if self._streaming or self._pending is not None:
+        # While the client does not read (the transport holds bytes), its next answers
+        # wait as requests, not as bytes: a read of pipelined requests from a client that
+        # never reads would otherwise become megabytes of answers in the transport.
+        if self._streaming or self._pending is not None or self._write_paused:
             self._queue(req)
         else:
             self._dispatch(req)
@@ -400,9 +403,11 @@ cdef class Connection(Streamer):
             self._since = now
 
     cdef int _answer_pending(self) except -1:
-        """Streamer._end_stream: answer the requests that queued behind the stream."""
+        """Streamer._end_stream and resume_writing: answer the requests that waited, until
+        one streams or the client stops reading."""
         cdef Request request
-        while self._pending is not None and not self._streaming and not self._closing:
+        while (self._pending is not None and not self._streaming and not self._closing
+               and not self._write_paused):
             request = self._pending.pop(0)
             if not self._pending:
                 self._pending = None

@@ -78,5 +78,5 @@ cdef class Shared:
         self.open_count -= 1
 
     cdef bint _holds(self, Link conn):
-        """Whether ``conn`` is in the list (a connection over the limit never joins it)."""
+        """Whether ``conn`` is in the list (from connection_made to connection_lost)."""
         return conn._conn_prev is not None or self._first is conn

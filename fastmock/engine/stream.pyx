@@ -293,6 +293,8 @@ cdef class Streamer(Composer):
         if self._streaming and was:         # the stream goes on from where it is due
             self._next_ms = max(self._next_ms, self.app.pacer.now_ms())
             self._continue()
+        elif not self._streaming:           # requests that waited while the client did not read
+            self._answer_pending()
         self._update_reading()
 
     # -- ending ----------------------------------------------------------------------------
@@ -328,7 +330,8 @@ cdef class Streamer(Composer):
         return 0
 
     cdef int _answer_pending(self) except -1:
-        """Connection: answer the requests that queued behind the stream."""
+        """Connection: answer the requests that queued behind the stream, or while the
+        client did not read."""
         return 0
 
     def end_stream_now(self):

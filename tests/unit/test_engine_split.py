@@ -283,8 +283,8 @@ def assert_legal(conn) -> None:
         assert "streaming" in state, state
     if "burst_pending" in state:
         assert not state & {"whole", "write_paused"}, state
-    if conn.pending:
-        assert "streaming" in state and "closing" not in state, state
+    if conn.pending:                    # answering, or waiting for the client to read
+        assert state & {"streaming", "write_paused"} and "closing" not in state, state
 
 
 def post(path: str, body: bytes, headers: str = "") -> bytes:

@@ -58,6 +58,24 @@ def test_every_transport_pauses_as_soon_as_it_holds_a_byte():
     assert WRITE_HIGH_WATER == 0 and limits == [(0, None)]
 
 
+def test_answers_wait_as_requests_while_the_client_does_not_read():
+    """A read of pipelined requests from a client that has stopped reading: one answer
+    fills the transport, the others wait unanswered (no bytes) until it drains."""
+    loop = ManualClockLoop()
+    client = Client(loop, high_water=100)
+    one = b"GET /api/data HTTP/1.1\r\nHost: t\r\n\r\n"
+    client.send(one * 50)
+    answer = seed.api_data(FRAMES)[0][0]
+    assert client.data() == answer and client.protocol.pending == 49
+    assert client.transport.reading is False                   # and it is not read further
+    for n in range(2, 51):
+        client.transport.drain()
+        assert client.data() == answer * n
+    assert client.protocol.pending == 0
+    client.transport.drain()                                   # the last one is read too
+    assert client.transport.reading is True
+
+
 # -- admission, on real sockets -----------------------------------------------------------------
 
 class ReaderLoop(ManualClockLoop):
