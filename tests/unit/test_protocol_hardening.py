@@ -5,8 +5,8 @@ tests/e2e/test_e2e_limits.py; these pin the edge cases a socket cannot place exa
 """
 from __future__ import annotations
 
-from fastmock.protocol import HttpProtocol, static_answers
-from support.fakes import FRAMES, Client, MockTransport, stats
+from fastmock.protocol import static_answers
+from support.fakes import FRAMES, Client
 
 HEALTH = static_answers(FRAMES)[b"/health"][0][0]
 
