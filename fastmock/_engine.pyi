@@ -56,6 +56,7 @@ class RequestMemo:
     def __len__(self) -> int: ...
     def __contains__(self, data: bytes) -> bool: ...
     def get(self, data: bytes) -> Memo | None: ...
+    def clear(self) -> None: ...
 
 
 # engine/shared.pyx
@@ -64,7 +65,6 @@ class Shared:
     config: object
     access_log: object
     answers: object   # fastmock.canned.CannedAnswers
-    busy: bytes
     memo: RequestMemo
     pacer: Pacer
     counters: Counters
@@ -76,7 +76,6 @@ class Shared:
     max_headers: int
     max_body_bytes: int
     max_pipelined: int
-    max_connections: int
     keepalive_timeout: float
     header_timeout: float
     shutdown_timeout: float
@@ -151,8 +150,8 @@ class Streamer(Composer):
 
 
 # engine/connection.pyx
-REJECT_LINGER_SECONDS: float
 HEAD_SLACK: int
+WRITE_HIGH_WATER: int
 
 class Connection(Streamer):
     parser: object

@@ -51,13 +51,16 @@ class _AcceptedFd:
 class Acceptor:
     """Serves one listening socket: ``protocol_factory(fd)`` makes each connection's protocol."""
 
-    __slots__ = ("loop", "sock", "protocol_factory", "_fd", "_accept", "_handed", "_handing",
-                 "_paused", "_short_of")
+    __slots__ = ("loop", "sock", "protocol_factory", "admission", "_fd", "_accept", "_handed",
+                 "_handing", "_paused", "_short_of")
 
-    def __init__(self, loop, sock: socket.socket, protocol_factory) -> None:
+    def __init__(self, loop, sock: socket.socket, protocol_factory, admission=None) -> None:
         self.loop = loop
         self.sock = sock
         self.protocol_factory = protocol_factory
+        self.admission = admission   # fastmock.admission.Admission: may refuse a connection
+        if admission is not None:
+            admission.serve = self._serve
         self._fd = sock.fileno()
         self._accept = sock._accept  # (fd, address): no socket object per connection
         self._handed = _AcceptedFd(sock.family)
@@ -93,9 +96,14 @@ class Acceptor:
                     self._pause(exc)
                     return
                 continue  # ECONNABORTED, EPROTO, EPERM: that client is gone, take the next
-            task = self.loop.create_task(self._hand_over(fd))
-            self._handing.add(task)
-            task.add_done_callback(self._handing.discard)
+            if self.admission is None or self.admission.admit(fd):
+                self._serve(fd)
+
+    def _serve(self, fd: int) -> None:
+        """Hand ``fd`` to the loop (Admission too: a connection it held until its request came)."""
+        task = self.loop.create_task(self._hand_over(fd))
+        self._handing.add(task)
+        task.add_done_callback(self._handing.discard)
 
     def _pause(self, exc: OSError) -> None:
         if not self._short_of:

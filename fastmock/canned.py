@@ -1,8 +1,8 @@
 """The answers the engine sends on its own, handed to it by the app.
 
 The engine knows HTTP/1.1, not routes or APIs, so it never builds an error
-body itself: a request it cannot serve (malformed, too large, too slow, over
-the connection limit) is answered with bytes from this object.
+body itself: a request it cannot serve (malformed, too large, too slow) is
+answered with bytes from this object.
 """
 from fastmock import wire
 from fastmock.routes import API, find
@@ -11,12 +11,13 @@ from fastmock.routes import API, find
 class CannedAnswers:
     """Ready-made answers (each says ``Connection: close``), and errors in a route's API shape."""
 
-    __slots__ = ("bad_request", "internal_error", "busy", "continue_")
+    __slots__ = ("bad_request", "internal_error", "busy", "short_of_memory", "continue_")
 
     def __init__(self) -> None:
         self.bad_request = wire.BAD_REQUEST          # 400: the request could not be parsed
         self.internal_error = wire.INTERNAL_ERROR    # 500: a parser callback raised
-        self.busy = wire.TOO_MANY_CONNECTIONS        # 503: over --max-connections
+        self.busy = wire.TOO_MANY_CONNECTIONS        # 503: over --max-connections (fastmock.admission)
+        self.short_of_memory = wire.SHORT_OF_MEMORY  # 503: memory over --memory-high (fastmock.admission)
         self.continue_ = wire.CONTINUE               # the interim 100 of Expect: 100-continue
 
     def error(self, status: int, message: str, url: bytes = b"") -> bytes:

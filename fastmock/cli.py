@@ -47,14 +47,22 @@ def _seconds(text: str) -> float:
 
 
 def _text_file(path: str) -> str:
+    """The path, carrying the text read from it (fastmock.textfile: read once, bounded)."""
+    from fastmock.textfile import read_text_file
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
-    if not text.strip():
-        raise UsageError(f"{path} has no text to stream")
-    return path
+        return read_text_file(path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise UsageError(f"{value} is out of range (must be from 0 to 1)")
+    return value
 
 
 def _log_level(text: str) -> str:
@@ -127,7 +135,10 @@ OPTIONS = (
      "requests read ahead behind a running stream before reading pauses (default 16)"),
     ("--max-connections", "max_connections", _whole(0, LARGEST),
      "open connections per process; beyond it a new connection gets 503 and is closed "
-     "(default 0 = no limit)"),
+     "(0 = no limit; default: what fits under the memory limit, or no limit)"),
+    ("--memory-high", "memory_high", _fraction,
+     "fraction of the container's memory limit above which new connections get 503 "
+     "(default 0.9; 0 = never)"),
     ("--backlog", "backlog", _whole(1, 65535),
      "connections the kernel queues until they are accepted (default 4096; "
      "the kernel caps it at net.core.somaxconn)"),
@@ -227,7 +238,22 @@ def parse_config(argv: list[str] | None = None, environ=os.environ) -> Config:
             settings[dest] = convert(raw)
         except UsageError as exc:
             _fail(f"{name}: {exc}")
-    return Config(**settings)
+    config = Config(**settings)
+    if config.text_file is not None:
+        _check_text_fits(config)
+    return config
+
+
+def _check_text_fits(config: Config) -> None:
+    """A corpus that would leave no room under the container's memory limit: exit 2."""
+    from fastmock import cgroup
+    from fastmock.textfile import too_big_for
+    limit = cgroup.memory_limit()
+    if limit is None:
+        return
+    why = too_big_for(config.text_file.text, limit, config.memory_high)
+    if why:
+        _fail(f"argument --text-file: {config.text_file} does not fit: {why}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,9 @@ DEFAULTS = {
     "max_headers": 100,
     "max_body_bytes": 1 << 20,
     "max_pipelined": 16,           # parsed requests waiting behind a stream before reading pauses
-    "max_connections": 0,          # per process; beyond it a new connection gets 503; 0 = no limit
+    "max_connections": None,       # per process; beyond it a new connection gets 503; 0 = no limit;
+                                   # None = what fits under the memory limit (fastmock.admission)
+    "memory_high": 0.9,            # fraction of the memory limit above which new connections get 503
     # the control API's request journal: entries kept per process; 0 = off
     "journal_size": 1000,
     # pacing

@@ -11,6 +11,8 @@ _SCALARS = (
     ("connections", "counter", "TCP connections accepted."),
     ("rejected_connections", "counter",
      "Connections answered 503 and closed because --max-connections were open."),
+    ("shed_connections", "counter",
+     "Connections answered 503 and closed because memory was above --memory-high."),
     ("tokens_sent", "counter", "Stream frames (tokens) sent."),
     ("bytes_sent", "counter", "Response bytes written to sockets."),
 )
@@ -21,10 +23,17 @@ _HISTOGRAMS = (
      "From a request's first byte to the last byte of its answer."),
 )
 _LE = [f"{bound:g}" for bound in BOUNDS] + ["+Inf"]
+_MEMORY = (
+    ("memory_charge_bytes", "The container's memory charge: cgroup usage less file pages."),
+    ("memory_limit_bytes", "The container's memory limit."),
+    ("memory_high_bytes", "The charge above which new connections get 503 (--memory-high)."),
+    ("memory_shedding", "1 while this process refuses new connections for memory, else 0."),
+)
 
 
-def render(counters, labels) -> bytes:
-    """The /metrics text; ``labels``: the route labels, in the order of the counters' slots."""
+def render(counters, labels, admission=None) -> bytes:
+    """The /metrics text; ``labels``: the route labels, in the order of the counters' slots;
+    ``admission`` (fastmock.admission, or None): the memory gauges when it watches memory."""
     lines = ["# HELP fastmock_requests_total HTTP requests answered, by route and status.",
              "# TYPE fastmock_requests_total counter"]
     statuses, low = LAYOUT["statuses"], LAYOUT["status_low"]
@@ -38,6 +47,12 @@ def render(counters, labels) -> bytes:
         lines.append(f"# HELP fastmock_{name}{suffix} {text}")
         lines.append(f"# TYPE fastmock_{name}{suffix} {kind}")
         lines.append(f"fastmock_{name}{suffix} {counters.value(SLOTS[name])}")
+    memory = admission.memory if admission is not None else None
+    if memory is not None:
+        values = (memory.charge(), memory.limit, admission.high, int(admission.shedding))
+        for (name, text), value in zip(_MEMORY, values):
+            lines += [f"# HELP fastmock_{name} {text}", f"# TYPE fastmock_{name} gauge",
+                      f"fastmock_{name} {value}"]
     width = LAYOUT["histogram"]
     for name, base, text in _HISTOGRAMS:
         lines.append(f"# HELP fastmock_{name} {text}")

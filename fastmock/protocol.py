@@ -21,12 +21,30 @@ def static_answers(frames) -> dict:
     return {route.path: route.handler(frames) for route in TABLE if route.kind == STATIC}
 
 
+def origin_form(url: bytes) -> bytes:
+    """An absolute-form target's path and query (RFC 9112 3.2.2: a server MUST accept it):
+    ``http://host/v1/models?x`` -> ``/v1/models?x``; other targets as they are."""
+    scheme = url[:8].lower()
+    if scheme.startswith(b"http://"):
+        start = 7
+    elif scheme == b"https://":
+        start = 8
+    else:
+        return url
+    for end in range(start, len(url)):
+        if url[end] in b"/?":
+            return url[end:] if url[end] == 47 else b"/" + url[end:]    # 47: "/"
+    return b"/"
+
+
 class HttpProtocol(Connection, asyncio.Protocol):
     __slots__ = ()
 
     def handle(self, request) -> None:
         """Connection: answer one parsed request."""
         url = request.url
+        if url[:1] != b"/":
+            url = origin_form(url)
         q = url.find(b"?")
         path = url if q < 0 else url[:q]
         method, keep_alive, http10 = request.method, request.keep_alive, request.http10
@@ -69,7 +87,8 @@ class HttpProtocol(Connection, asyncio.Protocol):
             self.control(route, request, None if q < 0 else url[q + 1:], rid)
         elif route.kind == METRICS:
             render = route.handler()  # loaded by the first scrape, not at start
-            self.respond(wire.complete(200, wire.PROMETHEUS_TEXT, render(self.app.counters, LABELS),
+            text = render(self.app.counters, LABELS, self.app.admission)
+            self.respond(wire.complete(200, wire.PROMETHEUS_TEXT, text,
                                        keep_alive=keep_alive, http10=http10,
                                        head_only=method == HEAD, extra=line(rid)),
                          route.index, 200, keep_alive)

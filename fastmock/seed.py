@@ -11,15 +11,17 @@ from fastmock.frames import HEALTH_BODY, Frames
 from fastmock.ids import CHAT_COMPLETION, IDS
 from fastmock.streamspec import StreamSpec
 
+HEALTH_SHEDDING_BODY = b'{"status":"ok","shedding":true}'
+
 
 def api_data(frames: Frames) -> tuple:
     """GET /api/data: the whole corpus as one chat.completion, the same bytes every time."""
     return _document(frames.api_data_body())
 
 
-def health(frames: Frames) -> tuple:
-    """GET /health."""
-    return _document(HEALTH_BODY)
+def health(frames: Frames, shedding: bool = False) -> tuple:
+    """GET /health; ``shedding``: its body while memory is short (fastmock.admission)."""
+    return _document(HEALTH_SHEDDING_BODY if shedding else HEALTH_BODY)
 
 
 def _document(body: bytes) -> tuple:

@@ -13,6 +13,7 @@ import uvloop
 
 from fastmock._engine import Counters, Pacer, Shared
 from fastmock.acceptor import Acceptor
+from fastmock.admission import admission_for
 from fastmock.canned import CannedAnswers
 from fastmock.frames import Frames
 from fastmock.protocol import HttpProtocol, static_answers
@@ -27,7 +28,7 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class App(Shared):
     """What every connection of one process shares."""
 
-    __slots__ = ("frames", "static", "scripts", "journal")
+    __slots__ = ("frames", "static", "scripts", "journal", "admission")
 
     def __init__(self, config, loop, frames: Frames, counters: Counters | None = None,
                  scripts=None) -> None:
@@ -45,6 +46,7 @@ class App(Shared):
         # Made at start by --fixtures, or empty by the control API's first POST.
         self.scripts = scripts
         self.journal = None     # a fixtures.journal.Journal once a provider or control request came
+        self.admission = admission_for(self)   # None: every connection is served
 
     @property
     def fixtures(self):
@@ -71,8 +73,11 @@ def load_frames(config) -> Frames:
     """The frame tables for the configured corpus (built once, before any fork)."""
     if config.text_file is None:
         return Frames(model=config.model)
-    with open(config.text_file, encoding="utf-8") as f:
-        return Frames(f.read(), config.model)
+    text = getattr(config.text_file, "text", None)   # read by the command line, once
+    if text is None:
+        from fastmock.textfile import read_text_file
+        text = read_text_file(config.text_file).text
+    return Frames(text, config.model)
 
 
 def bind_socket(host: str, port: int, backlog: int, reuse_port: bool, listen: bool = True):
@@ -138,7 +143,7 @@ async def _serve(app: App, sock, on_ready) -> None:
     # One run of the loop from the signal handlers to the end: uvloop reads signals only
     # while it runs, so a SIGTERM that came between two run_until_complete() calls was lost.
     loop = app.loop
-    acceptor = Acceptor(loop, sock, lambda fd: HttpProtocol(app, fd))
+    acceptor = Acceptor(loop, sock, lambda fd: HttpProtocol(app, fd), app.admission)
     stop = loop.create_future()
     for sig in HANDLED_SIGNALS:
         loop.add_signal_handler(sig, _request_stop, stop, sig)
@@ -169,6 +174,8 @@ async def shutdown(app: App, acceptor: Acceptor) -> None:
     loop = app.loop
     app.shutting_down = True
     acceptor.close()
+    if app.admission is not None:
+        app.admission.close()
     for conn in app.connections:   # a snapshot: closing one does not change it
         conn.shutdown()
     await _wait_closed(app, loop.time() + app.config.shutdown_timeout)

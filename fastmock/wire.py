@@ -15,7 +15,8 @@ REASONS = {
     413: "Content Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
     422: "Unprocessable Content", 429: "Too Many Requests", 431: "Request Header Fields Too Large",
     500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
-    503: "Service Unavailable", 504: "Gateway Timeout", 529: "Overloaded",
+    503: "Service Unavailable", 504: "Gateway Timeout", 505: "HTTP Version Not Supported",
+    529: "Overloaded",
 }
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -147,5 +148,7 @@ def preflight(allow: bytes, *, keep_alive: bool, http10: bool, extra: bytes = b"
 # Answers to requests that could not be parsed: always followed by a close.
 BAD_REQUEST = openai_error(400, "malformed HTTP request", keep_alive=False)
 INTERNAL_ERROR = openai_error(500, "internal server error", keep_alive=False)
-# --max-connections: sent to a connection over the limit before any request is read.
+# Sent to a connection refused before any request is read (fastmock.admission): over
+# --max-connections, or while memory is above --memory-high.
 TOO_MANY_CONNECTIONS = openai_error(503, "too many connections; try again later", keep_alive=False)
+SHORT_OF_MEMORY = openai_error(503, "server is short of memory; try again later", keep_alive=False)

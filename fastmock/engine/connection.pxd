@@ -6,6 +6,7 @@ cdef class Connection(Streamer):
     cdef void _answer_memo(self, Memo memo)
     cdef void _queue(self, Request req)
     cdef void _on_upgrade(self)
+    cdef void _probe(self)
     cdef void _on_parse_error(self, exc)
     cdef void _answer_error(self, int status, bytes response)
     cdef void _check_head_budget(self, bint inside, Py_ssize_t body_before, Py_ssize_t size)

@@ -16,8 +16,14 @@ from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 
 log = logging.getLogger("fastmock")
 
-# How long a connection over --max-connections has to read its 503.
-REJECT_LINGER_SECONDS = 1.0
+# The transport's high-water mark: a connection pauses (its stream stops composing, its
+# reading stops) as soon as the transport holds a byte, so the kernel's send buffer is the
+# only buffer, and a client that stops reading holds at most the frame the kernel cut.
+WRITE_HIGH_WATER = 0
+# After a FIN during an answer, when to look for the reset of a client that has closed
+# (seconds after the probe, then after each look): within 100 ms of the FIN for any
+# client less than ~50 ms away; a client still there after that only half-closed.
+PROBE_WAITS = (0.01, 0.03, 0.05)
 # What a request's head may span beyond the URL and header budgets (request line, framing).
 HEAD_SLACK = 1024
 # Headers kept on Request.headers besides X-Mock-*: the body's type, the request's id and
@@ -46,23 +52,9 @@ cdef class Connection(Streamer):
         """Loop: a client connected."""
         cdef Shared app = self.app
         self.transport = transport         # and in the open-connections gauge until lost
+        transport.set_write_buffer_limits(WRITE_HIGH_WATER)
         app.counters.add(OPEN_CONNECTIONS, 1)
         app.counters.add(CONNECTIONS_TOTAL, 1)
-        if app.max_connections and app.open_count >= app.max_connections:
-            # Over the limit: a ready-made 503, and the connection never joins the list,
-            # so it takes no slot. Half-close rather than close: closing with the client's
-            # request unread would send RST, and the client would lose the 503.
-            app.counters.add(CONNECTIONS_REJECTED, 1)
-            app.counters.add(BYTES_SENT, len(app.busy))
-            self._closing = True            # data_received ignores what the client sends
-            self._fd = -1                   # nothing is sent to it but the 503
-            transport.write(app.busy)
-            if transport.can_write_eof():
-                transport.write_eof()
-                app.loop.call_later(REJECT_LINGER_SECONDS, transport.close)
-            else:
-                transport.close()
-            return
         app._attach(self)
         self._since = _clock(self.app)
         if app.access_log is not None:
@@ -101,6 +93,14 @@ cdef class Connection(Streamer):
             memo.begin_read(self)
         else:
             memo.begin_read(None)
+        if not self._in_message:            # a request line starts this read
+            line_error = _request_line_error(data)
+            if line_error:
+                memo.forget(self)
+                self._answer_error(line_error, app.answers.bad_request if line_error == 400 else
+                                   app.answers.error(505, "this HTTP version is not supported; "
+                                                          "use HTTP/1.1"))
+                return
         parser = self.parser
         if parser is None:
             parser = self.parser = HttpRequestParser(self)
@@ -130,8 +130,46 @@ cdef class Connection(Streamer):
         if self._streaming or self._pending is not None:
             if self._pending is None:   # else the last pending answer closes (see _dispatch)
                 self._keep_alive = False
+            if self._streaming and not self._probed:
+                self._probe()
             return True
         return None
+
+    cdef void _probe(self):
+        """FIN while an answer is due: has the client closed, or only half-closed (it still
+        reads)? TCP cannot tell until we send; a stream may not send for seconds. So send
+        one byte that changes nothing for a reader, and a closed client's kernel answers it
+        with RST, which _check_peer looks for: a leading zero of the next chunk size line
+        (chunked), or the first byte of the whole answer due (sent early, skipped later).
+        A close-delimited (HTTP/1.0) stream has no such byte: it learns at its next write."""
+        if self._fd < 0 or self._closing:   # no socket to look at (tests' fake transports)
+            return
+        if self._whole:
+            self._probed = PROBED_AHEAD
+            self._send(PyBytes_AS_STRING(<bytes>self._closing_spec), 1)
+        elif self._chunked:
+            self._probed = PROBED
+            self._send("0", 1)
+        else:
+            return
+        self.app.loop.call_later(PROBE_WAITS[0], self._check_peer, 0)
+
+    def _check_peer(self, int attempt):
+        """Loop, after a probe: a reset means the client has gone; free the connection now."""
+        cdef int error = 0
+        cdef unsigned int size = sizeof(int)
+        if self.transport is None or self._closing:
+            return
+        if c_getsockopt(self._fd, SOL_SOCKET, SO_ERROR, &error, &size) == 0 and error == 0:
+            if attempt + 1 < len(PROBE_WAITS):    # no reset yet: the client may be far away
+                self.app.loop.call_later(PROBE_WAITS[attempt + 1], self._check_peer, attempt + 1)
+            return
+        transport = self.transport
+        if self._streaming:
+            self._stop_stream()
+        self._closing = True
+        self._pending = None
+        transport.abort()
 
     cdef void _check_head_budget(self, bint inside, Py_ssize_t body_before, Py_ssize_t size):
         """Bound what httptools buffers: it joins a header line across reads before
@@ -192,6 +230,9 @@ cdef class Connection(Streamer):
         if req._header_bytes > app.max_header_bytes or req._header_count > app.max_headers:
             raise Reject(431, f"request headers exceed {app.max_header_bytes} bytes "
                               f"or {app.max_headers} lines")
+        if len(name) == 4 and name.lower() == b"host":
+            req._hosts += 1
+            return
         if len(name) < 6 or name[0] not in b"xXeEcCtT":  # only a few headers matter; skip lower()
             return
         name = name.lower()
@@ -204,13 +245,24 @@ cdef class Connection(Streamer):
         elif name == b"content-length":
             if value.isdigit() and int(value) > app.max_body_bytes:
                 raise Reject(413, f"request body larger than {app.max_body_bytes} bytes", req.url)
-        elif name == b"transfer-encoding" and self.parser.get_http_version() == "1.0":
-            # RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing
-            # (a 1.0 hop may not have decoded it): 400 and close, never a guess.
-            raise Reject(400, "Transfer-Encoding is not allowed in an HTTP/1.0 request")
+        elif name == b"transfer-encoding":
+            if self.parser.get_http_version() == "1.0":
+                # RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing
+                # (a 1.0 hop may not have decoded it): 400 and close, never a guess.
+                raise Reject(400, "Transfer-Encoding is not allowed in an HTTP/1.0 request")
+            if value.strip().lower() != b"chunked":
+                # llhttp decodes "gzip, chunked" as plain chunked, when the body is gzip;
+                # 400 and close like every framing it rejects itself ("gzip", "xchunked").
+                raise Reject(400, "a Transfer-Encoding other than chunked is not supported")
 
     def on_headers_complete(self):
         """Parser: the head is complete; a client waiting on 100-continue may send its body."""
+        cdef Request req = self._req
+        version = self.parser.get_http_version()
+        if version != "1.1" and version != "1.0":     # llhttp also takes 0.9 and 2.0
+            raise Reject(505, f"HTTP/{version} is not supported; use HTTP/1.1")
+        if req._hosts != 1 and (req._hosts or version == "1.1"):   # RFC 9112 3.2
+            raise Reject(400, "an HTTP/1.1 request needs exactly one Host header")
         # HTTP/1.0 has no interim responses; behind a running stream a 100 would corrupt it.
         if (self._req._expect_continue and not self._streaming and self._pending is None
                 and self.parser.get_http_version() != "1.0"):
@@ -243,7 +295,10 @@ cdef class Connection(Streamer):
         parts = req._body_parts
         req.body = b"" if parts is None else parts[0] if len(parts) == 1 else b"".join(parts)
         req._body_parts = None
-        if self._streaming or self._pending is not None:
+        # While the client does not read (the transport holds bytes), its next answers
+        # wait as requests, not as bytes: a read of pipelined requests from a client that
+        # never reads would otherwise become megabytes of answers in the transport.
+        if self._streaming or self._pending is not None or self._write_paused:
             self._queue(req)
         else:
             self._dispatch(req)
@@ -352,9 +407,11 @@ cdef class Connection(Streamer):
             self._since = now
 
     cdef int _answer_pending(self) except -1:
-        """Streamer._end_stream: answer the requests that queued behind the stream."""
+        """Streamer._end_stream and resume_writing: answer the requests that waited, until
+        one streams or the client stops reading."""
         cdef Request request
-        while self._pending is not None and not self._streaming and not self._closing:
+        while (self._pending is not None and not self._streaming and not self._closing
+               and not self._write_paused):
             request = self._pending.pop(0)
             if not self._pending:
                 self._pending = None

@@ -8,6 +8,7 @@ cdef enum:
     BYTES_SENT = 3
     CONNECTIONS_TOTAL = 4
     CONNECTIONS_REJECTED = 5
+    CONNECTIONS_SHED = 6         # answered 503 because memory was short (fastmock.admission)
     GAUGES = 2                   # slots 0..GAUGES-1 are gauges, reset when a worker dies
     MAX_ROUTES = 32
     STATUS_LOW = 100

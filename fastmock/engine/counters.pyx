@@ -23,6 +23,7 @@ SLOTS = {
     "open_connections": OPEN_CONNECTIONS, "active_streams": ACTIVE_STREAMS,
     "tokens_sent": TOKENS_SENT, "bytes_sent": BYTES_SENT,
     "connections": CONNECTIONS_TOTAL, "rejected_connections": CONNECTIONS_REJECTED,
+    "shed_connections": CONNECTIONS_SHED,
 }
 LAYOUT = {
     "max_routes": MAX_ROUTES, "status_low": STATUS_LOW, "statuses": STATUSES,

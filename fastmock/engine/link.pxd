@@ -26,14 +26,15 @@ cdef class Link(Paced):
     # The connection's state. What each flag means:
     #
     #   _closing       no new answer starts, reads are ignored; set once, never cleared
-    #                  (close(), a lingering close, a cut, a failure, a connection over the
-    #                  limit, connection_lost)
+    #                  (close(), a lingering close, a cut, a failure, a client gone after a
+    #                  probe, connection_lost)
     #   _lingering     FIN sent after the last answer; reading and discarding what still comes
     #   _eof           nothing more will be parsed: the peer sent FIN, or an upgrade or a parse
     #                  error made what follows not HTTP; answers already due are still sent
     #   _keep_alive    after the answer in progress, read the next request (else close)
-    #   _write_paused  the transport's buffer is over its high-water mark; while _streaming it
-    #                  also means the stream is paused: no timer armed, resume_writing re-arms
+    #   _write_paused  the transport's buffer is over its high-water mark (0: it holds a byte);
+    #                  while _streaming it also means the stream is paused: no timer armed,
+    #                  resume_writing re-arms; requests parsed meanwhile queue in _pending
     #   _read_paused   we paused the transport's reading: while _write_paused, or while the
     #                  queue of pending requests is full
     #   _buffered      the transport may hold unsent bytes: a direct send(2) would jump them
@@ -46,7 +47,7 @@ cdef class Link(Paced):
     #
     # Not stored, because other fields already say it:
     #   in the open-connections gauge     transport is not None (connection_made..connection_lost)
-    #   in Shared's list of connections   app._holds(self) (a connection over the limit is not)
+    #   in Shared's list of connections   app._holds(self) (connection_made..connection_lost)
     #   the stream's first token went     _sent > 0 (its time to first token is observed then)
     #
     # Legal combinations, in the order a connection's life goes through them:
@@ -55,6 +56,8 @@ cdef class Link(Paced):
     #   answering    _streaming, with _whole or _chunked or neither; _burst_pending only when
     #                neither _whole nor _write_paused; _pending only here (and, for a moment,
     #                while the queue is answered after the stream); _eof: close after the queue
+    #   waiting      _pending without _streaming: only while _write_paused (the client does
+    #                not read; resume_writing answers the queue)
     #   lingering    _closing and _lingering; not _read_paused, no _pending
     #   closing      _closing: transport.close() flushes what is buffered (aborted when the
     #                server shuts down, or after SEND_TIMEOUT without the peer reading any)

@@ -13,7 +13,9 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 
 cdef extern from "<sys/socket.h>" nogil:
     ssize_t c_send "send" (int fd, const void *buf, size_t n, int flags)
-    enum: MSG_NOSIGNAL
+    int c_setsockopt "setsockopt" (int fd, int level, int name, const void *value, unsigned int size)
+    int c_getsockopt "getsockopt" (int fd, int level, int name, void *value, unsigned int *size)
+    enum: MSG_NOSIGNAL, SOL_SOCKET, SO_SNDBUF, SO_ERROR
 
 # How long a connection closed after its answer keeps reading (and discarding) what the
 # client still sends, before it is closed anyway.

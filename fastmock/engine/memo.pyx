@@ -45,6 +45,12 @@ cdef class RequestMemo:
     def __contains__(self, bytes data):
         return data in self._table
 
+    def clear(self):
+        """fastmock.admission: forget every answer (a remembered /health says the old state)."""
+        self._table.clear()
+        self._ring.clear()
+        self._hand = 0
+
     def get(self, bytes data):
         """The remembered answer to ``data``, or None (for tests; nothing is marked used)."""
         return self._table.get(data)

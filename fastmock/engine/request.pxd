@@ -12,6 +12,7 @@ cdef class Request:
     cdef Py_ssize_t _body_bytes
     cdef Py_ssize_t _header_bytes
     cdef int _header_count
+    cdef int _hosts                   # Host header lines (RFC 9112 3.2: exactly one in HTTP/1.1)
     cdef bint _expect_continue
     cdef Py_ssize_t _head_read        # bytes of reads inside this request's head (-1: just began)
 

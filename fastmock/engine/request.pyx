@@ -15,6 +15,33 @@ class Reject(Exception):
         self.url = url
 
 
+cdef int _request_line_error(bytes data) except -1:
+    """Connection.data_received: 400 when the first line of ``data`` is not ``method SP
+    target SP HTTP/1.x CRLF`` (llhttp takes runs of spaces, and a line without a version
+    as HTTP/0.9), 505 for the other versions llhttp knows, HTTP/2.0 and HTTP/0.9; 0 when
+    the line is fine or not whole in this read (llhttp judges it then)."""
+    cdef Py_ssize_t start = 0, end, first, second, n = PyBytes_GET_SIZE(data)
+    cdef const char *p = PyBytes_AS_STRING(data)
+    cdef char major, minor
+    while start + 1 < n and p[start] == 13 and p[start + 1] == 10:   # empty lines before it
+        start += 2
+    end = data.find(b"\r\n", start)
+    if end < 0:
+        return 0
+    first = data.find(b" ", start, end)
+    second = data.find(b" ", first + 1, end) if first > start else -1
+    if second < 0 or second == first + 1 or data.find(b" ", second + 1, end) >= 0:
+        return 400
+    if end - second - 1 != 8 or not data.startswith(b"HTTP/", second + 1) or p[second + 7] != 46:
+        return 400
+    major, minor = p[second + 6], p[second + 8]
+    if major == 49 and (minor == 48 or minor == 49):          # HTTP/1.0, HTTP/1.1
+        return 0
+    if (major == 50 and minor == 48) or (major == 48 and minor == 57):   # HTTP/2.0, HTTP/0.9
+        return 505
+    return 400
+
+
 cdef class Request:
     """One parsed request, as ``handle()`` gets it."""
 

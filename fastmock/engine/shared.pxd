@@ -6,7 +6,6 @@ cdef class Shared:
     cdef public object config
     cdef public object access_log     # an AccessLog, or None when logging is off
     cdef public object answers        # the app's canned answers (fastmock.canned.CannedAnswers)
-    cdef public object busy           # the 503 answer beyond max_connections (answers.busy)
     cdef Link _first                  # the open connections: an intrusive doubly linked list
     cdef readonly Py_ssize_t open_count
     cdef public RequestMemo memo      # repeated static requests and their whole answers
@@ -16,7 +15,7 @@ cdef class Shared:
     cdef public object clock          # None: monotonic time; else a callable (a test's loop.time)
     # limits, copied from the config once
     cdef readonly Py_ssize_t max_url_bytes, max_header_bytes, max_headers, max_body_bytes
-    cdef readonly Py_ssize_t max_pipelined, max_connections
+    cdef readonly Py_ssize_t max_pipelined
     cdef readonly double keepalive_timeout, header_timeout, shutdown_timeout
 
     cdef void _attach(self, Link conn)

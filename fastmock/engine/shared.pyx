@@ -36,12 +36,10 @@ cdef class Shared:
         self.max_headers = config.max_headers
         self.max_body_bytes = config.max_body_bytes
         self.max_pipelined = config.max_pipelined
-        self.max_connections = config.max_connections
         self.keepalive_timeout = config.keepalive_timeout
         self.header_timeout = config.header_timeout
         self.shutdown_timeout = config.shutdown_timeout
         self.answers = answers
-        self.busy = answers.busy
 
     @property
     def connections(self):
@@ -80,5 +78,5 @@ cdef class Shared:
         self.open_count -= 1
 
     cdef bint _holds(self, Link conn):
-        """Whether ``conn`` is in the list (a connection over the limit never joins it)."""
+        """Whether ``conn`` is in the list (from connection_made to connection_lost)."""
         return conn._conn_prev is not None or self._first is conn

@@ -1,6 +1,8 @@
 cdef class Streamer(Composer):
     cdef int _delay_ms                # between frames; 0 = unpaced (batches on call_soon)
-    cdef short _route                 # the metrics route of the answer (< MAX_ROUTES)
+    cdef signed char _route           # the metrics route of the answer (< MAX_ROUTES)
+    cdef unsigned char _probed        # a FIN came during an answer: PROBED or PROBED_AHEAD
+                                      # (engine/connection.pyx); 0 = not probed
     cdef unsigned short _stream_number   # which stream of this connection a burst callback is for
     cdef long long _fail_after        # cut after this many frames (or answer_later's bytes); -1 = never
     cdef long long _next_ms           # when the next frame is due (loop clock, ms)
@@ -13,6 +15,8 @@ cdef class Streamer(Composer):
     cdef int _continue(self) except -1
     cdef void _stop_timers(self)
     cdef int _send_frames(self, long long k, bytes head) except -1
+    cdef long long _send_composed(self, Py_ssize_t start, Py_ssize_t pos, Py_ssize_t *ends,
+                                  long long count) except -1
     cdef int _cut(self) except -1
     cdef int _end_stream(self) except -1
     # a hook for Connection

@@ -281,12 +281,14 @@ def over_the_limit(server, kept, readers, streaming, stream_reader) -> None:
     assert stream_reader.readline().startswith(b"HTTP/1.1 200 ")
     for _ in range(20):
         with server.connect(timeout=10) as extra:
-            extra.sendall(get("/health"))               # sent before the 503 is read: no RST
+            extra.sendall(get("/api/data"))             # sent before the 503 is read: no RST
             reply = read_response(extra.makefile("rb"))
             assert reply.status == 503 and reply.headers["connection"] == "close"
             assert reply.headers["retry-after"] == "1"
             assert "connections" in reply.json()["error"]["message"]
             assert extra.recv(1) == b""
+    for _ in range(3):                                   # a liveness probe is never refused
+        assert health_ok(server)
     for sock, reader in zip(kept, readers):             # the clients inside were never disturbed
         sock.sendall(get("/api/data"))
         assert read_response(reader).status == 200

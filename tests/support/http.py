@@ -57,10 +57,13 @@ class Response:
 
 # -- reading -------------------------------------------------------------------------------
 
-def read_response(reader, *, head_only: bool = False, until_close: bool = False) -> Response:
+def read_response(reader, *, head_only: bool = False, until_close: bool = False,
+                  probed: bool = False) -> Response:
     """One response from a binary file object; a body without length needs until_close or Connection: close.
 
     ``head_only``: the answer to a HEAD request (a head and no body, whatever it announces).
+    ``probed``: the client half-closed during the answer, so one chunk size line may carry
+    the leading zero the server sent as its probe (RFC 9112 allows it; engine/connection.pyx).
     """
     status_line, raw_headers, raw_head = read_head(reader)
     response = Response(status_line, raw_headers, b"", raw_head, None)
@@ -68,7 +71,7 @@ def read_response(reader, *, head_only: bool = False, until_close: bool = False)
         return response
     headers = response.headers
     if headers.get("transfer-encoding") == "chunked":
-        response.chunks = read_chunks(reader)
+        response.chunks = read_chunks(reader, probed=probed)
         response.body = b"".join(response.chunks)
     elif "content-length" in headers:
         length = int(headers["content-length"])
@@ -101,14 +104,18 @@ def read_head(reader) -> tuple[bytes, list[tuple[str, str]], bytes]:
         headers.append((name, value.strip().decode("latin-1")))
 
 
-def read_chunks(reader) -> list[bytes]:
-    """The payloads of a chunked body, up to and including its zero chunk (no trailers)."""
+def read_chunks(reader, probed: bool = False) -> list[bytes]:
+    """The payloads of a chunked body, up to and including its zero chunk (no trailers);
+    ``probed``: one size line may have one leading zero (see read_response)."""
     chunks = []
+    padded = 0
     while True:
         size_line = reader.readline()
         assert size_line.endswith(b"\r\n"), f"chunk size line {size_line!r}"
         size_text = size_line[:-2]
         assert size_text and HEX.issuperset(size_text), size_text
+        if probed and len(size_text) > 1 and size_text.startswith(b"0") and not padded:
+            padded, size_text = 1, size_text[1:]
         assert size_text == b"0" or not size_text.startswith(b"0"), f"padded size {size_text!r}"
         size = int(size_text, 16)
         payload = reader.read(size)

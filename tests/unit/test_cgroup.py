@@ -206,3 +206,50 @@ def test_this_process(tmp_path):
     assert cgroup.this() is cgroup.this()
     limit = cgroup.cpu_limit()
     assert limit is None or limit > 0
+
+
+# -- the charge (fastmock.admission, /metrics) ------------------------------------------------
+
+MIB = 1 << 20
+V1_STAT = ("cache 3145728\nrss 12582912\nshmem 16384\nactive_file 1048576\ninactive_file 2097152\n"
+           "total_cache 3145728\ntotal_rss 12582912\ntotal_active_file 1048576\n"
+           "total_inactive_file 2097152\n")
+V2_STAT = "anon 12582912\nfile 3145728\nshmem 16384\nactive_file 1048576\ninactive_file 2097152\n"
+
+
+def test_v1_charge_is_usage_less_the_file_pages_read_from_open_files(tree):
+    v1(tree)
+    tree.write("/sys/fs/cgroup/memory", "/docker/abc", "memory.limit_in_bytes", str(20 * MIB))
+    tree.write("/sys/fs/cgroup/memory", "/docker/abc", "memory.usage_in_bytes", str(16 * MIB))
+    tree.write("/sys/fs/cgroup/memory", "/docker/abc", "memory.stat", V1_STAT)
+    charge = tree.read().memory_charge()
+    assert charge.limit == 20 * MIB
+    assert charge.charge() == 16 * MIB - 3 * MIB        # usage - active_file - inactive_file
+    tree.write("/sys/fs/cgroup/memory", "/docker/abc", "memory.usage_in_bytes", str(18 * MIB))
+    assert charge.charge() == 15 * MIB                   # read again, from the same open files
+    charge.close()
+
+
+def test_v2_charge_with_the_tightest_limit_on_the_way_up(tree):
+    v2(tree)
+    tree.write("/sys/fs/cgroup", "/kubepods/pod1", "memory.max", str(32 * MIB))
+    tree.write("/sys/fs/cgroup", "/kubepods/pod1/ctr", "memory.max", "max")
+    tree.write("/sys/fs/cgroup", "/kubepods/pod1/ctr", "memory.current", str(16 * MIB))
+    tree.write("/sys/fs/cgroup", "/kubepods/pod1/ctr", "memory.stat", V2_STAT)
+    charge = tree.read().memory_charge()
+    assert (charge.limit, charge.charge()) == (32 * MIB, 13 * MIB)
+    charge.close()
+
+
+def test_no_limit_means_no_charge_to_watch(tree):
+    v2(tree)
+    tree.write("/sys/fs/cgroup", "/kubepods/pod1/ctr", "memory.max", "max")
+    tree.write("/sys/fs/cgroup", "/kubepods/pod1/ctr", "memory.current", str(16 * MIB))
+    assert tree.read().memory_charge() is None
+
+
+def test_a_limit_above_the_machine_is_no_limit(tree):
+    import os
+    machine = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    v2(tree).write("/sys/fs/cgroup", "/kubepods/pod1/ctr", "memory.max", str(machine + 4096))
+    assert tree.read().memory_limit() is None

@@ -18,8 +18,9 @@ from fastmock.frames import Frames
 from fastmock.server import App
 loop = uvloop.new_event_loop()
 App(Config(), loop, Frames())
-LAZY = ("fastmock.accesslog", "fastmock.metrics", "fastmock.supervisor", "fastmock.cgroup",
-        "fastmock.controls",
+# (fastmock.cgroup is not among them: the default --max-connections and --memory-high
+# follow from the memory limit, read at start: fastmock.admission)
+LAZY = ("fastmock.accesslog", "fastmock.metrics", "fastmock.supervisor", "fastmock.controls",
         # no module of the server postpones its annotations: __future__ is ~20 KiB resident
         "__future__",
         # the provider APIs (no module of fastmock.providers loads without the package)

@@ -5,8 +5,8 @@ tests/e2e/test_e2e_limits.py; these pin the edge cases a socket cannot place exa
 """
 from __future__ import annotations
 
-from fastmock.protocol import HttpProtocol, static_answers
-from support.fakes import FRAMES, Client, MockTransport, stats
+from fastmock.protocol import static_answers
+from support.fakes import FRAMES, Client
 
 HEALTH = static_answers(FRAMES)[b"/health"][0][0]
 
@@ -114,42 +114,3 @@ def test_transfer_encoding_in_http11_is_read(loop):
 
 
 # -- --max-connections ------------------------------------------------------------------------------
-
-class HalfClosingTransport:
-    """What the fake transport lacks for a rejected connection: write_eof()."""
-
-    def __init__(self, transport) -> None:
-        self.eof_written = False
-        transport.write_eof = self.write_eof
-        transport.can_write_eof = lambda: True
-
-    def write_eof(self) -> None:
-        self.eof_written = True
-
-
-def test_connections_beyond_the_limit_get_503_and_never_take_a_slot(loop):
-    first = Client(loop, max_connections=2)
-    app = first.app
-    second = Client(loop, app)
-    assert len(app.connections) == 2
-    third = Client.__new__(Client)            # connected by hand: its transport needs write_eof
-    third.loop, third.app = loop, app
-    third.protocol = HttpProtocol(app)
-    third.transport = MockTransport(loop, third.protocol)
-    half = HalfClosingTransport(third.transport)
-    third.protocol.connection_made(third.transport)
-    [r] = third.responses()
-    assert r.status == 503 and r.header("connection") == "close" and r.header("retry-after") == "1"
-    assert half.eof_written and not third.transport.closed, "half-closed, so the 503 is read"
-    assert third.protocol not in app.connections and len(app.connections) == 2
-    assert stats(app).connections == 3 and stats(app).rejected_connections == 1
-    third.send(req())                                     # ignored: not read, not answered
-    assert third.data() == r.raw_head + r.body
-    loop.advance(1.0)                                     # then closed for good
-    loop.run_ready()
-    assert third.transport.closed and third.transport.lost
-    assert stats(app).connections == 2
-    first.send(req())
-    assert first.data() == HEALTH, "the connections inside are served as before"
-    first.transport.peer_reset()
-    assert len(app.connections) == 1
