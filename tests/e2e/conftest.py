@@ -1,10 +1,11 @@
 """The e2e tests' own fixtures (the ones that start a plain server are in tests/conftest.py):
 servers started with particular flags, the server's pieces on a real loop in this process,
-and supervisor scripts with stand-in workers."""
+supervisor scripts with stand-in workers, and cgroups with a CPU quota."""
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 import pytest
 import uvloop
@@ -14,6 +15,7 @@ from fastmock.config import Config
 from fastmock.frames import Frames
 from fastmock.protocol import HttpProtocol
 from fastmock.server import App, bind_socket
+from support.cgroups import Cgroup
 from support.http import get, http_request
 from support.scripted import WIRE
 from support.server import LiveServer, children, wait_for
@@ -108,3 +110,24 @@ def script(tmp_path):
     yield start
     for s in scripts:
         s.kill_group()
+
+
+# -- cgroups with a CPU quota --------------------------------------------------------------
+
+@pytest.fixture
+def cpu_cgroup():
+    """cpu_cgroup(cpus, nested=False) -> a fresh Cgroup with that CPU quota and no memory limit
+    (skips where none can be made); every one is removed afterwards."""
+    made: list[Cgroup] = []
+
+    def make(cpus: float, nested: bool = False) -> Cgroup:
+        group = Cgroup(f"fastmock-cpu-{os.getpid()}-{len(made)}", cpus, nested=nested)
+        why = group.create()
+        if why:
+            pytest.skip(f"no writable cgroup on this machine: {why}")
+        made.append(group)
+        return group
+
+    yield make
+    for group in made:
+        group.remove()
