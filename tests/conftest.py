@@ -6,9 +6,9 @@
     tests/container  the Dockerfile, compose and Kubernetes files; the image's venv      -> container
                      (its tests that start that server are marked e2e one by one)
 
-Plain helpers live in tests/support (imported as ``support.*``); fixtures live in conftest.py
-files: here the ones that start a server (e2e and sdk share them), in tests/unit/conftest.py
-the fake loop's.
+Plain helpers live in tests/support (imported as ``support.*``); every fixture lives in a
+conftest.py: here the ones that start a plain server (e2e and sdk share them), and each kind's
+own in tests/<kind>/conftest.py. A test module defines none and imports none from a conftest.
 """
 from __future__ import annotations
 

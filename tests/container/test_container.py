@@ -31,15 +31,11 @@ import zipfile
 
 import pytest
 from support import wrk
-from support.cgroups import Cgroup
+from support.container import CPU_QUOTA, MEMORY_LIMIT, ROOT, SCRIPT
 from support.probe import fetch as http_get, wait_healthy
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "scripts", "container-equivalent")
 CE = runpy.run_path(SCRIPT, run_name="container_equivalent")
 
-MEMORY_LIMIT = 20 * 1024 * 1024  # compose `memory: 20M` (Docker units are binary)
-CPU_QUOTA = 0.1                  # compose `cpus: "0.1"`
 STREAMS = 200
 WRK_CONNECTIONS = 400
 WRK_SECONDS = 10
@@ -219,17 +215,8 @@ def test_kubernetes_deployment_contract():
 
 
 # ---------------------------------------------------------------------------
-# The image's Python environment, built here
+# The image's Python environment (built by the image_venv fixture, tests/container/conftest.py)
 # ---------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def image_venv(tmp_path_factory):
-    venv = str(tmp_path_factory.mktemp("container") / "venv")
-    result = subprocess.run([sys.executable, SCRIPT, "build", venv],
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return venv
-
-
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -331,18 +318,8 @@ def test_equivalent_server_serves_and_stops_cleanly(image_venv):
 
 
 # ---------------------------------------------------------------------------
-# The compose limits, for real: a cgroup with 0.1 CPU and 20 MB
+# The compose limits, for real: a cgroup with 0.1 CPU and 20 MB (the compose_cgroup fixture)
 # ---------------------------------------------------------------------------
-@pytest.fixture
-def compose_cgroup():
-    group = Cgroup(f"fastmock-test-{os.getpid()}", CPU_QUOTA, MEMORY_LIMIT)
-    why = group.create()
-    if why:
-        pytest.skip(f"no writable cgroup on this machine, so no compose limits to test under: {why}")
-    yield group
-    group.remove()
-
-
 class Streams:
     """N paced SSE streams on raw sockets, read in a thread, counted per stream."""
 

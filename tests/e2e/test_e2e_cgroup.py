@@ -12,114 +12,17 @@ import time
 
 import pytest
 
+from support.cgroups import Cgroup
 from support.server import children
 
 pytestmark = pytest.mark.e2e
 
-CG = "/sys/fs/cgroup"
 
-
-class CpuCgroup:
-    """A fresh cgroup with a CPU quota (v1 cpu controller, or v2), removed afterwards;
-    ``nested`` puts the quota on it and the process in a child with none."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.dirs: list[str] = []      # made, outermost first
-
-    @staticmethod
-    def _own(controller: str) -> str | None:
-        with open("/proc/self/cgroup") as f:
-            for line in f:
-                _, controllers, path = line.rstrip("\n").split(":", 2)
-                if (controller in controllers.split(",")) if controller else controllers == "":
-                    return path
-        return None
-
-    @staticmethod
-    def _write(path: str, value) -> None:
-        with open(path, "w") as f:
-            f.write(str(value))
-
-    def _mkdir(self, path: str) -> str:
-        os.mkdir(path)
-        self.dirs.append(path)
-        return path
-
-    def create(self, cpus: float, nested: bool) -> str | None:
-        """None, or why no such cgroup can be made here."""
-        errors = []
-        for make in (self._make_v1, self._make_v2):
-            try:
-                make(int(cpus * 100_000), nested)
-                return None
-            except OSError as exc:
-                errors.append(str(exc))
-                self.remove()
-        return "; ".join(errors)
-
-    def _make_v1(self, quota: int, nested: bool) -> None:
-        own = self._own("cpu")
-        if own is None or not os.path.isdir(f"{CG}/cpu"):
-            raise OSError("cgroup v1: no 'cpu' controller")
-        limited = self._mkdir(os.path.normpath(f"{CG}/cpu/{own}/{self.name}"))
-        self._write(f"{limited}/cpu.cfs_period_us", 100_000)
-        self._write(f"{limited}/cpu.cfs_quota_us", quota)
-        if nested:
-            self._write(f"{self._mkdir(f'{limited}/child')}/cpu.cfs_quota_us", -1)
-
-    def _make_v2(self, quota: int, nested: bool) -> None:
-        own = self._own("")
-        if own is None or not os.path.exists(f"{CG}/cgroup.controllers"):
-            raise OSError("cgroup v2: not mounted at /sys/fs/cgroup")
-        parent = os.path.normpath(f"{CG}/{own}")
-        limited = self._mkdir(f"{parent}/{self.name}")
-        if not os.path.exists(f"{limited}/cpu.max"):
-            self._write(f"{parent}/cgroup.subtree_control", "+cpu")
-        self._write(f"{limited}/cpu.max", f"{quota} 100000")
-        if nested:
-            self._write(f"{limited}/cgroup.subtree_control", "+cpu")
-            self._mkdir(f"{limited}/child")
-
-    def enter(self) -> None:
-        """preexec_fn: move the new process into the innermost cgroup."""
-        self._write(f"{self.dirs[-1]}/cgroup.procs", os.getpid())
-
-    def remove(self) -> None:
-        for path in reversed(self.dirs):
-            for _ in range(50):
-                try:
-                    os.rmdir(path)
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.1)
-        self.dirs = []
-
-
-@pytest.fixture
-def cpu_cgroup():
-    made: list[CpuCgroup] = []
-
-    def make(cpus: float, nested: bool = False) -> CpuCgroup:
-        group = CpuCgroup(f"fastmock-cpu-{os.getpid()}-{len(made)}")
-        why = group.create(cpus, nested)
-        if why:
-            pytest.skip(f"no writable cgroup on this machine: {why}")
-        made.append(group)
-        return group
-
-    yield make
-    for group in made:
-        group.remove()
-
-
-def workers_under(group: CpuCgroup) -> tuple[int, list[int]]:
+def workers_under(group: Cgroup) -> tuple[int, list[int]]:
     """Start `fastmock --workers 0` in the group: (workers its ready line says, its children)."""
     proc = subprocess.Popen([sys.executable, "-m", "fastmock", "--host", "127.0.0.1", "--port", "0",
                              "--workers", "0"], stderr=subprocess.PIPE, text=True,
-                            preexec_fn=group.enter, start_new_session=True)
+                            preexec_fn=group.join_self, start_new_session=True)
     try:
         line = proc.stderr.readline()       # slow under 0.1 CPU: ~1 s of CPU is ~10 s
         match = re.search(r"\(pid \d+, (\d+) workers?,", line)

@@ -22,11 +22,6 @@ def get(server, path: str, *headers: str):
     return post(server, path, b"", *headers, method="GET")
 
 
-@pytest.fixture
-def control(start_server):
-    return start_server("--delay-ms", "1")
-
-
 # -- fixtures -----------------------------------------------------------------------------
 
 def test_post_get_delete_fixtures(control):

@@ -1,7 +1,8 @@
 """Scripted answers over raw HTTP: every API x every response kind x streamed or not.
 
-One server per module loads FIXTURES; each test reads back, from the wire, what the
-fixture prescribed (text, tool calls, reasoning, errors, vectors, overrides).
+One server per module loads support.scripted.WIRE (the ``scripted`` fixture); each test reads
+back, from the wire, what the fixture prescribed (text, tool calls, reasoning, errors, vectors,
+overrides).
 """
 from __future__ import annotations
 
@@ -14,44 +15,10 @@ import sys
 import pytest
 
 from support.apis import TEXT, post
-from support.server import LiveServer
 from support.streams import ndjson, sse
 
-FIXTURES = {"fixtures": [
-    # first: the turn after a tool result still has "weather" as its last user message
-    {"match": {"toolCallId": "call_t"}, "response": {"content": "It is sunny in Paris."}},
-    {"match": {"userMessage": "weather"},
-     "response": {"toolCalls": [{"name": "get_weather", "arguments": {"city": "Paris"}},
-                                {"name": "get_time", "arguments": '{"tz": "CET"}', "id": "call_t"}]}},
-    {"match": {"userMessage": "think"},
-     "response": {"reasoning": "Let me think hard.", "content": "Done thinking."}},
-    {"match": {"userMessage": "boom"},
-     "response": {"error": {"message": "slow down", "type": "rate_limit_error"}, "status": 429}},
-    {"match": {"inputText": "vec"}, "response": {"embedding": [0.5, -0.25, 1]}},
-    {"match": {"userMessage": "hello"},
-     "response": {"content": "Hi there, friend!", "id": "fixed-id", "model": "scripted-model",
-                  "created": 1234, "usage": {"prompt_tokens": 7, "completion_tokens": 3}}},
-    {"match": {"userMessage": "paced"}, "streamingProfile": {"ttft": 300, "tps": 20},
-     "response": {"content": "one two three"}},
-    {"match": {"userMessage": "chunky"}, "chunkSize": 4, "truncateAfterChunks": 2,
-     "response": {"content": "abcdefghijkl"}},
-]}
 CHAT, TOOLS, THINK = "hello", "weather", "think"
 TOOL_ARGS = [("get_weather", {"city": "Paris"}), ("get_time", {"tz": "CET"})]
-
-
-@pytest.fixture(scope="module")
-def fixture_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("fixtures") / "answers.json"
-    path.write_text(json.dumps(FIXTURES))
-    return path
-
-
-@pytest.fixture(scope="module")
-def scripted(fixture_file):
-    server = LiveServer("--delay-ms", "0", "--fixtures", str(fixture_file))
-    yield server
-    server.stop_cleanly()
 
 
 # -- reading each API's answer back -----------------------------------------------------------

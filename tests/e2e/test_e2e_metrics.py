@@ -250,13 +250,6 @@ def scrapes(server, n: int = 10) -> list[Scrape]:
     return [scrape(server) for _ in range(n)]
 
 
-@pytest.fixture
-def two_workers(start_server):
-    server = start_server("--workers", "2", "--delay-ms", "5")
-    assert wait_for(lambda: len(children(server.proc.pid)) == 2)
-    return server
-
-
 def test_every_worker_reports_the_totals_of_all(two_workers):
     server = two_workers
     workers = children(server.proc.pid)

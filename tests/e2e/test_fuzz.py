@@ -28,7 +28,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support.http import get, http_request
 from support.server import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -43,18 +42,6 @@ HEADER_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+): ([\x21-\x7e](?:[\x20-
 PLAIN_STATUSES = {100, 200, 204, 400, 404, 405, 408, 413, 414, 431, 500, 501, 505}
 CONTENT_TYPES = {"application/json", "text/event-stream", "application/x-ndjson",
                  "text/plain; version=0.0.4; charset=utf-8"}
-
-
-@pytest.fixture(scope="module")
-def fuzz_server():
-    server = LiveServer("--delay-ms", "0", "--header-timeout", "2", "--keepalive-timeout", "2",
-                        "--max-body-bytes", "4096")
-    yield server
-    assert server.proc.poll() is None, "the server died:\n" + server.log
-    assert http_request(server, get("/health", "Connection: close")).endswith(b'{"status":"ok"}')
-    code = server.stop()
-    server.assert_clean_log()
-    assert code == 0, server.log
 
 
 # -- what gets sent ------------------------------------------------------------------------------

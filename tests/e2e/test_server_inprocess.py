@@ -5,42 +5,10 @@ import asyncio
 import socket
 
 import pytest
-import uvloop
 
-from fastmock.acceptor import ACCEPT_BATCH, Acceptor
-from fastmock.config import Config
-from fastmock.frames import Frames
-from fastmock.protocol import HttpProtocol
-from fastmock.server import App, bind_socket
+from fastmock.acceptor import ACCEPT_BATCH
 
 HEALTH = b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n"
-
-
-@pytest.fixture
-def served():
-    """(loop, app, acceptor, port, protocols made); fails on any exception-handler call."""
-    loop = uvloop.new_event_loop()
-    errors = []
-    loop.set_exception_handler(lambda _loop, context: errors.append(context))
-    app = App(Config(), loop, Frames())
-    sock = bind_socket("127.0.0.1", 0, 1024, reuse_port=False)
-    made = []
-
-    def protocol(fd):
-        made.append(fd)
-        return HttpProtocol(app, fd)
-
-    acceptor = Acceptor(loop, sock, protocol)
-    try:
-        yield loop, app, acceptor, sock.getsockname()[1], made
-    finally:
-        acceptor.close()
-        for conn in app.connections:
-            conn.transport.abort()
-        loop.run_until_complete(asyncio.sleep(0.01))
-        app.pacer.close()
-        loop.close()
-    assert errors == []
 
 
 def test_every_connection_has_tcp_nodelay(served):

@@ -1,9 +1,16 @@
 """The official clients come with the ``sdk`` extra: without one, its tests are not collected
-(the header says so), and under CI=true that is an error."""
+(the header says so), and under CI=true that is an error. The server the scripted SDK tests share."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+
+import pytest
+
+from support.apis import close_opened
+from support.scripted import AGENT
+from support.server import LiveServer
 
 CLIENTS = {"test_sdk_openai.py": "openai", "test_sdk_anthropic.py": "anthropic",
            "test_sdk_ollama.py": "ollama", "test_sdk_structured.py": "openai",
@@ -18,3 +25,15 @@ def pytest_report_header(config) -> str | None:
     if MISSING:
         return f"not collected: the tests of {', '.join(MISSING)} (pip install -e '.[sdk]')"
     return None
+
+
+@pytest.fixture(scope="module")
+def agent_server(tmp_path_factory):
+    """One server per module answering from support.scripted.AGENT; the SDK clients its tests
+    opened are closed before it stops (not the plain ``server`` fixture: that one is unscripted)."""
+    path = tmp_path_factory.mktemp("sdk-fixtures") / "agent.json"
+    path.write_text(json.dumps(AGENT))
+    live = LiveServer("--delay-ms", "0", "--fixtures", str(path))
+    yield live
+    close_opened()
+    live.stop_cleanly()

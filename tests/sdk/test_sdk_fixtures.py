@@ -1,7 +1,8 @@
 """Scripted answers judged by the official clients: openai (chat tools, parallel tools,
 reasoning, Responses function calls), anthropic (tool use, thinking, the stream helper's
 final message), ollama (tools, thinking); one whole agent loop per SDK, driven by a
-fixture file; and aimock's own example file answering an SDK request."""
+fixture file (support.scripted.AGENT, served by the agent_server fixture); and aimock's own
+example file answering an SDK request."""
 from __future__ import annotations
 
 import json
@@ -13,43 +14,11 @@ anthropic = pytest.importorskip("anthropic")
 ollama = pytest.importorskip("ollama")
 openai = pytest.importorskip("openai")
 
-from support.server import LiveServer  # noqa: E402
+from support.apis import opened  # noqa: E402
 
 EXAMPLES = pathlib.Path(__file__).parents[1] / "data" / "aimock-fixtures"
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
-FIXTURES = {"fixtures": [
-    # the agent loop's second turn: a tool result came back
-    {"match": {"toolCallId": "call_w"}, "response": {"content": "It is sunny in Paris."}},
-    {"match": {"hasToolResult": True}, "response": {"content": "It is sunny in Paris."}},
-    {"match": {"userMessage": "weather"},
-     "response": {"toolCalls": [{"name": "get_weather", "arguments": {"city": "Paris"},
-                                 "id": "call_w"}]}},
-    {"match": {"userMessage": "both"},
-     "response": {"toolCalls": [{"name": "get_weather", "arguments": {"city": "Paris"}},
-                                {"name": "get_weather", "arguments": {"city": "Rome"}}]}},
-    {"match": {"userMessage": "think"},
-     "response": {"reasoning": "Let me think hard.", "content": "Done thinking."}},
-]}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    path = tmp_path_factory.mktemp("sdk-fixtures") / "agent.json"
-    path.write_text(json.dumps(FIXTURES))
-    live = LiveServer("--delay-ms", "0", "--fixtures", str(path))
-    yield live
-    for client in OPEN:
-        client.__exit__(None, None, None)
-    live.stop_cleanly()
-
-
-OPEN: list = []        # every client a test made, closed with the module's server
-
-
-def opened(client):
-    OPEN.append(client.__enter__())
-    return client
 
 
 def oai(server):
@@ -69,15 +38,15 @@ def oll(server):
 # -- openai --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_openai_parallel_tool_calls(server, stream):
+def test_openai_parallel_tool_calls(agent_server, stream):
     messages = [{"role": "user", "content": "both cities"}]
     if stream:
-        with oai(server).chat.completions.stream(model="gpt-4o", messages=messages,
-                                                 tools=[WEATHER]) as s:
+        with oai(agent_server).chat.completions.stream(model="gpt-4o", messages=messages,
+                                                       tools=[WEATHER]) as s:
             final = s.get_final_completion()
     else:
-        final = oai(server).chat.completions.create(model="gpt-4o", messages=messages,
-                                                    tools=[WEATHER])
+        final = oai(agent_server).chat.completions.create(model="gpt-4o", messages=messages,
+                                                          tools=[WEATHER])
     choice = final.choices[0]
     assert choice.finish_reason == "tool_calls"
     calls = choice.message.tool_calls
@@ -87,8 +56,8 @@ def test_openai_parallel_tool_calls(server, stream):
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_openai_reasoning(server, stream):
-    client = oai(server)
+def test_openai_reasoning(agent_server, stream):
+    client = oai(agent_server)
     messages = [{"role": "user", "content": "think"}]
     if stream:
         reasoning, content = "", ""
@@ -103,8 +72,8 @@ def test_openai_reasoning(server, stream):
     assert (reasoning, content) == ("Let me think hard.", "Done thinking.")
 
 
-def test_openai_agent_loop(server):
-    client = oai(server)
+def test_openai_agent_loop(agent_server):
+    client = oai(agent_server)
     messages = [{"role": "user", "content": "what's the weather in Paris?"}]
     first = client.chat.completions.create(model="gpt-4o", messages=messages, tools=[WEATHER])
     call = first.choices[0].message.tool_calls[0]
@@ -117,8 +86,8 @@ def test_openai_agent_loop(server):
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_openai_responses_function_call_loop(server, stream):
-    client = oai(server)
+def test_openai_responses_function_call_loop(agent_server, stream):
+    client = oai(agent_server)
     tool = {"type": "function", "name": "get_weather", "parameters": WEATHER["function"]["parameters"]}
     if stream:
         with client.responses.stream(model="gpt-4o", input="weather?", tools=[tool]) as s:
@@ -136,8 +105,8 @@ def test_openai_responses_function_call_loop(server, stream):
     assert final.output_text == "It is sunny in Paris."
 
 
-def test_openai_responses_reasoning(server):
-    with oai(server).responses.stream(model="o", input="think") as s:
+def test_openai_responses_reasoning(agent_server):
+    with oai(agent_server).responses.stream(model="o", input="think") as s:
         final = s.get_final_response()
     assert final.output[0].type == "reasoning"
     assert final.output[0].summary[0].text == "Let me think hard."
@@ -164,8 +133,8 @@ ANT_TOOL = {"name": "get_weather", "input_schema": WEATHER["function"]["paramete
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_anthropic_tool_use_loop(server, stream):
-    client = ant(server)
+def test_anthropic_tool_use_loop(agent_server, stream):
+    client = ant(agent_server)
     messages = [{"role": "user", "content": "weather in Paris?"}]
     if stream:
         with client.messages.stream(model="claude", max_tokens=100, messages=messages,
@@ -186,8 +155,8 @@ def test_anthropic_tool_use_loop(server, stream):
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_anthropic_thinking(server, stream):
-    client = ant(server)
+def test_anthropic_thinking(agent_server, stream):
+    client = ant(agent_server)
     args = dict(model="claude", max_tokens=100, messages=[{"role": "user", "content": "think"}])
     if stream:
         with client.messages.stream(**args) as s:
@@ -203,8 +172,8 @@ def test_anthropic_thinking(server, stream):
 # -- ollama ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_ollama_tools_loop(server, stream):
-    client = oll(server)
+def test_ollama_tools_loop(agent_server, stream):
+    client = oll(agent_server)
     messages = [{"role": "user", "content": "weather in Paris?"}]
     if stream:
         calls = [c for part in client.chat(model="llama", messages=messages, tools=[WEATHER],
@@ -221,8 +190,8 @@ def test_ollama_tools_loop(server, stream):
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_ollama_thinking(server, stream):
-    client = oll(server)
+def test_ollama_thinking(agent_server, stream):
+    client = oll(agent_server)
     messages = [{"role": "user", "content": "think"}]
     if stream:
         parts = list(client.chat(model="llama", messages=messages, stream=True))

@@ -1,4 +1,5 @@
-"""What the provider-API tests share: the corpus they expect, hostile strings, timing, raw HTTP."""
+"""What the provider-API and SDK tests share: the corpus they expect, hostile strings, timing,
+raw HTTP, and the SDK clients a test opened."""
 from __future__ import annotations
 
 import asyncio
@@ -24,6 +25,20 @@ def prompt_tokens(*texts: str) -> int:
 def run(coro):
     """Run one coroutine on a fresh loop (the async clients' tests)."""
     return asyncio.run(coro)
+
+
+OPEN: list = []        # every SDK client a test opened, closed with its module's server
+
+
+def opened(client):
+    """An SDK client, entered now and exited by close_opened() (the server fixture's teardown)."""
+    OPEN.append(client.__enter__())
+    return client
+
+
+def close_opened() -> None:
+    while OPEN:
+        OPEN.pop(0).__exit__(None, None, None)
 
 
 class Timer:

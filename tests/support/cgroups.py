@@ -1,7 +1,8 @@
 """A cgroup with docker-compose's limits, for tests and benchmarks that run fastmock under them.
 
 The one place that creates such cgroups (v1 cpu+memory, or v2) and reads what they
-charged; tests/test_container.py and bench/ (its limits phase) both use it.
+charged; tests/container (the compose limits), tests/e2e/test_e2e_cgroup.py (a CPU quota
+alone) and bench/ (its limits phase) use it.
 """
 import os
 import time
@@ -15,11 +16,20 @@ class Cgroup:
     Cgroup(name, cpus, memory).create() makes it under this process's own cgroup and
     returns None, or why it cannot be made here; remove() deletes it. A process enters
     it through enter_prefix() (a command prefix) or join_self() (a preexec_fn).
+    ``memory=None`` sets no memory limit (v1: no memory controller needed); ``nested``
+    keeps the limits on the group and puts the process in a child of it with none, as a
+    container whose parent cgroup holds the quota.
     """
 
-    def __init__(self, name, cpus, memory):
-        self.name, self.cpus, self.memory = name, cpus, memory
-        self.dirs, self.version = [], None
+    def __init__(self, name, cpus, memory=None, *, nested=False):
+        self.name, self.cpus, self.memory, self.nested = name, cpus, memory, nested
+        self.dirs, self.version = [], None   # the groups with the limits: v1 [cpu(, memory)], v2 one
+        self.entries = []                    # where a process goes: dirs, or their children (nested)
+        self._made = []                      # every directory made, outermost first
+
+    @property
+    def _controllers(self):
+        return ("cpu",) if self.memory is None else ("cpu", "memory")
 
     # ------------------------------------------------------------------ making it
     @staticmethod
@@ -48,18 +58,26 @@ class Cgroup:
                 self.remove()
         return "; ".join(errors)
 
+    def _mkdir(self, path):
+        os.mkdir(path)
+        self._made.append(path)
+        return path
+
     def _make_v1(self):
-        for ctrl in ("cpu", "memory"):
+        for ctrl in self._controllers:
             own = self._own(ctrl)
             if own is None or not os.path.isdir(f"{CG}/{ctrl}"):
                 raise OSError(f"cgroup v1: no '{ctrl}' controller")
-            path = os.path.normpath(f"{CG}/{ctrl}/{own}/{self.name}")
-            os.mkdir(path)
-            self.dirs.append(path)
-        cpu, mem = self.dirs
+            self.dirs.append(self._mkdir(os.path.normpath(f"{CG}/{ctrl}/{own}/{self.name}")))
+        cpu, mem = self.dirs[0], self.dirs[-1]
         self._write(f"{cpu}/cpu.cfs_period_us", 100_000)
         self._write(f"{cpu}/cpu.cfs_quota_us", int(self.cpus * 100_000))
-        self._write(f"{mem}/memory.limit_in_bytes", self.memory)
+        if self.memory is not None:
+            self._write(f"{mem}/memory.limit_in_bytes", self.memory)
+        self.entries = list(self.dirs)
+        if self.nested:
+            self.entries = [self._mkdir(f"{d}/child") for d in self.dirs]
+            self._write(f"{self.entries[0]}/cpu.cfs_quota_us", -1)
         self.version = 1
 
     def _make_v2(self):
@@ -67,28 +85,33 @@ class Cgroup:
         if own is None or not os.path.exists(f"{CG}/cgroup.controllers"):
             raise OSError("cgroup v2: not mounted at /sys/fs/cgroup")
         parent = os.path.normpath(f"{CG}/{own}")
-        path = f"{parent}/{self.name}"
-        os.mkdir(path)
+        path = self._mkdir(f"{parent}/{self.name}")
         self.dirs.append(path)
-        if not os.path.exists(f"{path}/memory.max") or not os.path.exists(f"{path}/cpu.max"):
-            self._write(f"{parent}/cgroup.subtree_control", "+cpu +memory")
+        enable = " ".join(f"+{ctrl}" for ctrl in self._controllers)
+        if not all(os.path.exists(f"{path}/{ctrl}.max") for ctrl in self._controllers):
+            self._write(f"{parent}/cgroup.subtree_control", enable)
         self._write(f"{path}/cpu.max", f"{int(self.cpus * 100_000)} 100000")
-        self._write(f"{path}/memory.max", self.memory)
-        if os.path.exists(f"{path}/memory.swap.max"):
-            self._write(f"{path}/memory.swap.max", 0)
+        if self.memory is not None:
+            self._write(f"{path}/memory.max", self.memory)
+            if os.path.exists(f"{path}/memory.swap.max"):
+                self._write(f"{path}/memory.swap.max", 0)
+        self.entries = [path]
+        if self.nested:   # no process in a group that hands controllers down: the child has them
+            self._write(f"{path}/cgroup.subtree_control", enable)
+            self.entries = [self._mkdir(f"{path}/child")]
         self.version = 2
 
     # ------------------------------------------------------------------ entering it
     def enter_prefix(self):
         """A command prefix that moves itself into the group, then execs the rest
         (so everything the server allocates is charged from its first byte)."""
-        writes = " && ".join(f"echo $$ > {d}/cgroup.procs" for d in self.dirs)
+        writes = " && ".join(f"echo $$ > {d}/cgroup.procs" for d in self.entries)
         return ["sh", "-c", f'{writes} && exec "$@"', "cgroup-enter"]
 
     def join_self(self):
         """Moves the calling process into the group: subprocess's preexec_fn, between fork and exec."""
         pid = os.getpid()
-        for d in self.dirs:
+        for d in self.entries:
             self._write(f"{d}/cgroup.procs", pid)
 
     # ------------------------------------------------------------------ what it charged
@@ -162,7 +185,7 @@ class Cgroup:
     def remove(self):
         """Deletes the group once its processes are gone; False if a directory stayed."""
         ok = True
-        for d in reversed(self.dirs):
+        for d in reversed(self._made):
             for _ in range(50):
                 try:
                     os.rmdir(d)
@@ -173,5 +196,5 @@ class Cgroup:
                     time.sleep(0.1)
             else:
                 ok = False
-        self.dirs = []
+        self.dirs, self.entries, self._made = [], [], []
         return ok

@@ -1,10 +1,14 @@
-"""The fake loop's fixtures: a manual-clock loop that fails the test on any unexpected error."""
+"""The unit tests' fixtures: the fake loop (a manual clock that fails the test on any unexpected
+error), the answers dispatch gives, a fake cgroup tree, and a listening socket."""
 from __future__ import annotations
 
 import logging
+import socket
 
 import pytest
 
+from fastmock.providers import dispatch
+from support.fake_cgroups import Tree
 from support.fakes import Client, ManualClockLoop
 
 
@@ -26,3 +30,34 @@ def client(loop) -> Client:
     c = Client(loop, delay_ms=10)
     yield c
     assert c.transport.writes_after_close == [], "written after close()/abort()"
+
+
+@pytest.fixture
+def answers(monkeypatch):
+    """Every answer dispatch.answer gives, in order."""
+    seen = []
+    real = dispatch.answer
+
+    def recording(*args):
+        answer = real(*args)
+        seen.append(answer)
+        return answer
+    monkeypatch.setattr(dispatch, "answer", recording)
+    return seen
+
+
+@pytest.fixture
+def tree(tmp_path) -> Tree:
+    """An empty fake cgroup tree under tmp_path (test_cgroup.py)."""
+    return Tree(tmp_path)
+
+
+@pytest.fixture
+def listener():
+    """A non-blocking socket listening on 127.0.0.1 (test_acceptor.py)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    sock.setblocking(False)
+    yield sock
+    sock.close()

@@ -19,16 +19,6 @@ import uvloop
 from fastmock.acceptor import Acceptor
 
 
-@pytest.fixture
-def listener():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    sock.setblocking(False)
-    yield sock
-    sock.close()
-
-
 def connect(listener) -> socket.socket:
     client = socket.create_connection(listener.getsockname(), timeout=5)
     client.settimeout(5)

@@ -9,7 +9,6 @@ import re
 import pytest
 
 from fastmock.protocol import static_answers
-from fastmock.providers import dispatch
 from support.fakes import FRAMES, Client, stats
 from support.http import parse_head, parse_response
 
@@ -31,20 +30,6 @@ def request(path: str, body: dict, version: str = "1.1", headers: str = "") -> b
     data = json.dumps(body).encode()
     return (f"POST {path} HTTP/{version}\r\nHost: t\r\nContent-Length: {len(data)}\r\n{headers}\r\n"
             .encode() + data)
-
-
-@pytest.fixture
-def answers(monkeypatch):
-    """Every answer dispatch.answer gives, in order."""
-    seen = []
-    real = dispatch.answer
-
-    def recording(*args):
-        answer = real(*args)
-        seen.append(answer)
-        return answer
-    monkeypatch.setattr(dispatch, "answer", recording)
-    return seen
 
 
 def frames_of(spec, chunks: list[bytes]) -> list[bytes]:
