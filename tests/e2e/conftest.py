@@ -17,6 +17,7 @@ from fastmock.protocol import HttpProtocol
 from fastmock.server import App, bind_socket
 from support.cgroups import Cgroup
 from support.http import get, http_request
+from support.limited import compose_limits
 from support.scripted import WIRE
 from support.server import LiveServer, children, wait_for
 from support.supervisor_script import Script
@@ -131,3 +132,36 @@ def cpu_cgroup():
     yield make
     for group in made:
         group.remove()
+
+
+# -- under the compose limits (test_e2e_memory.py, test_e2e_conformance.py) ----------------
+
+@pytest.fixture
+def limits():
+    group = compose_limits()
+    yield group
+    group.remove()
+
+
+@pytest.fixture(scope="module")
+def limited_server():
+    """One server under the limits for the light tests of this module."""
+    group = compose_limits()
+    server = group.start("--delay-ms", "20")
+    yield server
+    code = server.stop()
+    server.assert_clean_log()
+    assert code == 0 and group.oom_kills() == 0, server.log
+    group.remove()
+
+
+@pytest.fixture(scope="module")
+def conformance_server():
+    """One server under the compose limits for test_e2e_conformance.py."""
+    group = compose_limits()
+    live = group.start("--delay-ms", "1")
+    yield live
+    code = live.stop()
+    live.assert_clean_log()
+    assert code == 0 and group.oom_kills() == 0, live.log
+    group.remove()

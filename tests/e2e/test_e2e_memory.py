@@ -30,30 +30,11 @@ import time
 import pytest
 
 from support.http import get, http_request, read_response
-from support.limited import MEMORY_LIMIT, Limits, compose_limits, raise_open_files
+from support.limited import MEMORY_LIMIT, Limits, raise_open_files
 
 pytestmark = pytest.mark.e2e
 KIB = 1024
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def limits():
-    group = compose_limits()
-    yield group
-    group.remove()
-
-
-@pytest.fixture(scope="module")
-def limited_server():
-    """One server under the limits for the light tests of this module."""
-    group = compose_limits()
-    server = group.start("--delay-ms", "20")
-    yield server
-    code = server.stop()
-    server.assert_clean_log()
-    assert code == 0 and group.oom_kills() == 0, server.log
-    group.remove()
 
 
 class Scraper:

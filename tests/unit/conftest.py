@@ -61,3 +61,13 @@ def listener():
     sock.setblocking(False)
     yield sock
     sock.close()
+
+
+@pytest.fixture
+def blocking_listener():
+    """A blocking socket listening on 127.0.0.1 (test_memory_unit.py)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    yield sock
+    sock.close()

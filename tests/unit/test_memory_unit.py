@@ -96,19 +96,10 @@ class ReaderLoop(ManualClockLoop):
         callback(*args)
 
 
-@pytest.fixture
-def listener():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    yield sock
-    sock.close()
-
-
-def connect(listener) -> tuple[socket.socket, int]:
+def connect(blocking_listener) -> tuple[socket.socket, int]:
     """A connected client, and the server side's fd as the acceptor would hold it."""
-    client = socket.create_connection(listener.getsockname(), timeout=5)
-    fd, _ = listener._accept()
+    client = socket.create_connection(blocking_listener.getsockname(), timeout=5)
+    fd, _ = blocking_listener._accept()
     return client, fd
 
 
@@ -127,11 +118,11 @@ def make_admission(loop, *, max_connections=0, mem=None, high=0.9):
     return app, admission, served
 
 
-def test_over_max_connections_a_503_at_once_then_a_clean_close(listener):
+def test_over_max_connections_a_503_at_once_then_a_clean_close(blocking_listener):
     loop = ReaderLoop()
     app, admission, _ = make_admission(loop, max_connections=1)
     inside = Client(loop, app)                   # the one connection allowed
-    client, fd = connect(listener)
+    client, fd = connect(blocking_listener)
     client.sendall(b"GET /api/data HTTP/1.1\r\nHost: t\r\n\r\n")
     assert admission.admit(fd) is False
     answer = read_all(client)                    # then EOF: a FIN, not a reset
@@ -145,7 +136,7 @@ def test_over_max_connections_a_503_at_once_then_a_clean_close(listener):
     client.close()
 
 
-def test_a_health_probe_is_answered_past_the_limits(listener):
+def test_a_health_probe_is_answered_past_the_limits(blocking_listener):
     loop = ReaderLoop()
     app, admission, served = make_admission(loop, max_connections=1)
     Client(loop, app)
@@ -153,24 +144,24 @@ def test_a_health_probe_is_answered_past_the_limits(listener):
     for probe, answer in ((b"GET /health HTTP/1.1\r\n", gets[CLOSE]),
                           (b"HEAD /health HTTP/1.1\r\n", heads[CLOSE]),
                           (b"GET /health?x=1 HTTP/1.0\r\n", gets[CLOSE])):
-        client, fd = connect(listener)
+        client, fd = connect(blocking_listener)
         client.sendall(probe + b"Host: t\r\n\r\n")
         assert admission.admit(fd) is False and served == []      # answered here, not served
         assert read_all(client) == answer
         client.close()
     assert stats(app).requests == {("/health", 200): 3}
     assert stats(app).rejected_connections == 0
-    client, fd = connect(listener)
+    client, fd = connect(blocking_listener)
     client.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
     assert admission.admit(fd) is False and read_all(client).startswith(b"HTTP/1.1 503 ")
     client.close()
 
 
-def test_a_metrics_scrape_is_served_past_the_limits(listener):
+def test_a_metrics_scrape_is_served_past_the_limits(blocking_listener):
     loop = ReaderLoop()
     app, admission, _ = make_admission(loop, max_connections=1)
     Client(loop, app)
-    client, fd = connect(listener)
+    client, fd = connect(blocking_listener)
     client.sendall(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
     assert admission.admit(fd) is True                       # to the loop, its request unread
     assert os.read(fd, 100).startswith(b"GET /metrics HTTP/1.1\r\n")
@@ -178,21 +169,21 @@ def test_a_metrics_scrape_is_served_past_the_limits(listener):
     client.close()
 
 
-def test_a_connection_whose_request_has_not_come_waits_for_it(listener):
+def test_a_connection_whose_request_has_not_come_waits_for_it(blocking_listener):
     loop = ReaderLoop()
     app, admission, served = make_admission(loop, max_connections=1)
     Client(loop, app)
-    early, fd = connect(listener)
+    early, fd = connect(blocking_listener)
     assert admission.admit(fd) is False and fd in loop.readers          # held, not refused yet
     early.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
     loop.fire_reader(fd)
     assert loop.readers == {} and read_all(early) == HEALTH[0][CLOSE]
-    late, fd = connect(listener)
+    late, fd = connect(blocking_listener)
     assert admission.admit(fd) is False
     late.sendall(b"GET /stream-loop HTTP/1.1\r\nHost: t\r\n\r\n")
     loop.fire_reader(fd)
     assert read_all(late) == wire.TOO_MANY_CONNECTIONS
-    room, fd = connect(listener)
+    room, fd = connect(blocking_listener)
     assert admission.admit(fd) is False
     admission.max_connections = 2                                       # a slot frees up meanwhile
     room.sendall(b"GET /api/data HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -201,7 +192,7 @@ def test_a_connection_whose_request_has_not_come_waits_for_it(listener):
     assert os.read(fd, 100).startswith(b"GET /api/data ")
     os.close(fd)
     admission.max_connections = 1
-    silent, fd = connect(listener)
+    silent, fd = connect(blocking_listener)
     assert admission.admit(fd) is False
     loop.advance(admission_module.HOLD_SECONDS)                         # never sent a byte
     assert loop.readers == {} and read_all(silent) == wire.TOO_MANY_CONNECTIONS
@@ -210,7 +201,7 @@ def test_a_connection_whose_request_has_not_come_waits_for_it(listener):
         sock.close()
 
 
-def test_shedding_follows_the_charge_and_health_says_so(listener):
+def test_shedding_follows_the_charge_and_health_says_so(blocking_listener):
     loop = ReaderLoop()
     mem = FakeMemory(20 * MIB, 12 * MIB)
     app, admission, _ = make_admission(loop, mem=mem)
@@ -218,13 +209,13 @@ def test_shedding_follows_the_charge_and_health_says_so(listener):
     probe.send(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
     assert probe.responses()[-1].json() == {"status": "ok"}
     for charge in (12 * MIB, 18 * MIB):          # 18: at 90% of the limit, but read 0 s ago
-        client, fd = connect(listener)
+        client, fd = connect(blocking_listener)
         mem.value = charge
         assert admission.admit(fd) is True and admission.charge == 12 * MIB
         os.close(fd)
         client.close()
     loop.advance(admission_module.READ_SECONDS)
-    client, fd = connect(listener)
+    client, fd = connect(blocking_listener)
     client.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}")
     assert admission.admit(fd) is False and admission.shedding
     assert read_all(client) == wire.SHORT_OF_MEMORY
@@ -237,7 +228,7 @@ def test_shedding_follows_the_charge_and_health_says_so(listener):
     assert admission.shedding
     mem.value = 16 * MIB
     loop.advance(admission_module.READ_SECONDS)
-    client2, fd = connect(listener)
+    client2, fd = connect(blocking_listener)
     assert admission.admit(fd) is True and not admission.shedding
     probe.send(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
     assert probe.responses()[-1].json() == {"status": "ok"}
@@ -246,7 +237,7 @@ def test_shedding_follows_the_charge_and_health_says_so(listener):
     os.close(fd)
 
 
-def test_the_charge_is_read_every_so_many_connections_not_per_connection(listener):
+def test_the_charge_is_read_every_so_many_connections_not_per_connection(blocking_listener):
     loop = ReaderLoop()
     reads = []
     mem = FakeMemory(20 * MIB, 12 * MIB)
@@ -254,7 +245,7 @@ def test_the_charge_is_read_every_so_many_connections_not_per_connection(listene
     _, admission, _ = make_admission(loop, mem=mem)
     socks = []
     for _ in range(admission_module.READ_EVERY * 2 + 1):
-        client, fd = connect(listener)
+        client, fd = connect(blocking_listener)
         assert admission.admit(fd)
         os.close(fd)
         socks.append(client)
