@@ -65,6 +65,7 @@ class Shared:
     config: object
     access_log: object
     answers: object   # fastmock.canned.CannedAnswers
+    fast_path: object  # None, or (connection, data) -> bool (fastmock._fastpath.FastPath)
     memo: RequestMemo
     pacer: Pacer
     counters: Counters

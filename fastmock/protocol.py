@@ -117,7 +117,14 @@ class HttpProtocol(Connection, asyncio.Protocol):
 
     def provider_api(self, route, request, path: bytes, query: bytes | None, rid: bytes) -> None:
         """OpenAI, Anthropic and Ollama: a whole answer (maybe late or cut) or a StreamSpec."""
-        from fastmock.providers import dispatch  # the first provider request loads the APIs
+        app = self.app
+        fast = app.fast_path
+        if fast is None:    # the first provider request loads the compiled path
+            from fastmock._fastpath import FastPath
+            fast = app.fast_path = FastPath(app)
+        if fast.answer(self, request, path, query, rid):
+            return          # a common request without controls, answered in C
+        from fastmock.providers import dispatch  # the rest loads the API modules
         answer = dispatch.answer(route, request, path, query, self.app, rid)
         if isinstance(answer, dispatch.Streamed):
             self.stream(route, request, answer.spec, answer.delay_ms, answer.ttft_ms,

@@ -8,7 +8,9 @@
 # route answers: every answer it sends on its own comes from ``Shared.answers``.
 #
 # A read that is byte for byte a request answered before with a static document is
-# answered from ``Shared.memo`` (engine/memo.pyx) without parsing.
+# answered from ``Shared.memo`` (engine/memo.pyx) without parsing; a read that holds one
+# whole request the app can answer from its bytes goes to ``Shared.fast_path`` (the
+# provider APIs' compiled path, handed over by the app) before the parser too.
 
 import logging
 
@@ -90,6 +92,12 @@ cdef class Connection(Streamer):
             if answer is not None:
                 self._answer_memo(answer)
                 return
+            # A whole request in this read that the app answers from its bytes alone (and
+            # then with respond() or start_stream(), as handle() would): no parse.
+            if app.fast_path is not None and not self._write_paused:
+                self._started = _clock(app)
+                if app.fast_path(self, data):
+                    return
             memo.begin_read(self)
         else:
             memo.begin_read(None)

@@ -6,6 +6,7 @@ cdef class Shared:
     cdef public object config
     cdef public object access_log     # an AccessLog, or None when logging is off
     cdef public object answers        # the app's canned answers (fastmock.canned.CannedAnswers)
+    cdef public object fast_path      # None, or (connection, data) -> True when it answered data
     cdef Link _first                  # the open connections: an intrusive doubly linked list
     cdef readonly Py_ssize_t open_count
     cdef public RequestMemo memo      # repeated static requests and their whole answers

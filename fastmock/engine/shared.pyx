@@ -40,6 +40,9 @@ cdef class Shared:
         self.header_timeout = config.header_timeout
         self.shutdown_timeout = config.shutdown_timeout
         self.answers = answers
+        # The app's compiled provider path, set by its first provider request (the engine
+        # imports no app module): a read holding one whole request it can answer.
+        self.fast_path = None
 
     @property
     def connections(self):

@@ -26,6 +26,8 @@ LAZY = ("fastmock.accesslog", "fastmock.metrics", "fastmock.supervisor", "fastmo
         # the provider APIs (no module of fastmock.providers loads without the package)
         # and what only they need
         "json", "fastmock.providers", "hashlib", "random",
+        # the compiled provider path: loaded by the first provider request
+        "fastmock._fastpath",
         # scripted answers: loaded only with --fixtures or the control API
         "fastmock.fixtures")
 idle = sorted(m for m in LAZY if m in sys.modules and m not in before)
