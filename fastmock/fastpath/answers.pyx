@@ -566,13 +566,16 @@ cdef class Closing:
     cdef ResponseIds ids
     cdef Body body                  # Responses: the limit, the prompt and the model...
     cdef bytes model                # ... whose bytes are these
-    cdef object entry               # its journal entry (None: the journal is off)
+    cdef object entry               # its journal record (None: the journal is off)
 
     def __call__(self, long long sent, str finish):
         cdef Buf *b = &_out
         cdef bytes reason = _REASONS.get(finish) or finish.encode()
-        if self.entry is not None:
-            self.entry.tokens = sent
+        cdef list record = self.entry
+        if record is not None:      # (fixtures.journal.PENDING_FIELDS: tokens, entry)
+            record[9] = sent
+            if record[12] is not None:
+                record[12].tokens = sent
         buf_start(b)
         if self.api == CHAT or self.api == COMPLETIONS:
             put_b(b, self.splice)

@@ -452,8 +452,11 @@ cdef class FastPath:
         return 0
 
     cdef object _journal(self, Api api, Body *body, long long tokens):
-        """providers.dispatch.record(): the request's journal entry (None: the journal is
-        off). Its body is kept as received; parsed only when the journal is read."""
+        """providers.dispatch.record(), made cheap: a pending record of the journal
+        (fixtures.journal.PENDING_FIELDS), None when the journal is off. The body is kept as
+        received (cut at the journal's cap) and parsed only when the journal is read."""
+        cdef timespec ts
+        cdef Py_ssize_t size, cap, count
         app = self.app
         journal = app.journal
         if journal is None:
@@ -461,21 +464,32 @@ cdef class FastPath:
                 return None
             journal = app.request_journal()
         raw = self.raw
-        if self.body_at == 0 and self.body_size == PyBytes_GET_SIZE(raw):
+        cap = journal.body_cap
+        size = self.body_size if self.body_size <= cap else cap
+        if self.body_at == 0 and size == PyBytes_GET_SIZE(raw):
             data = raw
         else:
-            data = raw[self.body_at:self.body_at + self.body_size]
+            data = PyBytes_FromStringAndSize(PyBytes_AS_STRING(raw) + self.body_at, size)
         model = None
         if self.body_size and (<const char *>PyBytes_AS_STRING(raw))[self.body_at] == 123:
             model = PyUnicode_DecodeUTF8(<const char *>body.model.start, body.model.size,
                                          "surrogatepass")    # "{": dispatch._model reads it
-        entry = journal.record(self.rid.decode("ascii"), "POST", self.paths[<int>api], data,
-                               model, self.test_id, None)
-        if entry is not None:
-            entry.status = 200
-            entry.ttft_ms = self.ttft_ms
-            entry.tokens = tokens
-        return entry
+        rid = self.rid.decode("ascii")
+        path = self.paths[<int>api]
+        size = (480 + size + len(path) + len(rid) + (len(model) if model is not None else 0)
+                + (len(self.test_id) if self.test_id is not None else 0))   # Entry.size
+        clock_gettime(CLOCK_REALTIME, &ts)
+        record = [rid, "POST", path, data, self.body_size, model, self.test_id,
+                  ts.tv_sec + ts.tv_nsec * 1e-9, 200, tokens, self.ttft_ms, size, None]
+        pending = journal.pending
+        pending.append(record)
+        total = journal.pending_bytes + size
+        count = len(pending)
+        while count and (count > journal.max_entries or total > journal.max_bytes):
+            total -= <Py_ssize_t>pending.popleft()[11]    # they would be dropped anyway
+            count -= 1
+        journal.pending_bytes = total
+        return record
 
 
 # -- what the engine streams -------------------------------------------------------------------

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from fastmock._fastpath import FastPath
 from fastmock.ids import IDS
-from support.fakes import Client, make_app
+from support.fakes import FRAMES, Client, make_app
 from support.http import parse_responses
 
 ID = re.compile(rb"(chatcmpl-|cmpl-|resp_|msg_|req_|call_|toolu_)[0-9a-f]{24}")
@@ -560,3 +560,20 @@ def test_with_the_journal_off_nothing_is_journaled(loop):
     loop.advance(1)
     assert parse_responses(client.data())[0].status == 200
     assert spy.direct == 1 and app.journal is None
+
+
+def test_the_journal_keeps_the_latest_requests_of_both_paths_in_order(loop):
+    app = make_app(loop, delay_ms=10, journal_size=3)
+    spy = app.fast_path = Spy(FastPath(app))
+    client = Client(loop, app)
+    for i, extra in enumerate(["", "", "", NEUTRAL, "", ""]):
+        body = dumps({"model": f"m{i}", "messages": USER})
+        client.send(head_of("/v1/chat/completions", body, *([extra] if extra else [])) + body)
+    assert spy.direct == 5
+    assert [e["model"] for e in app.journal.query()[1]] == ["m5", "m4", "m3"]
+    # a stream journaled, read before it ends, counts its tokens when it ends
+    body = dumps({"model": "s", "messages": USER, "stream": True, "max_tokens": 3})
+    client.send(head_of("/v1/chat/completions", body) + body)
+    assert app.journal.query()[1][0]["tokens"] == 0
+    loop.advance(1)
+    assert [(e["model"], e["tokens"]) for e in app.journal.query()[1]][:2] == [("s", 3), ("m5", len(FRAMES.corpus.escaped))]
