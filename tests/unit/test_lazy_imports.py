@@ -41,5 +41,43 @@ def test_a_default_server_loads_no_access_log_metrics_workers_controls_or_provid
     assert out.stdout.split() == ["-", "AccessLog"]
 
 
+# A common provider request is answered by the compiled path alone (and journaled): the
+# Python API modules and json come with the first request it leaves to them.
+PROVIDER_PROBE = """
+import sys
+import uvloop
+from fastmock.config import Config
+from fastmock.frames import Frames
+from fastmock.protocol import HttpProtocol
+from fastmock.server import App
+
+class Transport:
+    def __init__(self): self.data = b""
+    def write(self, data): self.data += data
+    def get_write_buffer_size(self): return 0
+    def get_extra_info(self, name, default=None): return default
+    def is_closing(self): return False
+    def set_write_buffer_limits(self, high=None, low=None): pass
+
+app = App(Config(delay_ms=0), uvloop.new_event_loop(), Frames())
+body = b'{"model":"m","messages":[{"role":"user","content":"hi"}]}'
+head = b"POST /v1/chat/completions HTTP/1.1\\r\\nHost: t\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body)
+for reads in ((head, body), (head + body,)):    # parsed first, then from its bytes
+    conn = HttpProtocol(app)
+    conn.connection_made(transport := Transport())
+    for data in reads:
+        conn.data_received(data)
+    assert transport.data.startswith(b"HTTP/1.1 200 OK"), transport.data
+loaded = [m for m in ("json", "fastmock.providers", "fastmock.controls") if m in sys.modules]
+print(" ".join(loaded) or "-", "fastmock._fastpath" in sys.modules, len(app.journal))
+"""
+
+
+def test_a_common_provider_request_loads_no_python_api_module_nor_json():
+    out = subprocess.run([sys.executable, "-c", PROVIDER_PROBE], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["-", "True", "2"]
+
+
 def test_the_connection_reaches_request_line_through_the_log():
     assert AccessLog.request_line is request_line
