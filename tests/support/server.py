@@ -85,6 +85,13 @@ def children(pid: int) -> list[int]:
         return []
 
 
+def replaced(pid: int, gone, count: int) -> bool:
+    """True when one look at the supervisor's children finds ``count`` workers, none of
+    them in ``gone`` (two looks could see the old worker, then its reaping: a false yes)."""
+    now = children(pid)
+    return len(now) == count and not set(gone) & set(now)
+
+
 def socket_count(pid: int) -> int:
     """How many sockets a process holds open."""
     count = 0
