@@ -3,6 +3,7 @@ cdef class Memo:
     cdef readonly int route
     cdef readonly int status
     cdef readonly object log_line
+    cdef readonly Py_ssize_t id_at    # where a fresh X-Request-Id line goes; -1 = none (see ids.pyx)
     cdef bint _used                   # answered since the clock hand last passed it
 
 
@@ -20,6 +21,7 @@ cdef class RequestMemo:
     cdef void begin_read(self, object reader)
     cdef void message_begun(self, object reader)
     cdef void forget(self, object reader)
-    cdef void offer(self, object reader, bytes data, int route, int status, object log_line)
+    cdef void offer(self, object reader, bytes data, int route, int status, object log_line,
+                    Py_ssize_t id_at)
     cdef void end_read(self, object reader, bytes data, bint whole)
     cdef void _store(self, bytes key, Memo memo)

@@ -10,6 +10,9 @@
 # was not answered since the clock hand last passed it (the CLOCK, or second chance,
 # policy of page caches): a key answered again and again stays, one-off keys come and
 # go. No list is reordered on a hit: a hit only sets a flag.
+#
+# An answer that carries a fresh X-Request-Id is kept without it, with the place its line
+# goes (Memo.id_at); each hit writes the answer with a new id in one bytes (ids.pyx).
 
 # Repeated requests remembered per process, and the longest one remembered.
 MEMO_SIZE = 64
@@ -19,11 +22,14 @@ MEMO_KEY_MAX = 2048
 cdef class Memo:
     """A repeated request's whole answer."""
 
-    def __init__(self, bytes data, int route, int status, log_line):
+    def __init__(self, bytes data, int route, int status, log_line, Py_ssize_t id_at=-1):
+        """``id_at``: each answer gets a fresh X-Request-Id line there (-1: ``data`` as
+        it is), so the memo keeps answering requests that sent no id of their own."""
         self.data = data
         self.route = route
         self.status = status
         self.log_line = log_line
+        self.id_at = id_at
 
 
 cdef class RequestMemo:
@@ -83,11 +89,12 @@ cdef class RequestMemo:
             self._reader = None
             self._answer = None
 
-    cdef void offer(self, object reader, bytes data, int route, int status, object log_line):
+    cdef void offer(self, object reader, bytes data, int route, int status, object log_line,
+                    Py_ssize_t id_at):
         """Connection.respond: ``data`` answers the read's only request, and depends on
-        nothing but its bytes."""
+        nothing but its bytes (and a fresh id at ``id_at``, unless -1)."""
         if self._reader is reader and self._messages == 1:
-            self._answer = Memo(data, route, status, log_line)
+            self._answer = Memo(data, route, status, log_line, id_at)
 
     cdef void end_read(self, object reader, bytes data, bint whole):
         """Connection.data_received: the read is parsed; ``whole``: no request is left
