@@ -56,6 +56,7 @@ class Memo:
     id_at: int
     def __init__(self, data: bytes, route: int, status: int, log_line,
                  id_at: int = -1) -> None: ...
+    def __len__(self) -> int: ...
 
 class RequestMemo:
     size: int

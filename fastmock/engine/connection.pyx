@@ -195,13 +195,12 @@ cdef class Connection(Streamer):
     cdef void _answer_memo(self, Memo memo):
         cdef Counters counters = self.app.counters
         cdef double started = _clock(self.app)
-        cdef bytes data = memo.data if memo.id_at < 0 else with_id_line(memo.data, memo.id_at)
-        self._send_bytes(data)
+        memo.send_to(self)
         counters.count_request(memo.route, memo.status)
         counters.observe(DURATION_BASE, memo.route, _clock(self.app) - started)
         self._since = started
         if self.app.access_log is not None:
-            self._log(memo.status, len(data), memo.log_line)
+            self._log(memo.status, len(memo), memo.log_line)
 
     # -- parser callbacks --------------------------------------------------------------
 

@@ -12,7 +12,10 @@
 # go. No list is reordered on a hit: a hit only sets a flag.
 #
 # An answer that carries a fresh X-Request-Id is kept without it, with the place its line
-# goes (Memo.id_at); each hit writes the answer with a new id in one bytes (ids.pyx).
+# goes (Memo.id_at), and a copy with the line whose digits each hit rewrites in place
+# (ids.pyx): no allocation and no copy per answer.
+
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 
 # Repeated requests remembered per process, and the longest one remembered.
 MEMO_SIZE = 64
@@ -30,6 +33,23 @@ cdef class Memo:
         self.status = status
         self.log_line = log_line
         self.id_at = id_at
+        if id_at >= 0:
+            self._identified = bytearray(with_id_line(data, id_at))
+
+    def __len__(self):
+        """The size of each answer it sends."""
+        return len(self.data) if self._identified is None else len(self._identified)
+
+    cdef int send_to(self, Link conn) except -1:
+        """Connection._answer_memo: write the answer, with its next fresh id when it has one.
+        The id's digits are rewritten in place: Link._send copies what it does not send at
+        once, so the buffer is free again when it returns."""
+        cdef char *p
+        if self._identified is None:
+            return conn._send_bytes(self.data)
+        p = PyByteArray_AS_STRING(self._identified)
+        put_id_digits(p + self.id_at + ID_LINE - ID_DIGITS - 2)
+        return conn._send(p, PyByteArray_GET_SIZE(self._identified))
 
 
 cdef class RequestMemo:
