@@ -144,3 +144,12 @@ def test_the_admissions_503_and_health_carry_a_fresh_id(start_server):
                 answers.append(read_response(extra.makefile("rb")))
     assert [r.status for r in answers] == [503, 503, 200]
     assert_fresh_and_distinct(ids([inside, *answers]))
+
+
+def test_workers_draw_their_own_prefixes(two_workers):
+    """Fresh ids are unique across the workers of a server (each draws its own prefix)."""
+    answers = [parse_response(http_request(two_workers, get(path, "Connection: close")))[0]
+               for _ in range(20) for path in ("/health", "/api/data")]
+    found = ids(answers)
+    assert_fresh_and_distinct(found)
+    assert len({rid[4:12] for rid in found}) == 2, found
