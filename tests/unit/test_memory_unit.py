@@ -21,6 +21,7 @@ from fastmock.protocol import HttpProtocol
 from fastmock.server import load_frames
 from fastmock.wire import CLOSE
 from support.fakes import FRAMES, Client, ManualClockLoop, MockTransport, make_app, stats
+from support.http import FRESH_ID_LINE, sans_fresh_ids
 
 MIB = 1 << 20
 HEALTH = seed.health(FRAMES)
@@ -104,10 +105,12 @@ def connect(blocking_listener) -> tuple[socket.socket, int]:
 
 
 def read_all(sock: socket.socket) -> bytes:
+    """The one answer, up to the close, without its fresh X-Request-Id line (it has one)."""
     data = b""
     while chunk := sock.recv(65536):
         data += chunk
-    return data
+    assert len(FRESH_ID_LINE.findall(data)) == 1, data
+    return sans_fresh_ids(data)
 
 
 def make_admission(loop, *, max_connections=0, mem=None, high=0.9):
