@@ -139,6 +139,25 @@ def test_over_max_connections_a_503_at_once_then_a_clean_close(blocking_listener
     client.close()
 
 
+def test_connections_being_handed_over_count_toward_max_connections(blocking_listener):
+    """A batch of accepts is admitted before any of them is connected: counting only the
+    open connections let 2,119 streams in under --max-connections 2000."""
+    loop = ReaderLoop()
+    app, admission, _ = make_admission(loop, max_connections=3)
+    inside = Client(loop, app)
+    admission.pending = {"hand-over 1", "hand-over 2"}     # the acceptor's tasks in flight
+    client, fd = connect(blocking_listener)
+    client.sendall(b"GET /api/data HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert admission.admit(fd) is False
+    assert sans_fresh_ids(read_all(client)) == wire.TOO_MANY_CONNECTIONS
+    admission.pending = {"hand-over 1"}
+    other, fd = connect(blocking_listener)
+    assert admission.admit(fd) is True
+    os.close(fd)
+    for sock in (client, other):
+        sock.close()
+
+
 def test_a_health_probe_is_answered_past_the_limits(blocking_listener):
     loop = ReaderLoop()
     app, admission, served = make_admission(loop, max_connections=1)
