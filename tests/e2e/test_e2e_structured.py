@@ -286,3 +286,35 @@ def test_a_tool_choice_that_forces_nothing_answers_text(api_server, choice):
     r = post(api_server, "/v1/responses", {"model": "m", "input": "x", "tools": RESPONSES_TOOLS,
                                            "tool_choice": choice})
     assert r.status == 200 and r.json()["output"][0]["type"] == "message"
+
+
+IMPOSSIBLE = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 9,
+                                                     "maximum": 0}}, "required": ["n"]}
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/chat/completions", {"response_format": {"type": "json_schema", "json_schema": {
+        "name": "x", "schema": IMPOSSIBLE}}}),
+    ("/v1/chat/completions", {"tools": [{"type": "function", "function": {
+        "name": "f", "parameters": IMPOSSIBLE}}], "tool_choice": "required"}),
+    ("/v1/responses", {"text": {"format": {"type": "json_schema", "name": "x",
+                                           "schema": IMPOSSIBLE}}}),
+    ("/v1/responses", {"tools": [{"type": "function", "name": "f", "parameters": IMPOSSIBLE}],
+                       "tool_choice": "required"}),
+    ("/v1/messages", {"tools": [{"name": "f", "input_schema": IMPOSSIBLE}],
+                      "tool_choice": {"type": "any"}}),
+    ("/api/chat", {"format": IMPOSSIBLE, "stream": True}),
+    ("/api/generate", {"format": {"type": "string", "minLength": 5, "maxLength": 2}}),
+])
+def test_impossible_bounds_are_a_400_in_the_apis_shape(api_server, path, body):
+    base = {"/v1/responses": {"model": "m", "input": "x"},
+            "/api/generate": {"model": "m", "prompt": "x"}}.get(
+        path, {"model": "m", "messages": MESSAGES, "max_tokens": 100})
+    r = post(api_server, path, {**base, **body})
+    assert r.status == 400, r.body
+    error = r.json()["error"]
+    message = error if isinstance(error, str) else error["message"]
+    assert "no integer is at least 9 and at most 0" in message or "minLength 5" in message
+    if path.startswith("/v1/"):
+        assert error["type"] == "invalid_request_error"
+    assert_health(api_server)
