@@ -3,10 +3,13 @@
     python bench/fixtures_cost.py [--runs 3] [--streams 300] [--tokens 200] [--delay-ms 5]
 
 (a) frames: one server loaded with 1,000 literal fixtures streams --streams paced
-    scripted chat streams (a fixture's text of --tokens tokens) and as many
-    ``/stream-sse?max_tokens=--tokens`` ones, alternately, --runs times each; the
-    server's CPU (utime + stime from /proc) per event received. Budget: a
-    scripted frame costs at most 1.1x a /stream-sse frame.
+    scripted chat streams (a fixture's text of --tokens tokens), as many
+    ``/stream-sse?max_tokens=--tokens`` ones and as many corpus chat streams (no
+    fixture matches), in turn, --runs times each; the server's CPU (utime + stime
+    from /proc) per event received. Budget: a scripted frame costs at most 1.1x a
+    /stream-sse frame; the corpus chat stream tells what the scripting adds to a
+    provider stream. Pace them slowly enough (--delay-ms) that the client keeps up:
+    a server that falls behind writes several frames at once, and costs less per frame.
 (b) memory: idle VmRSS of a server started with no fixtures, with 1, and with
     1,000, each after the same two provider requests (so the provider modules are
     loaded in all three). Budget: 1,000 fixtures cost at most 2 MB more than none.
@@ -206,7 +209,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--streams", type=int, default=300)
     ap.add_argument("--tokens", type=int, default=200)
-    ap.add_argument("--delay-ms", type=int, default=5)
+    ap.add_argument("--delay-ms", type=int, default=20)
     args = ap.parse_args()
     if shutil.which("taskset") and os.cpu_count() >= 2:
         os.sched_setaffinity(0, {1})
@@ -222,15 +225,19 @@ def main() -> None:
                          "messages": [{"role": "user", "content": STREAM_PROMPT}]})
         seed = (f"GET /stream-sse?delay_ms={args.delay_ms}&max_tokens={args.tokens} HTTP/1.0"
                 "\r\nHost: b\r\n\r\n").encode()
-        sse, chat = [], []
+        corpus = post(f"/v1/chat/completions?delay_ms={args.delay_ms}&max_tokens={args.tokens}",
+                      {"model": "gpt-4o", "stream": True,
+                       "messages": [{"role": "user", "content": "no fixture says this"}]})
+        sse, chat, plain = [], [], []
         for run in range(args.runs):
-            pair = [(sse, seed), (chat, scripted)]
-            for into, raw in pair if run % 2 else pair[::-1]:
+            loads = [(sse, seed), (chat, scripted), (plain, corpus)]
+            for into, raw in loads if run % 2 else loads[::-1]:
                 time.sleep(0.5)
                 into.append(cpu_per_frame(server, raw, args.streams))
     finally:
         server.stop()
     ratios = [c / s for c, s in zip(chat, sse)]
+    plain_ratios = [c / p for c, p in zip(chat, plain)]
 
     rss = {name: [] for name in ("none", "one", "many")}
     for _ in range(args.runs):
@@ -244,7 +251,9 @@ def main() -> None:
     print(f"{cmd.strip()}  (medians of {args.runs} runs)")
     print(f"(a) CPU per frame, {args.streams} streams x {args.tokens} tokens at {args.delay_ms} ms:"
           f" /stream-sse {median(sse):.2f} us, scripted chat {median(chat):.2f} us,"
-          f" ratio {median(ratios):.2f}x (budget 1.1x; runs {', '.join(f'{r:.2f}' for r in ratios)})")
+          f" ratio {median(ratios):.2f}x (budget 1.1x; runs {', '.join(f'{r:.2f}' for r in ratios)});"
+          f" a corpus chat stream (no fixture matches) {median(plain):.2f} us, scripted"
+          f" {median(plain_ratios):.2f}x that")
     none, one_, many_ = (median(rss[k]) for k in ("none", "one", "many"))
     print(f"(b) idle VmRSS: no fixtures {none / 1024:.1f} MB, 1 fixture {one_ / 1024:.1f} MB,"
           f" 1,000 fixtures {many_ / 1024:.1f} MB: +{(many_ - none) / 1024:.2f} MB over none,"
