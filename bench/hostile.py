@@ -78,9 +78,8 @@ class Server:
 
     def charge(self) -> int:
         """Usage less the file pages (fastmock.cgroup's figure)."""
-        stat = self.group._stat("memory.stat")
-        usage = int(self.group._read("memory.usage_in_bytes" if self.group.version == 1
-                                     else "memory.current") or 0)
+        stat = self.group.memory_stat()
+        usage = self.group.usage_bytes() or 0
         prefix = "total_" if self.group.version == 1 else ""
         return usage - stat.get(prefix + "active_file", 0) - stat.get(prefix + "inactive_file", 0)
 

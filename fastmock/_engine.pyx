@@ -10,6 +10,7 @@
 # ELF tables and page rounding once), and calls between the parts stay plain C calls.
 #
 # - ``engine/counters.pyx``: the metrics counters, in memory every worker shares.
+# - ``engine/ids.pyx``: fresh ids (the process's prefix and counter), written in C.
 # - ``engine/pacer.pyx``: one loop timer that paces every stream (a timing wheel).
 # - ``engine/memo.pyx``: whole answers to repeated requests, by the request's bytes.
 # - ``engine/shared.pyx``: what every connection of a process shares; the engine's clock.
@@ -22,6 +23,7 @@
 # A connection is one object of the class chain Link > Composer > Streamer > Connection
 # (see engine/link.pxd, with the legal combinations of its state flags).
 include "engine/counters.pyx"
+include "engine/ids.pyx"
 include "engine/pacer.pyx"
 include "engine/memo.pyx"
 include "engine/shared.pyx"

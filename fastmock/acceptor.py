@@ -59,12 +59,13 @@ class Acceptor:
         self.sock = sock
         self.protocol_factory = protocol_factory
         self.admission = admission   # fastmock.admission.Admission: may refuse a connection
+        self._handing = set()        # hand-over tasks: the loop keeps only weak references to tasks
         if admission is not None:
             admission.serve = self._serve
+            admission.pending = self._handing
         self._fd = sock.fileno()
         self._accept = sock._accept  # (fd, address): no socket object per connection
         self._handed = _AcceptedFd(sock.family)
-        self._handing = set()        # hand-over tasks: the loop keeps only weak references to tasks
         self._paused = None          # the timer that resumes accepting after EMFILE
         self._short_of = False       # out of resources was logged; cleared when the backlog drains
         loop.add_reader(self._fd, self._on_readable)

@@ -33,6 +33,7 @@ from _socket import socket as _socket  # a bare socket object: ~1 us less per re
 
 from fastmock import seed
 from fastmock._engine import SLOTS
+from fastmock.request_ids import request_id, spliced
 from fastmock.routes import find
 from fastmock.wire import CLOSE
 
@@ -62,7 +63,7 @@ class Admission:
     """Decides for each accepted connection; holds the shedding state of this process."""
 
     __slots__ = ("app", "memory", "high", "resume", "max_connections", "busy", "short",
-                 "serve", "shedding", "charge", "_health", "_next_read", "_accepted",
+                 "serve", "pending", "shedding", "charge", "_health", "_next_read", "_accepted",
                  "_peak_open", "_held", "_expiry", "_counters", "_trim")
 
     def __init__(self, app, memory, memory_high: float, max_connections: int) -> None:
@@ -73,6 +74,7 @@ class Admission:
         self.max_connections = max_connections
         self.busy, self.short = app.answers.busy, app.answers.short_of_memory  # fastmock.canned
         self.serve = None                      # the acceptor's hand-over: serve(fd)
+        self.pending = ()                      # ... and the hand-overs not yet connected
         self.shedding = False
         self.charge = 0
         self._health = None                    # /health's answers (normal, shedding)
@@ -93,10 +95,16 @@ class Admission:
             self._accepted += 1
             if self._accepted >= READ_EVERY or app.loop.time() >= self._next_read:
                 self.refresh()
-        if not self.shedding and not (self.max_connections
-                                      and app.open_count >= self.max_connections):
+        if not self.shedding and not self._full():
             return True
         return self._judge(fd, hold=True)
+
+    def _full(self) -> bool:
+        """--max-connections reached: the open connections and those being handed over
+        (a batch of accepts is admitted before any of them is connected: counting only
+        the open ones let 2,119 in under --max-connections 2000)."""
+        return bool(self.max_connections) and (
+            self.app.open_count + len(self.pending) >= self.max_connections)
 
     def refresh(self) -> None:
         """Read the charge now; start or stop shedding."""
@@ -154,6 +162,7 @@ class Admission:
                     data = sock.recv(65536, _NO_WAIT)
             except OSError:
                 pass
+        answer = spliced(answer, request_id(None))   # its request is not parsed: a fresh id
         try:
             counters.add_py(_BYTES_SENT, sock.send(answer, _NO_WAIT))
         except OSError:
@@ -173,8 +182,7 @@ class Admission:
     def _on_first_bytes(self, fd: int) -> None:
         self.app.loop.remove_reader(fd)
         del self._held[fd]
-        if not (self.shedding or (self.max_connections
-                                  and self.app.open_count >= self.max_connections)):
+        if not (self.shedding or self._full()):
             self.serve(fd)                     # room again by now: its request is still unread
         elif self._judge(fd, hold=False):
             self.serve(fd)

@@ -2,9 +2,10 @@
 
 The engine knows HTTP/1.1, not routes or APIs, so it never builds an error
 body itself: a request it cannot serve (malformed, too large, too slow) is
-answered with bytes from this object.
+answered with bytes from this object, given their X-Request-Id as they are sent
+(``identified``): these answers are rare, so the id is spliced then.
 """
-from fastmock import wire
+from fastmock import request_ids, wire
 from fastmock.routes import API, find
 
 
@@ -19,6 +20,11 @@ class CannedAnswers:
         self.busy = wire.TOO_MANY_CONNECTIONS        # 503: over --max-connections (fastmock.admission)
         self.short_of_memory = wire.SHORT_OF_MEMORY  # 503: memory over --memory-high (fastmock.admission)
         self.continue_ = wire.CONTINUE               # the interim 100 of Expect: 100-continue
+
+    def identified(self, response: bytes, headers: dict | None = None) -> bytes:
+        """Connection: ``response`` with its X-Request-Id, the client's own when its
+        ``headers`` (a request's, parsed whole) hold a safe one, else a fresh one."""
+        return request_ids.spliced(response, request_ids.request_id(headers))
 
     def error(self, status: int, message: str, url: bytes = b"") -> bytes:
         """A whole error answer that closes the connection, in the shape of the API that

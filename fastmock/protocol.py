@@ -51,18 +51,16 @@ class HttpProtocol(Connection, asyncio.Protocol):
         route = find(path)
         if route is not None and route.kind == STATIC and method in route.methods \
                 and method != OPTIONS:
-            # The seed path: a whole answer made once, remembered by the engine. It carries
-            # the client's own X-Request-Id (the answer still depends only on the request's
-            # bytes) and none otherwise: a fresh id per answer would defeat the memo.
+            # The seed path: a whole answer made once, remembered by the engine. With the
+            # client's own X-Request-Id spliced in, it still depends only on the request's
+            # bytes; else the engine writes a fresh id into each answer, memo hits included.
             gets, heads = self.app.static[path]
             answer = (heads if method == HEAD else gets)[wire.variant(keep_alive, http10)]
-            headers = request.headers
-            if headers is not None and b"x-request-id" in headers:
-                own = client_id(headers)
-                answer = spliced(answer, own if own is not None else request_id(None))
-                self.respond(answer, route.index, 200, keep_alive, own is not None)
-                return
-            self.respond(answer, route.index, 200, keep_alive, True)
+            own = client_id(request.headers)
+            if own is not None:
+                self.respond(spliced(answer, own), route.index, 200, keep_alive, True)
+            else:
+                self.respond(answer, route.index, 200, keep_alive, True, True)
             return
         rid = request_id(request.headers)
         if route is None:

@@ -2,9 +2,10 @@
 
 A client's id is echoed only when it is 1 to 128 bytes of URL-safe token characters,
 so no client input can end a header line or inject one; anything else gets a fresh id.
-The static seed answers (/api/data, /health) carry the client's id when it sent one and
-none otherwise: a fresh id per answer would make them unrepeatable, and they are
-answered from the memo of whole answers (see README, "Request ids").
+Every answer carries one. The static seed answers (/api/data, /health) and the memo of
+whole answers get theirs from the engine, which writes a fresh ``req_`` line in C with
+the counter fastmock.ids uses (engine/ids.pyx, the same format as ``line``); the answers
+the engine sends on its own get theirs from fastmock.canned (see README, "Request ids").
 """
 from fastmock.ids import IDS
 

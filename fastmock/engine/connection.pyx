@@ -203,12 +203,12 @@ cdef class Connection(Streamer):
     cdef void _answer_memo(self, Memo memo):
         cdef Counters counters = self.app.counters
         cdef double started = _clock(self.app)
-        self._send_bytes(memo.data)
+        memo.send_to(self)
         counters.count_request(memo.route, memo.status)
         counters.observe(DURATION_BASE, memo.route, _clock(self.app) - started)
         self._since = started
         if self.app.access_log is not None:
-            self._log(memo.status, len(memo.data), memo.log_line)
+            self._log(memo.status, len(memo), memo.log_line)
 
     # -- parser callbacks --------------------------------------------------------------
 
@@ -266,6 +266,7 @@ cdef class Connection(Streamer):
     def on_headers_complete(self):
         """Parser: the head is complete; a client waiting on 100-continue may send its body."""
         cdef Request req = self._req
+        req._head_done = True
         version = self.parser.get_http_version()
         if version != "1.1" and version != "1.0":     # llhttp also takes 0.9 and 2.0
             raise Reject(505, f"HTTP/{version} is not supported; use HTTP/1.1")
@@ -328,6 +329,7 @@ cdef class Connection(Streamer):
             self._close()
 
     cdef void _on_parse_error(self, exc):
+        cdef Request req = self._req
         cause = exc.__context__
         answers = self.app.answers
         self.app.memo.forget(self)
@@ -341,12 +343,14 @@ cdef class Connection(Streamer):
             status, response = 400, answers.bad_request
         self._in_message = False
         self._req = None
-        self._answer_error(status, response)
+        self._answer_error(status, response, req)
 
-    cdef void _answer_error(self, int status, bytes response):
-        """Answer a request that cannot be served (after the answers already due), then close."""
+    cdef void _answer_error(self, int status, bytes response, Request req=None):
+        """Answer a request that cannot be served (after the answers already due), then
+        close. ``req``: the request it answers, when its head was parsed (its id)."""
         if self._closing:
             return
+        response = self._identified(response, req)
         if self._streaming or self._pending is not None:
             self._eof = True            # answered after what is already due, then closed
             self._queue(_error_request(response, status))
@@ -363,8 +367,15 @@ cdef class Connection(Streamer):
             self._started = self._req.started
             if self._access is not None:
                 self._access.line = ""
-            self.respond(app.answers.error(408, "request not received in time"), 1, 408, False)
+            self.respond(self._identified(app.answers.error(408, "request not received in time"),
+                                          None), 1, 408, False)
         return 0
+
+    cdef bytes _identified(self, bytes response, Request req):
+        """A canned answer with its X-Request-Id (a rare path: the app splices it): the
+        client's own when its head was parsed (the app checks it is safe), else fresh."""
+        headers = req.headers if req is not None and req._head_done else None
+        return self.app.answers.identified(response, headers)
 
     # -- answering -----------------------------------------------------------------------
 
@@ -392,23 +403,28 @@ cdef class Connection(Streamer):
         """Answer ``request`` with respond() or start_stream(); the subclass decides how."""
         raise NotImplementedError
 
-    cpdef respond(self, bytes data, int route, int status, bint keep_alive, bint memo=False):
+    cpdef respond(self, bytes data, int route, int status, bint keep_alive, bint memo=False,
+                  bint fresh_id=False):
         """Write a whole response; then close, or wait for the next request.
 
         ``memo``: the answer depends on nothing but the request's bytes, so the
-        same bytes may be answered again without parsing.
+        same bytes may be answered again without parsing. ``fresh_id``: ``data``
+        has no X-Request-Id; send it with a fresh one (engine/ids.pyx), and let the
+        memo give every later answer its own.
         """
         cdef Shared app = self.app
         cdef double now
-        self._send_bytes(data)
+        cdef Py_ssize_t id_at = id_line_at(data) if fresh_id else -1
+        cdef bytes sent = data if id_at < 0 else with_id_line(data, id_at)
+        self._send_bytes(sent)
         app.counters.count_request(route, status)
         now = _clock(self.app)
         app.counters.observe(DURATION_BASE, route, now - self._started)
         if app.access_log is not None:
-            self._log_answer(status, len(data))
+            self._log_answer(status, len(sent))
         if memo and keep_alive:
             app.memo.offer(self, data, route, status,
-                           self._access.line if self._access is not None else "")
+                           self._access.line if self._access is not None else "", id_at)
         if not keep_alive:
             self._close_after_answer()
         elif self._pending is None:

@@ -1,8 +1,14 @@
+cdef class Link                   # engine/link.pxd
+
 cdef class Memo:
     cdef readonly bytes data
     cdef readonly int route
     cdef readonly int status
     cdef readonly object log_line
+    cdef readonly Py_ssize_t id_at    # where a fresh X-Request-Id line goes; -1 = none (see ids.pyx)
+    cdef bytearray _identified        # data with an id line at id_at, its digits rewritten per answer
+
+    cdef int send_to(self, Link conn) except -1
     cdef bint _used                   # answered since the clock hand last passed it
 
 
@@ -20,6 +26,7 @@ cdef class RequestMemo:
     cdef void begin_read(self, object reader)
     cdef void message_begun(self, object reader)
     cdef void forget(self, object reader)
-    cdef void offer(self, object reader, bytes data, int route, int status, object log_line)
+    cdef void offer(self, object reader, bytes data, int route, int status, object log_line,
+                    Py_ssize_t id_at)
     cdef void end_read(self, object reader, bytes data, bint whole)
     cdef void _store(self, bytes key, Memo memo)

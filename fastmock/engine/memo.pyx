@@ -10,6 +10,12 @@
 # was not answered since the clock hand last passed it (the CLOCK, or second chance,
 # policy of page caches): a key answered again and again stays, one-off keys come and
 # go. No list is reordered on a hit: a hit only sets a flag.
+#
+# An answer that carries a fresh X-Request-Id is kept without it, with the place its line
+# goes (Memo.id_at), and a copy with the line whose digits each hit rewrites in place
+# (ids.pyx): no allocation and no copy per answer.
+
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 
 # Repeated requests remembered per process, and the longest one remembered.
 MEMO_SIZE = 64
@@ -19,11 +25,31 @@ MEMO_KEY_MAX = 2048
 cdef class Memo:
     """A repeated request's whole answer."""
 
-    def __init__(self, bytes data, int route, int status, log_line):
+    def __init__(self, bytes data, int route, int status, log_line, Py_ssize_t id_at=-1):
+        """``id_at``: each answer gets a fresh X-Request-Id line there (-1: ``data`` as
+        it is), so the memo keeps answering requests that sent no id of their own."""
         self.data = data
         self.route = route
         self.status = status
         self.log_line = log_line
+        self.id_at = id_at
+        if id_at >= 0:
+            self._identified = bytearray(with_id_line(data, id_at))
+
+    def __len__(self):
+        """The size of each answer it sends."""
+        return len(self.data) if self._identified is None else len(self._identified)
+
+    cdef int send_to(self, Link conn) except -1:
+        """Connection._answer_memo: write the answer, with its next fresh id when it has one.
+        The id's digits are rewritten in place: Link._send copies what it does not send at
+        once, so the buffer is free again when it returns."""
+        cdef char *p
+        if self._identified is None:
+            return conn._send_bytes(self.data)
+        p = PyByteArray_AS_STRING(self._identified)
+        put_id_digits(p + self.id_at + ID_LINE - ID_DIGITS - 2)
+        return conn._send(p, PyByteArray_GET_SIZE(self._identified))
 
 
 cdef class RequestMemo:
@@ -83,11 +109,12 @@ cdef class RequestMemo:
             self._reader = None
             self._answer = None
 
-    cdef void offer(self, object reader, bytes data, int route, int status, object log_line):
+    cdef void offer(self, object reader, bytes data, int route, int status, object log_line,
+                    Py_ssize_t id_at):
         """Connection.respond: ``data`` answers the read's only request, and depends on
-        nothing but its bytes."""
+        nothing but its bytes (and a fresh id at ``id_at``, unless -1)."""
         if self._reader is reader and self._messages == 1:
-            self._answer = Memo(data, route, status, log_line)
+            self._answer = Memo(data, route, status, log_line, id_at)
 
     cdef void end_read(self, object reader, bytes data, bint whole):
         """Connection.data_received: the read is parsed; ``whole``: no request is left

@@ -14,6 +14,7 @@ cdef class Request:
     cdef int _header_count
     cdef int _hosts                   # Host header lines (RFC 9112 3.2: exactly one in HTTP/1.1)
     cdef bint _expect_continue
+    cdef bint _head_done              # its head was parsed whole (its headers are all known)
     cdef Py_ssize_t _head_read        # bytes of reads inside this request's head (-1: just began)
 
 

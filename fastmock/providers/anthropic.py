@@ -7,7 +7,7 @@ token), then ``content_block_stop``, ``message_delta`` (stop_reason, usage) and
 skips data without one.
 """
 from fastmock.frames import json_string
-from fastmock.providers import request
+from fastmock.providers import request, structured
 from fastmock.ids import IDS
 from fastmock.providers.common import Call, Whole, count_tokens, error_answer, plan
 from fastmock.streamspec import SSE, StreamSpec
@@ -50,20 +50,50 @@ def messages(call: Call):
         answer = call.script.messages(call, doc, model, prompt, stream)
         if answer is not None:
             return answer
+    forced = structured.forced_tool(doc)                  # issue 15: a forced tool call
+    if forced is not None:
+        return _forced_tool_use(call, forced, model, prompt, limit, stream)
     p = plan(call, request.last_text(items), limit, whole=not stream)
     stop = b"max_tokens" if p.length else b"end_turn"
-    mid = IDS.new(b"msg_")
-    head = (b'{"id":"' + mid + b'","type":"message","role":"assistant","model":"' + model
-            + b'","content":')
+    head = _head(model)
     if not stream:
         return call.whole(head + b'[{"type":"text","text":"' + p.text() + b'"}],"stop_reason":"'
                           + stop + b'","stop_sequence":null,"usage":{"input_tokens":%d,'
                           b'"output_tokens":%d}}' % (prompt, p.total))
+    return call.streamed(_stream(head, prompt, p, stop, b'{"type":"text","text":""}',
+                                 b'"delta":{"type":"text_delta","text":"'))
+
+
+def _forced_tool_use(call: Call, forced, model: bytes, prompt: int, limit, stream: bool):
+    """A forced tool call no fixture answers (issue 15): one ``tool_use`` block whose input,
+    valid against the tool's ``input_schema``, streams as ``input_json_delta`` fragments."""
+    p = plan(call, "", limit, whole=not stream, content=forced.arguments)
+    stop = b"max_tokens" if p.length else b"tool_use"
+    head = _head(model)
+    block = (b'{"type":"tool_use","id":"' + IDS.new(b"toolu_") + b'","name":"'
+             + request.escape(forced.name) + b'","input":')
+    if not stream:
+        # a call cut short by max_tokens is no call: its input would not be an object
+        content = b"[]" if p.length else b"[" + block + forced.raw() + b"}]"
+        return call.whole(head + content + b',"stop_reason":"' + stop + b'","stop_sequence":'
+                          b'null,"usage":{"input_tokens":%d,"output_tokens":%d}}'
+                          % (prompt, p.total))
+    return call.streamed(_stream(head, prompt, p, stop, block + b"{}}",
+                                 b'"delta":{"type":"input_json_delta","partial_json":"'))
+
+
+def _head(model: bytes) -> bytes:
+    """A message object up to its ``content``."""
+    return (b'{"id":"' + IDS.new(b"msg_") + b'","type":"message","role":"assistant","model":"'
+            + model + b'","content":')
+
+
+def _stream(head: bytes, prompt: int, p, stop: bytes, block: bytes, delta: bytes) -> StreamSpec:
+    """One content block (``block`` at its start) streamed as ``delta`` events of the plan."""
     opening = (_event(b"message_start", b',"message":' + head + b'[],"stop_reason":null,'
                       b'"stop_sequence":null,"usage":{"input_tokens":%d,"output_tokens":0}}'
                       % prompt)
-               + _event(b"content_block_start",
-                        b',"index":0,"content_block":{"type":"text","text":""}')
+               + _event(b"content_block_start", b',"index":0,"content_block":' + block)
                + _event(b"ping", b""))
 
     def closing(sent: int, finish: str) -> bytes:
@@ -73,8 +103,7 @@ def messages(call: Call):
                          b'"output_tokens":%d}' % (prompt, sent))
                 + _event(b"message_stop", b""))
 
-    return call.streamed(StreamSpec(
+    return StreamSpec(
         content_type=SSE, tokens=p.tokens, total=p.total, opening=opening,
         prefix=b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
-               b'"delta":{"type":"text_delta","text":"',
-        suffix=b'"}}\n\n', finish=stop.decode(), closing=closing))
+               + delta, suffix=b'"}}\n\n', finish=stop.decode(), closing=closing)

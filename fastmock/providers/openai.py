@@ -197,20 +197,13 @@ def responses_api(call: Call):
         answer = call.script.responses(call, doc, model, prompt, stream, limit)
         if answer is not None:
             return answer
+    r = _Response(model, prompt, limit)
+    forced = structured.forced_tool(doc)                  # issue 15: a forced tool call
+    if forced is not None:
+        return _forced_function_call(call, r, forced, stream)
     p = plan(call, request.last_text(items), limit, whole=True,  # its closing repeats the text
              content=structured.responses_content(doc))  # issue 15: structured outputs
-    rid, mid, created = IDS.new(b"resp_"), IDS.new(b"msg_"), now()
-    limit_json = b"null" if limit is None else b"%d" % limit
-
-    def response(status: bytes, output: bytes, usage: bytes) -> bytes:
-        incomplete = b'{"reason":"max_output_tokens"}' if status == b"incomplete" else b"null"
-        return (b'{"id":"' + rid + b'","object":"response","created_at":%d,"status":"' % created
-                + status + b'","background":false,"error":null,"incomplete_details":' + incomplete
-                + b',"instructions":null,"max_output_tokens":' + limit_json + b',"model":"' + model
-                + b'","output":' + output + b',"parallel_tool_calls":true,"previous_response_id":'
-                b'null,"reasoning":{"effort":null,"summary":null},"store":false,"temperature":1.0,'
-                b'"text":{"format":{"type":"text"}},"tool_choice":"auto","tools":[],"top_p":1.0,'
-                b'"truncation":"disabled","usage":' + usage + b',"user":null,"metadata":{}}')
+    mid = IDS.new(b"msg_")
 
     def part(text: bytes) -> bytes:
         return b'{"type":"output_text","text":"' + text + b'","annotations":[],"logprobs":[]}'
@@ -219,46 +212,118 @@ def responses_api(call: Call):
         return (b'{"id":"' + mid + b'","type":"message","status":"' + status
                 + b'","role":"assistant","content":' + content + b"}")
 
-    def usage(sent: int) -> bytes:
-        return (b'{"input_tokens":%d,"input_tokens_details":{"cached_tokens":0,'
-                b'"cache_write_tokens":0},"output_tokens":%d,"output_tokens_details":'
-                b'{"reasoning_tokens":0},"total_tokens":%d}' % (prompt, sent, prompt + sent))
-
     final = b"incomplete" if p.length else b"completed"
     if not stream:
         text = p.text()
-        return call.whole(response(final, b"[" + item(final, b"[" + part(text) + b"]") + b"]",
-                                   usage(p.total)))
-
-    def event(kind: bytes, seq: int, fields: bytes) -> bytes:
-        return (b"event: " + kind + b'\ndata: {"type":"' + kind + b'","sequence_number":%d,' % seq
-                + fields + b"}\n\n")
+        return call.whole(r.document(final, b"[" + item(final, b"[" + part(text) + b"]") + b"]",
+                                     r.usage(p.total)))
 
     where = b'"item_id":"' + mid + b'","output_index":0,"content_index":0,'
-    pending = response(b"in_progress", b"[]", b"null")
-    opening = (event(b"response.created", 0, b'"response":' + pending)
-               + event(b"response.in_progress", 1, b'"response":' + pending)
-               + event(b"response.output_item.added", 2,
-                       b'"output_index":0,"item":' + item(b"in_progress", b"[]"))
-               + event(b"response.content_part.added", 3, where + b'"part":' + part(b"")))
+    opening = (r.opening()
+               + _event(b"response.output_item.added", 2,
+                        b'"output_index":0,"item":' + item(b"in_progress", b"[]"))
+               + _event(b"response.content_part.added", 3, where + b'"part":' + part(b"")))
 
     def closing(sent: int, finish: str) -> bytes:
         text, seq = p.text(sent), 4 + sent
         status = b"incomplete" if finish == "length" else b"completed"
         done_item = item(status, b"[" + part(text) + b"]")
-        return (event(b"response.output_text.done", seq,
-                      where + b'"text":"' + text + b'","logprobs":[]')
-                + event(b"response.content_part.done", seq + 1, where + b'"part":' + part(text))
-                + event(b"response.output_item.done", seq + 2,
-                        b'"output_index":0,"item":' + done_item)
-                + event(b"response." + status, seq + 3,
-                        b'"response":' + response(status, b"[" + done_item + b"]", usage(sent))))
+        return (_event(b"response.output_text.done", seq,
+                       where + b'"text":"' + text + b'","logprobs":[]')
+                + _event(b"response.content_part.done", seq + 1, where + b'"part":' + part(text))
+                + _event(b"response.output_item.done", seq + 2,
+                         b'"output_index":0,"item":' + done_item)
+                + _event(b"response." + status, seq + 3, b'"response":'
+                         + r.document(status, b"[" + done_item + b"]", r.usage(sent))))
 
     return call.streamed(StreamSpec(
         content_type=SSE, tokens=p.tokens, total=p.total, opening=opening,
         splice=b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",'
                + where + b'"delta":"',
         suffix=b'","logprobs":[],"sequence_number":', seq_base=4, seq_tail=b"}\n\n",
+        finish="length" if p.length else "stop", closing=closing))
+
+
+class _Response:
+    """One Responses API answer's constant fields: the response object around its output."""
+
+    __slots__ = ("rid", "created", "model", "prompt", "limit", "limit_json")
+
+    def __init__(self, model: bytes, prompt: int, limit) -> None:
+        self.rid, self.created = IDS.new(b"resp_"), now()
+        self.model = model
+        self.prompt = prompt
+        self.limit = limit                # max_output_tokens, or None
+        self.limit_json = b"null" if limit is None else b"%d" % limit
+
+    def document(self, status: bytes, output: bytes, usage: bytes) -> bytes:
+        """The response object with ``status``, the ``output`` array and ``usage``."""
+        incomplete = b'{"reason":"max_output_tokens"}' if status == b"incomplete" else b"null"
+        return (b'{"id":"' + self.rid + b'","object":"response","created_at":%d,"status":"'
+                % self.created + status + b'","background":false,"error":null,'
+                b'"incomplete_details":' + incomplete + b',"instructions":null,'
+                b'"max_output_tokens":' + self.limit_json + b',"model":"' + self.model
+                + b'","output":' + output + b',"parallel_tool_calls":true,"previous_response_id":'
+                b'null,"reasoning":{"effort":null,"summary":null},"store":false,"temperature":1.0,'
+                b'"text":{"format":{"type":"text"}},"tool_choice":"auto","tools":[],"top_p":1.0,'
+                b'"truncation":"disabled","usage":' + usage + b',"user":null,"metadata":{}}')
+
+    def usage(self, sent: int) -> bytes:
+        prompt = self.prompt
+        return (b'{"input_tokens":%d,"input_tokens_details":{"cached_tokens":0,'
+                b'"cache_write_tokens":0},"output_tokens":%d,"output_tokens_details":'
+                b'{"reasoning_tokens":0},"total_tokens":%d}' % (prompt, sent, prompt + sent))
+
+    def opening(self) -> bytes:
+        """``response.created`` and ``response.in_progress`` (sequence numbers 0 and 1)."""
+        pending = b'"response":' + self.document(b"in_progress", b"[]", b"null")
+        return (_event(b"response.created", 0, pending)
+                + _event(b"response.in_progress", 1, pending))
+
+
+def _event(kind: bytes, seq: int, fields: bytes) -> bytes:
+    """One Responses API event: its ``event:`` line, then its data with the sequence number."""
+    return (b"event: " + kind + b'\ndata: {"type":"' + kind + b'","sequence_number":%d,' % seq
+            + fields + b"}\n\n")
+
+
+def _forced_function_call(call: Call, r: _Response, forced, stream: bool):
+    """A forced tool call no fixture answers (issue 15): one ``function_call`` output item
+    whose arguments, valid against the tool's parameters, stream as
+    ``response.function_call_arguments.delta`` events."""
+    p = plan(call, "", r.limit, whole=True, content=forced.arguments)
+    fid, call_id = IDS.new(b"fc_"), IDS.new(b"call_")
+    name = request.escape(forced.name)
+
+    def item(status: bytes, arguments: bytes) -> bytes:
+        return (b'{"id":"' + fid + b'","type":"function_call","status":"' + status
+                + b'","arguments":"' + arguments + b'","call_id":"' + call_id + b'","name":"'
+                + name + b'"}')
+
+    final = b"incomplete" if p.length else b"completed"
+    if not stream:
+        return call.whole(r.document(final, b"[" + item(final, p.text()) + b"]",
+                                     r.usage(p.total)))
+    where = b'"item_id":"' + fid + b'","output_index":0,'
+    opening = r.opening() + _event(b"response.output_item.added", 2,
+                                   b'"output_index":0,"item":' + item(b"in_progress", b""))
+
+    def closing(sent: int, finish: str) -> bytes:
+        arguments, seq = p.text(sent), 3 + sent
+        status = b"incomplete" if finish == "length" else b"completed"
+        done_item = item(status, arguments)
+        return (_event(b"response.function_call_arguments.done", seq,
+                       where + b'"name":"' + name + b'","arguments":"' + arguments + b'"')
+                + _event(b"response.output_item.done", seq + 1,
+                         b'"output_index":0,"item":' + done_item)
+                + _event(b"response." + status, seq + 2, b'"response":'
+                         + r.document(status, b"[" + done_item + b"]", r.usage(sent))))
+
+    return call.streamed(StreamSpec(
+        content_type=SSE, tokens=p.tokens, total=p.total, opening=opening,
+        splice=b'event: response.function_call_arguments.delta\ndata: {"type":'
+               b'"response.function_call_arguments.delta",' + where + b'"delta":"',
+        suffix=b'","sequence_number":', seq_base=3, seq_tail=b"}\n\n",
         finish="length" if p.length else "stop", closing=closing))
 
 

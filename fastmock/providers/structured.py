@@ -105,9 +105,17 @@ class ForcedCall:
         self.name = name
         self.arguments = arguments
 
+    def raw(self) -> bytes:
+        """The arguments as a JSON object's bytes, for APIs that embed it (Anthropic's input)."""
+        try:
+            return self.arguments.encode()
+        except UnicodeEncodeError:          # a lone surrogate: valid JSON, not UTF-8
+            return json.dumps(json.loads(self.arguments)).encode()
+
 
 def _tools(doc: dict) -> dict:
-    """name -> parameters schema of the request's function tools (OpenAI chat and Anthropic)."""
+    """name -> parameters schema of the request's function tools (OpenAI chat's
+    ``function``, the Responses API's and Anthropic's flat tools)."""
     tools = doc.get("tools")
     if not isinstance(tools, list):
         return {}
@@ -126,23 +134,44 @@ def _tools(doc: dict) -> dict:
     return out
 
 
+# tool_choice values that leave the choice to the model (OpenAI's strings, and the
+# types of Anthropic's and the Responses API's objects that force no function).
+_FREE = ("auto", "none")
+_ANY = ("required", "any")
+_NAMED = ("function", "tool")
+
+
 def forced_tool(doc: dict) -> ForcedCall | None:
-    """The tool call ``tool_choice`` forces, with arguments valid against its parameters."""
+    """The tool call ``tool_choice`` forces, with arguments valid against its parameters.
+
+    None when it forces none (absent, ``auto``, ``none``, a built-in tool's type);
+    a 400 as the provider answers one when it names no tool, or a tool not in ``tools``."""
     choice = doc.get("tool_choice")
-    if choice is None or choice in ("auto", "none"):
+    if choice is None or choice in _FREE:
         return None
-    tools = _tools(doc)
-    name = None
-    if choice == "required" or (isinstance(choice, dict) and choice.get("type") == "any"):
-        name = next(iter(tools), None)
+    if isinstance(choice, str):
+        if choice not in _ANY:
+            raise ApiError(400, f"'tool_choice' must be auto, none, required or an object, "
+                                f"got {choice!r}", "tool_choice")
+        kind, name = "any", None
     elif isinstance(choice, dict):
+        kind = choice.get("type")
+        if kind in _FREE or (kind not in _ANY and kind not in _NAMED):
+            return None                                     # auto, none, built-in tools
         function = choice.get("function")
         name = function.get("name") if isinstance(function, dict) else choice.get("name")
-        if choice.get("type") not in ("function", "tool"):
-            return None                                     # auto, none, built-in tools
+        if kind in _NAMED and not isinstance(name, str):
+            raise ApiError(400, "'tool_choice' must name the function it forces",
+                           "tool_choice")
+    else:
+        raise wrong_type("tool_choice", "a string or an object", choice)
+    tools = _tools(doc)
+    if not tools:
+        raise ApiError(400, "'tool_choice' is only allowed when 'tools' are specified",
+                       "tool_choice")
     if name is None:
-        return None
-    if name not in tools:
+        name = next(iter(tools))                            # required / any: the first tool
+    elif name not in tools:
         raise ApiError(400, f"'tool_choice' names {name!r}, which is not among 'tools'",
                        "tool_choice")
     return ForcedCall(name, example_for(tools[name], "tools"))

@@ -1,5 +1,6 @@
 """The control API over raw HTTP: run-time fixtures, the journal, reset, X-Test-Id scoping,
-and the X-Request-Id every answer carries (the seed's static answers only when asked)."""
+and the X-Request-Id every answer carries (the seed's static answers and the engine's own
+answers too: see test_e2e_request_ids.py)."""
 from __future__ import annotations
 
 import json
@@ -188,14 +189,16 @@ def test_an_unsafe_client_id_gets_a_fresh_one(api_server, value):
 
 
 @pytest.mark.parametrize("path", ["/api/data", "/health"])
-def test_the_seed_static_answers_carry_an_id_only_when_sent_one(api_server, path):
-    assert get(api_server, path).header("x-request-id") is None
+def test_the_seed_static_answers_carry_the_clients_id_or_a_fresh_one(api_server, path):
+    first = get(api_server, path).header("x-request-id")
+    assert FRESH.match(first)
     for _ in range(3):                          # memoised after the first: still its own id
         r = get(api_server, path, "X-Request-Id: seed-1")
         assert r.status == 200 and r.header("x-request-id") == "seed-1"
     assert get(api_server, path, "X-Request-Id: seed-2").header("x-request-id") == "seed-2"
     assert FRESH.match(get(api_server, path, "X-Request-Id: a b").header("x-request-id"))
-    assert get(api_server, path).header("x-request-id") is None
+    last = get(api_server, path).header("x-request-id")
+    assert FRESH.match(last) and last != first
 
 
 # -- run-time fixtures answer, scoped by X-Test-Id ------------------------------------------

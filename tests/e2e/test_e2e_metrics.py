@@ -25,7 +25,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from support.http import get, http_request, read_response
-from support.server import children, socket_count, wait_for
+from support.server import children, replaced, socket_count, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -298,8 +298,7 @@ def test_a_worker_that_dies_leaves_the_totals_consistent(two_workers):
         assert scrape(server).value("fastmock_active_streams") == 20
         victim = children(server.proc.pid)[0]
         os.kill(victim, signal.SIGKILL)
-        assert wait_for(lambda: len(children(server.proc.pid)) == 2
-                        and victim not in children(server.proc.pid), timeout=10)
+        assert wait_for(lambda: replaced(server.proc.pid, {victim}, 2), timeout=10)
     finally:
         for sock in held:
             abort(sock)

@@ -14,7 +14,7 @@ import pytest
 
 import fastmock
 from support.http import get, http_request, read_response
-from support.server import LiveServer, children, wait_for
+from support.server import LiveServer, children, replaced, wait_for
 from support.streams import chat_deltas, chat_text
 
 pytestmark = pytest.mark.e2e
@@ -197,7 +197,7 @@ def test_workers_share_the_port_and_a_dead_worker_is_replaced(start_server):
         assert http_request(server, get("/health", "Connection: close")).endswith(b'{"status":"ok"}')
     victim = children(server.proc.pid)[0]
     os.kill(victim, signal.SIGKILL)
-    assert wait_for(lambda: len(children(server.proc.pid)) == 2 and victim not in children(server.proc.pid))
+    assert wait_for(lambda: replaced(server.proc.pid, {victim}, 2))
     assert wait_for(lambda: "starting a new one" in server.log)
     for _ in range(20):
         assert http_request(server, get("/health", "Connection: close")).endswith(b'{"status":"ok"}')

@@ -162,3 +162,159 @@ def test_tool_choice_naming_an_unknown_tool_is_a_400(api_server):
         "model": "m", "messages": MESSAGES, "tools": TOOLS,
         "tool_choice": {"type": "function", "function": {"name": "nope"}}})
     assert r.status == 400 and r.json()["error"]["param"] == "tool_choice"
+
+
+# -- forced tool calls in the Responses API and Anthropic's messages ------------------------
+
+RESPONSES_TOOLS = [{"type": "function", "name": "get_weather", "parameters": SCHEMA}]
+ANTHROPIC_TOOLS = [{"name": "get_weather", "description": "w", "input_schema": SCHEMA}]
+
+
+@pytest.mark.parametrize("choice", [{"type": "function", "name": "get_weather"}, "required"])
+def test_a_forced_responses_call_is_a_function_call_item(api_server, choice):
+    r = post(api_server, "/v1/responses", {"model": "m", "input": "Weather?",
+                                           "tools": RESPONSES_TOOLS, "tool_choice": choice})
+    assert r.status == 200
+    doc = r.json()
+    [item] = doc["output"]
+    assert doc["status"] == "completed" and item["type"] == "function_call"
+    assert item["name"] == "get_weather" and item["call_id"].startswith("call_")
+    assert item["id"].startswith("fc_") and item["status"] == "completed"
+    jsonschema.validate(json.loads(item["arguments"]), SCHEMA)
+    assert doc["usage"]["output_tokens"] > 5
+
+
+def test_a_forced_responses_call_streams_its_arguments(api_server):
+    r = post(api_server, "/v1/responses", {
+        "model": "m", "input": "Weather?", "tools": RESPONSES_TOOLS, "stream": True,
+        "tool_choice": {"type": "function", "name": "get_weather"}})
+    events = sse(r.body)
+    names = [name for name, _ in events]
+    assert names[:3] == ["response.created", "response.in_progress", "response.output_item.added"]
+    assert names[-3:] == ["response.function_call_arguments.done", "response.output_item.done",
+                          "response.completed"]
+    assert [d["sequence_number"] for _, d in events] == list(range(len(events)))
+    added = events[2][1]["item"]
+    assert added["type"] == "function_call" and added["arguments"] == ""
+    deltas = [d for name, d in events if name == "response.function_call_arguments.delta"]
+    assert len(deltas) > 5 and all(d["item_id"] == added["id"] for d in deltas)
+    arguments = "".join(d["delta"] for d in deltas)
+    jsonschema.validate(json.loads(arguments), SCHEMA)
+    assert events[-3][1]["arguments"] == arguments
+    final = events[-1][1]["response"]
+    assert final["output"] == [{**added, "status": "completed", "arguments": arguments}]
+    assert final["usage"]["output_tokens"] == len(deltas)
+
+
+def test_max_output_tokens_cuts_a_forced_responses_call(api_server):
+    r = post(api_server, "/v1/responses", {
+        "model": "m", "input": "Weather?", "tools": RESPONSES_TOOLS, "stream": True,
+        "max_output_tokens": 3, "tool_choice": "required"})
+    events = sse(r.body)
+    assert len([n for n, _ in events if n == "response.function_call_arguments.delta"]) == 3
+    final = events[-1]
+    assert final[0] == "response.incomplete"
+    assert final[1]["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
+
+
+@pytest.mark.parametrize("choice", [{"type": "tool", "name": "get_weather"}, {"type": "any"}])
+def test_a_forced_anthropic_call_is_a_tool_use_block(api_server, choice):
+    r = post(api_server, "/v1/messages", {"model": "claude", "max_tokens": 1000,
+                                          "messages": MESSAGES, "tools": ANTHROPIC_TOOLS,
+                                          "tool_choice": choice})
+    assert r.status == 200
+    doc = r.json()
+    [block] = doc["content"]
+    assert doc["stop_reason"] == "tool_use" and block["type"] == "tool_use"
+    assert block["name"] == "get_weather" and block["id"].startswith("toolu_")
+    jsonschema.validate(block["input"], SCHEMA)
+
+
+def test_a_forced_anthropic_call_streams_input_json_deltas(api_server):
+    r = post(api_server, "/v1/messages", {
+        "model": "claude", "max_tokens": 1000, "messages": MESSAGES, "tools": ANTHROPIC_TOOLS,
+        "stream": True, "tool_choice": {"type": "tool", "name": "get_weather"}})
+    events = sse(r.body)
+    names = [name for name, _ in events]
+    assert names[:3] == ["message_start", "content_block_start", "ping"]
+    assert names[-3:] == ["content_block_stop", "message_delta", "message_stop"]
+    block = events[1][1]["content_block"]
+    assert block["type"] == "tool_use" and block["input"] == {} and block["name"] == "get_weather"
+    deltas = [d["delta"] for name, d in events if name == "content_block_delta"]
+    assert len(deltas) > 5 and all(d["type"] == "input_json_delta" for d in deltas)
+    jsonschema.validate(json.loads("".join(d["partial_json"] for d in deltas)), SCHEMA)
+    delta = events[-2][1]
+    assert delta["delta"]["stop_reason"] == "tool_use"
+    assert delta["usage"]["output_tokens"] == len(deltas)
+
+
+def test_max_tokens_cuts_a_forced_anthropic_call(api_server):
+    body = {"model": "claude", "max_tokens": 3, "messages": MESSAGES, "tools": ANTHROPIC_TOOLS,
+            "tool_choice": {"type": "any"}}
+    doc = post(api_server, "/v1/messages", body).json()
+    assert doc["stop_reason"] == "max_tokens" and doc["content"] == []
+    events = sse(post(api_server, "/v1/messages", {**body, "stream": True}).body)
+    assert len([n for n, _ in events if n == "content_block_delta"]) == 3
+    assert events[-2][1]["delta"]["stop_reason"] == "max_tokens"
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/responses", {"tools": RESPONSES_TOOLS, "tool_choice": {"type": "function",
+                                                                  "name": "nope"}}),
+    ("/v1/responses", {"tool_choice": "required"}),
+    ("/v1/responses", {"tools": RESPONSES_TOOLS, "tool_choice": "sometimes"}),
+    ("/v1/responses", {"tools": RESPONSES_TOOLS, "tool_choice": 7}),
+    ("/v1/messages", {"tools": ANTHROPIC_TOOLS, "tool_choice": {"type": "tool", "name": "nope"}}),
+    ("/v1/messages", {"tools": ANTHROPIC_TOOLS, "tool_choice": {"type": "tool"}}),
+    ("/v1/messages", {"tool_choice": {"type": "any"}}),
+    ("/v1/chat/completions", {"tool_choice": "required"}),
+])
+def test_a_forced_call_without_its_tool_is_a_400(api_server, path, body):
+    base = ({"model": "m", "input": "x"} if path == "/v1/responses" else
+            {"model": "m", "messages": MESSAGES, "max_tokens": 100})
+    r = post(api_server, path, {**base, **body})
+    assert r.status == 400, r.body
+    error = r.json()["error"]
+    assert error["type"] == "invalid_request_error" and "tool_choice" in error["message"]
+    if path != "/v1/messages":
+        assert error["param"] == "tool_choice"
+    assert_health(api_server)
+
+
+@pytest.mark.parametrize("choice", ["auto", "none", {"type": "auto"}, {"type": "web_search"}])
+def test_a_tool_choice_that_forces_nothing_answers_text(api_server, choice):
+    r = post(api_server, "/v1/responses", {"model": "m", "input": "x", "tools": RESPONSES_TOOLS,
+                                           "tool_choice": choice})
+    assert r.status == 200 and r.json()["output"][0]["type"] == "message"
+
+
+IMPOSSIBLE = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 9,
+                                                     "maximum": 0}}, "required": ["n"]}
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/chat/completions", {"response_format": {"type": "json_schema", "json_schema": {
+        "name": "x", "schema": IMPOSSIBLE}}}),
+    ("/v1/chat/completions", {"tools": [{"type": "function", "function": {
+        "name": "f", "parameters": IMPOSSIBLE}}], "tool_choice": "required"}),
+    ("/v1/responses", {"text": {"format": {"type": "json_schema", "name": "x",
+                                           "schema": IMPOSSIBLE}}}),
+    ("/v1/responses", {"tools": [{"type": "function", "name": "f", "parameters": IMPOSSIBLE}],
+                       "tool_choice": "required"}),
+    ("/v1/messages", {"tools": [{"name": "f", "input_schema": IMPOSSIBLE}],
+                      "tool_choice": {"type": "any"}}),
+    ("/api/chat", {"format": IMPOSSIBLE, "stream": True}),
+    ("/api/generate", {"format": {"type": "string", "minLength": 5, "maxLength": 2}}),
+])
+def test_impossible_bounds_are_a_400_in_the_apis_shape(api_server, path, body):
+    base = {"/v1/responses": {"model": "m", "input": "x"},
+            "/api/generate": {"model": "m", "prompt": "x"}}.get(
+        path, {"model": "m", "messages": MESSAGES, "max_tokens": 100})
+    r = post(api_server, path, {**base, **body})
+    assert r.status == 400, r.body
+    error = r.json()["error"]
+    message = error if isinstance(error, str) else error["message"]
+    assert "no integer is at least 9 and at most 0" in message or "minLength 5" in message
+    if path.startswith("/v1/"):
+        assert error["type"] == "invalid_request_error"
+    assert_health(api_server)

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from support.http import get, http_request, read_response
-from support.server import children, socket_count, wait_for
+from support.server import children, replaced, socket_count, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -99,8 +99,7 @@ def test_a_worker_that_dies_is_replaced_logged_and_serves(start_server, how):
     before = children(server.proc.pid)
     victim = before[0]
     os.kill(victim, getattr(signal, how))
-    assert wait_for(lambda: len(children(server.proc.pid)) == 2
-                    and victim not in children(server.proc.pid), timeout=10)
+    assert wait_for(lambda: replaced(server.proc.pid, {victim}, 2), timeout=10)
     assert wait_for(lambda: re.search(rf"worker \d \(pid {victim}\) exited with -?\d+; "
                                       r"starting a new one", server.log), timeout=5), server.log
     fresh = children(server.proc.pid)
@@ -130,8 +129,7 @@ def test_workers_keep_being_replaced(start_server):
         victim = children(server.proc.pid)[-1]
         killed.add(victim)
         os.kill(victim, signal.SIGKILL)
-        assert wait_for(lambda: len(children(server.proc.pid)) == 2
-                        and not killed & set(children(server.proc.pid)), timeout=10)
+        assert wait_for(lambda: replaced(server.proc.pid, killed, 2), timeout=10)
         assert health_ok(server)
     assert server.log.count("starting a new one") == 4
 

@@ -236,3 +236,44 @@ def test_hostile_model_names_come_back_intact(api_server):
         m = c.messages.create(model="c", max_tokens=500,
                               messages=[{"role": "user", "content": "echo: " + HOSTILE}])
         assert m.content[0].text == HOSTILE
+
+
+# -- forced tool calls (issue 15) -------------------------------------------------------------
+
+WEATHER = {"name": "get_weather", "description": "The weather in a city.",
+           "input_schema": {"type": "object", "properties": {
+               "city": {"type": "string", "minLength": 2},
+               "days": {"type": "integer", "minimum": 1, "maximum": 7},
+               "units": {"enum": ["metric", "imperial"]}},
+               "required": ["city", "days", "units"]}}
+
+
+@pytest.mark.parametrize("choice", [{"type": "tool", "name": "get_weather"}, {"type": "any"}])
+def test_a_forced_tool_call(api_server, choice):
+    with client(api_server) as c:
+        message = c.messages.create(model="claude-sonnet-4", max_tokens=1000, messages=MESSAGES,
+                                    tools=[WEATHER], tool_choice=choice)
+    [block] = message.content
+    assert message.stop_reason == "tool_use" and block.type == "tool_use"
+    assert block.name == "get_weather" and block.id.startswith("toolu_")
+    assert set(block.input) == {"city", "days", "units"} and 1 <= block.input["days"] <= 7
+
+
+def test_a_forced_tool_call_streams_to_the_helpers_final_message(api_server):
+    with client(api_server) as c, c.messages.stream(
+            model="claude-sonnet-4", max_tokens=1000, messages=MESSAGES, tools=[WEATHER],
+            tool_choice={"type": "tool", "name": "get_weather"}) as stream:
+        fragments = [e.partial_json for e in stream if e.type == "input_json"]
+        final = stream.get_final_message()
+    [block] = final.content
+    assert len(fragments) > 3 and final.stop_reason == "tool_use"
+    assert block.type == "tool_use" and block.input["units"] in ("metric", "imperial")
+    assert final.usage.output_tokens == len(fragments)
+
+
+def test_a_forced_call_of_an_unknown_tool_is_a_bad_request(api_server):
+    with client(api_server) as c, pytest.raises(anthropic.BadRequestError) as caught:
+        c.messages.create(model="claude-sonnet-4", max_tokens=100, messages=MESSAGES,
+                          tools=[WEATHER], tool_choice={"type": "tool", "name": "nope"})
+    assert caught.value.body["error"]["type"] == "invalid_request_error"
+    assert_health(api_server)

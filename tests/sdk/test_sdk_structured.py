@@ -122,3 +122,41 @@ def test_tool_choice_auto_answers_text(api_server):
         completion = c.chat.completions.create(model="gpt-4o", messages=MESSAGES,
                                                tools=[WEATHER_TOOL], tool_choice="auto")
     assert completion.choices[0].message.content and not completion.choices[0].message.tool_calls
+
+
+# -- forced tool calls (the Responses API) ---------------------------------------------------
+
+RESPONSES_TOOL = openai.pydantic_function_tool(Forecast, name="report_weather")
+RESPONSES_TOOLS = [{"type": "function", "name": "report_weather", "strict": True,
+                    "parameters": RESPONSES_TOOL["function"]["parameters"]}]
+
+
+@pytest.mark.parametrize("choice", [{"type": "function", "name": "report_weather"}, "required"])
+def test_a_forced_responses_call_parses(api_server, choice):
+    with client(api_server) as c:
+        response = c.responses.parse(model="gpt-4o", input="The weather in Paris?",
+                                     tools=RESPONSES_TOOLS, tool_choice=choice)
+    [item] = response.output
+    assert item.type == "function_call" and item.name == "report_weather"
+    assert item.call_id.startswith("call_")
+    assert isinstance(Forecast.model_validate_json(item.arguments), Forecast)
+
+
+def test_a_forced_responses_call_streams(api_server):
+    with client(api_server) as c, c.responses.stream(
+            model="gpt-4o", input="The weather in Paris?", tools=RESPONSES_TOOLS,
+            tool_choice={"type": "function", "name": "report_weather"}) as stream:
+        deltas = [e.delta for e in stream if e.type == "response.function_call_arguments.delta"]
+        final = stream.get_final_response()
+    [item] = final.output
+    assert len(deltas) > 5 and item.arguments == "".join(deltas)
+    assert isinstance(Forecast.model_validate_json(item.arguments), Forecast)
+
+
+def test_a_forced_call_of_an_unknown_tool_is_a_bad_request(api_server):
+    with client(api_server) as c, pytest.raises(openai.BadRequestError) as caught:
+        c.responses.create(model="gpt-4o", input="x", tools=RESPONSES_TOOLS,
+                           tool_choice={"type": "function", "name": "nope"})
+    assert caught.value.body["param"] == "tool_choice"
+    with client(api_server) as c:          # the server keeps serving
+        assert c.responses.create(model="gpt-4o", input="x").output_text

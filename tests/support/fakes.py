@@ -27,7 +27,7 @@ from fastmock.frames import Frames
 from fastmock.protocol import HttpProtocol
 from fastmock.routes import LABELS
 from fastmock.server import App
-from support.http import Response, parse_responses
+from support.http import Response, parse_responses, sans_fresh_ids
 
 START = 1_048_576.0    # loop clock at the start (s): 12 days of uptime, where int(t*1000) often lands 1 ms short
 MAX_CALLBACKS = 100_000  # per advance()/run_ready(): a callback that re-arms itself forever fails
@@ -284,14 +284,20 @@ class MockTransport:
         self.write_paused = True
         self.protocol.pause_writing()
 
-    def data(self) -> bytes:
+    def raw(self) -> bytes:
+        """Everything written, fresh X-Request-Id lines included."""
         return b"".join(self.writes)
 
+    def data(self) -> bytes:
+        """Everything written, without the fresh X-Request-Id lines (unit tests compare
+        framing against the pre-encoded answers; tests/e2e check the ids)."""
+        return sans_fresh_ids(b"".join(self.writes))
+
     def take(self) -> bytes:
-        """Everything written since the last take()."""
+        """Everything written since the last take() (without fresh X-Request-Id lines)."""
         data = b"".join(self.writes)
         self.writes.clear()
-        return data
+        return sans_fresh_ids(data)
 
 
 FRAMES = Frames()   # the default corpus and models, built once for every test

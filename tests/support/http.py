@@ -15,11 +15,21 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 from support.streams import sse_events
 
 NO_BODY = (204, 304)
 HEX = frozenset(b"0123456789abcdef")
+# A fresh X-Request-Id line, as fastmock writes it (fastmock.request_ids, engine/ids.pyx).
+FRESH_ID_LINE = re.compile(rb"X-Request-Id: req_[0-9a-f]{24}\r\n")
+FRESH_ID = re.compile(r"^req_[0-9a-f]{24}$")
+
+
+def sans_fresh_ids(data: bytes) -> bytes:
+    """``data`` without its fresh X-Request-Id lines: every answer has its own, so bytes
+    are compared with the pre-encoded answers without them."""
+    return FRESH_ID_LINE.sub(b"", data)
 
 
 class Response:

@@ -16,11 +16,13 @@ LISTENING = re.compile(r"listening on http://([^ ]+):(\d+)")
 class LiveServer:
     """A fastmock process: its address, its log, and a strict check that nothing went wrong."""
 
-    def __init__(self, *args: str, env: dict | None = None, prefix: list[str] = ()) -> None:
-        """``prefix``: a command that runs the server, e.g. a cgroup's enter_prefix()."""
+    def __init__(self, *args: str, env: dict | None = None, prefix: list[str] = (),
+                 python: list[str] = (sys.executable,)) -> None:
+        """``prefix``: a command that runs the server, e.g. a cgroup's enter_prefix();
+        ``python``: the interpreter and its options."""
         self.args = ["--host", "127.0.0.1", "--port", "0", *args]
         self.proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "fastmock", *self.args],
+            [*prefix, *python, "-m", "fastmock", *self.args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, **(env or {})})
         self.lines: list[str] = []
@@ -83,6 +85,13 @@ def children(pid: int) -> list[int]:
             return [int(p) for p in f.read().split()]
     except FileNotFoundError:
         return []
+
+
+def replaced(pid: int, gone, count: int) -> bool:
+    """True when one look at the supervisor's children finds ``count`` workers, none of
+    them in ``gone`` (two looks could see the old worker, then its reaping: a false yes)."""
+    now = children(pid)
+    return len(now) == count and not set(gone) & set(now)
 
 
 def socket_count(pid: int) -> int:

@@ -148,6 +148,17 @@ def test_ids_are_unique_and_fixed_width():
     assert all(i[9:].decode().isalnum() for i in ids)
 
 
+def test_the_engines_fresh_id_lines_come_from_the_same_ids():
+    """One owner: the engine's id line (the memo's answers) has request_ids' format, and
+    counts with the counter of every other id of the process."""
+    from fastmock import _engine, request_ids
+    n = IDS.next()
+    answer = _engine.with_fresh_id(b"HTTP/1.1 200 OK\r\n\r\n")
+    rid = IDS.head(request_ids.FRESH_KIND) + b"%016x" % (n + 1)
+    assert answer == b"HTTP/1.1 200 OK\r\n" + request_ids.line(rid) + b"\r\n"
+    assert IDS.next() == n + 2
+
+
 def test_an_id_changes_its_prefix_in_a_forked_worker():
     code = ("import os; from fastmock.ids import IDS; a = IDS.new(b'x'); r, w = os.pipe()\n"
             "if os.fork() == 0:\n os.write(w, IDS.new(b'x')); os._exit(0)\n"

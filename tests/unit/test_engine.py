@@ -8,7 +8,7 @@ import pytest
 from fastmock.protocol import HttpProtocol
 from fastmock.streamspec import StreamSpec
 from support.fakes import Client, make_app, stats
-from support.http import parse_responses
+from support.http import FRESH_ID_LINE, parse_responses
 
 STAMP_WIDTH = len(b"2026-01-02T03:04:05.000006Z")
 
@@ -161,6 +161,23 @@ def test_a_repeated_static_request_is_answered_from_the_memo(loop):
         client.send(request)
         assert client.take() == first
     assert stats(client.app).requests == {("/api/data", 200): 4}
+
+
+@pytest.mark.parametrize("path", ["/api/data", "/health"])
+def test_memo_answers_get_a_fresh_id_line_each(loop, path):
+    client = Client(loop)
+    request = get(path)
+    lines = []
+    for _ in range(4):
+        client.send(request)
+        answer = client.transport.raw()
+        client.transport.take()
+        found = FRESH_ID_LINE.findall(answer)
+        assert len(found) == 1 and answer.index(found[0]) == answer.index(b"\r\n") + 2
+        lines.append(found[0])
+    assert request in client.app.memo and client.app.memo.get(request).id_at == 17
+    assert len(set(lines)) == 4
+    assert [int(line[-18:-2], 16) for line in lines] == sorted(int(line[-18:-2], 16) for line in lines)
 
 
 @pytest.mark.parametrize("request_bytes", [

@@ -63,6 +63,10 @@ class Canned:
         self.asked.append((status, message, url))
         return _answer(status, b"error")
 
+    def identified(self, response: bytes, headers: dict | None = None) -> bytes:
+        from fastmock.canned import CannedAnswers
+        return CannedAnswers.identified(self, response, headers)
+
 
 def canned_client(loop, **settings) -> tuple[Client, Canned]:
     client = Client(loop, **settings)

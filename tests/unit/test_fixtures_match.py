@@ -341,3 +341,19 @@ def test_short_and_long_texts(text):
     pool = pool_of({"userMessage": "abcde"}, {"userMessage": "xyz"})
     expected = 0 if "abcde" in text else None
     assert answer(pool, chat(text)) == expected
+
+
+def test_a_text_searched_again_finds_what_was_added_since():
+    pool = pool_of({"userMessage": "the weather in Paris"}, {"userMessage": "zzz"})
+    text = "what is the weather in Paris today?"
+    assert answer(pool, chat(text)) == 0
+    assert answer(pool, chat(text)) == 0                          # remembered
+    pool.add(runtime("weather in Paris today", "new"), prepend=True)
+    assert pool.find(chat(text)).response.content.text == "new"    # the new needle is seen
+    pool.remove_runtime()
+    assert answer(pool, chat(text)) == 0
+    for i in range(200):                                           # bounded, oldest first out
+        assert answer(pool, chat(f"{text} {i}")) == 0
+    assert len(pool._user.seen) <= 64
+    assert answer(pool, chat("x" * 5000 + " zzz")) == 1            # a long text is not kept
+    assert all(len(t) <= 2048 for t in pool._user.seen)

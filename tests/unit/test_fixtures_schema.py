@@ -205,10 +205,40 @@ def nested_arrays(depth: int) -> dict:
     ({"allOf": 3}, r"the schema cannot be read \(TypeError: "),
     ({"type": "string", "minLength": "3"}, r"the schema cannot be read \(TypeError: "),
     (nested_arrays(3000), r"the schema cannot be read \(RecursionError"),
+    # bounds no value lies between
+    ({"type": "number", "minimum": 5, "maximum": 3}, "no number is at least 5 and at most 3"),
+    ({"type": "number", "exclusiveMinimum": 3, "maximum": 3}, "no number is above 3 and at most 3"),
+    ({"type": "number", "minimum": 2, "exclusiveMaximum": 2}, "no number is at least 2 and below 2"),
+    ({"type": "number", "minimum": 3, "exclusiveMinimum": True, "maximum": 3},
+     "no number is above 3 and at most 3"),
+    ({"type": "integer", "minimum": 1.2, "maximum": 1.8}, "no integer is at least 1.2 and at most 1.8"),
+    ({"type": "integer", "exclusiveMinimum": 1, "exclusiveMaximum": 2}, "no integer is above 1"),
+    ({"type": "integer", "minimum": 1, "maximum": 4, "multipleOf": 5},
+     "no integer multiple of 5 lies within the bounds"),
+    ({"type": "number", "minimum": "1"}, "a numeric bound must be a finite number"),
+    ({"type": "string", "minLength": 5, "maxLength": 3}, "minLength 5 is above maxLength 3"),
+    ({"type": "array", "minItems": 4, "maxItems": 2}, "minItems 4 is above maxItems 2"),
+    ({"type": "array", "prefixItems": [{}], "items": False, "minItems": 2},
+     "minItems 2 is more than the 1 items allowed"),
+    ({"type": "object", "minProperties": 3, "maxProperties": 1},
+     "minProperties 3 is above maxProperties 1"),
+    ({"type": "object", "properties": {"a": {"type": "integer", "minimum": 9, "maximum": 0}},
+      "required": ["a"]}, "no integer is at least 9 and at most 0"),
 ])
 def test_schemas_no_value_satisfies_raise_a_clear_error(schema, message):
     with pytest.raises(SchemaError, match=message if "\\(" in message else re.escape(message)):
         example(schema)
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "number", "minimum": 1, "maximum": 1},
+    {"type": "integer", "minimum": 0.5, "maximum": 1.5},
+    {"type": "string", "minLength": 3, "maxLength": 3},
+    {"type": "array", "minItems": 2, "maxItems": 2},
+    {"anyOf": [{"type": "integer", "minimum": 5, "maximum": 1}, {"type": "string"}]},
+])
+def test_bounds_that_just_meet_still_get_a_value(schema):
+    jsonschema.validate(example(schema), schema)
 
 
 def test_a_pattern_it_cannot_build_falls_back_to_a_plain_string():

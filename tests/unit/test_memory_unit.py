@@ -21,6 +21,7 @@ from fastmock.protocol import HttpProtocol
 from fastmock.server import load_frames
 from fastmock.wire import CLOSE
 from support.fakes import FRAMES, Client, ManualClockLoop, MockTransport, make_app, stats
+from support.http import FRESH_ID_LINE, sans_fresh_ids
 
 MIB = 1 << 20
 HEALTH = seed.health(FRAMES)
@@ -104,10 +105,12 @@ def connect(blocking_listener) -> tuple[socket.socket, int]:
 
 
 def read_all(sock: socket.socket) -> bytes:
+    """The one answer, up to the close, without its fresh X-Request-Id line (it has one)."""
     data = b""
     while chunk := sock.recv(65536):
         data += chunk
-    return data
+    assert len(FRESH_ID_LINE.findall(data)) == 1, data
+    return sans_fresh_ids(data)
 
 
 def make_admission(loop, *, max_connections=0, mem=None, high=0.9):
@@ -134,6 +137,25 @@ def test_over_max_connections_a_503_at_once_then_a_clean_close(blocking_listener
     inside.send(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
     assert inside.responses()[0].status == 200
     client.close()
+
+
+def test_connections_being_handed_over_count_toward_max_connections(blocking_listener):
+    """A batch of accepts is admitted before any of them is connected: counting only the
+    open connections let 2,119 streams in under --max-connections 2000."""
+    loop = ReaderLoop()
+    app, admission, _ = make_admission(loop, max_connections=3)
+    inside = Client(loop, app)
+    admission.pending = {"hand-over 1", "hand-over 2"}     # the acceptor's tasks in flight
+    client, fd = connect(blocking_listener)
+    client.sendall(b"GET /api/data HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert admission.admit(fd) is False
+    assert sans_fresh_ids(read_all(client)) == wire.TOO_MANY_CONNECTIONS
+    admission.pending = {"hand-over 1"}
+    other, fd = connect(blocking_listener)
+    assert admission.admit(fd) is True
+    os.close(fd)
+    for sock in (client, other):
+        sock.close()
 
 
 def test_a_health_probe_is_answered_past_the_limits(blocking_listener):

@@ -734,4 +734,4 @@ def test_access_log_line(loop):
     c.app.access_log.flush()
     line = out.getvalue()
     assert line.startswith("127.0.0.1 - - [")
-    assert line.endswith('] "GET /nope?\\x22x\\x22 HTTP/1.1" 404 ' + str(len(c.data())) + "\n")
+    assert line.endswith('] "GET /nope?\\x22x\\x22 HTTP/1.1" 404 ' + str(len(c.transport.raw())) + "\n")
