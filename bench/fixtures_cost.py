@@ -11,8 +11,8 @@
     provider stream. Pace them slowly enough (--delay-ms) that the client keeps up:
     a server that falls behind writes several frames at once, and costs less per frame.
 (b) memory: idle VmRSS of a server started with no fixtures, with 1, and with
-    1,000, each after the same two provider requests (so the provider modules are
-    loaded in all three). Budget: 1,000 fixtures cost at most 2 MB more than none.
+    1,000, each after the same two provider requests, the first with a control (so
+    the Python provider modules are loaded in all three). Budget: 1,000 fixtures cost at most 2 MB more than none.
 (c) matching: ``FixturePool.find`` over the same 1,000 fixtures for a fresh 60- and
     600-character message each call (bench/fixtures_match.py has the detailed
     table). Budget: 10 us.
@@ -173,9 +173,14 @@ def cpu_per_frame(server: Server, raw: bytes, n: int) -> float:
 def idle_rss_kb(flags: list) -> int:
     server = Server(*flags)
     try:
-        for body in ({"model": "m", "messages": [{"role": "user", "content": "hello"}]},
-                     {"model": "m", "messages": [{"role": "user", "content": STREAM_PROMPT}]}):
-            request(server.port, post("/v1/chat/completions", body))
+        # A control (delay_ms) sends the first request down the Python path, so every
+        # server has the provider modules loaded, not only those with fixtures (the
+        # compiled path answers a plain request without them).
+        for path, body in (("/v1/chat/completions?delay_ms=0",
+                            {"model": "m", "messages": [{"role": "user", "content": "hello"}]}),
+                           ("/v1/chat/completions",
+                            {"model": "m", "messages": [{"role": "user", "content": STREAM_PROMPT}]})):
+            request(server.port, post(path, body))
         time.sleep(1)
         return server.rss_kb()
     finally:

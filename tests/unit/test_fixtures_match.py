@@ -320,7 +320,8 @@ def test_many_short_needles_are_filed_by_narrow_grams_and_still_found():
     rng = random.Random(7)
     needles = sorted({random_text(rng, 5, 7) for _ in range(200)})
     pool = pool_of(*({"userMessage": n} for n in needles))
-    assert pool._user.narrow.buckets and not pool._user.short
+    _, narrow, short = pool._user.index.sizes()
+    assert narrow and not short
     for _ in range(300):
         facts = chat(random_text(rng, 0, 60))
         assert pool.find(facts) is scan(pool, facts)
