@@ -7,13 +7,13 @@ whole answers get theirs from the engine, which writes a fresh ``req_`` line in 
 the counter fastmock.ids uses (engine/ids.pyx, the same format as ``line``); the answers
 the engine sends on its own get theirs from fastmock.canned (see README, "Request ids").
 """
+from fastmock._engine import FRESH_ID_KIND, ID_HEADER_HEAD
 from fastmock.ids import IDS
 
 HEADER = b"x-request-id"
 MAX_LENGTH = 128
 _SAFE = (b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
          b"-._~:+/=@")
-FRESH_KIND = b"req_"
 
 
 def client_id(headers) -> bytes | None:
@@ -32,11 +32,11 @@ def safe(value: bytes) -> bool:
 def request_id(headers) -> bytes:
     """The id of a request: the client's own when safe, else a fresh ``req_`` id."""
     own = client_id(headers)
-    return own if own is not None else IDS.new(FRESH_KIND)
+    return own if own is not None else IDS.new(FRESH_ID_KIND)
 
 
 def line(rid: bytes) -> bytes:
-    return b"X-Request-Id: " + rid + b"\r\n"
+    return ID_HEADER_HEAD + rid + b"\r\n"
 
 
 def spliced(response: bytes, rid: bytes) -> bytes:

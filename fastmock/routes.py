@@ -25,10 +25,11 @@ class Route:
     """One row of the table (what protocol.HttpProtocol.handle reads)."""
 
     __slots__ = ("path", "kind", "allow", "methods", "handler", "api", "label", "prefix",
-                 "index")
+                 "compiled", "index")
 
     def __init__(self, path: bytes, kind: int, allow: bytes, handler, api=None, *,
-                 label: str | None = None, prefix: bool = False) -> None:
+                 label: str | None = None, prefix: bool = False,
+                 compiled: str | None = None) -> None:
         self.path = path
         self.kind = kind
         self.allow = allow                # the Allow header of a 405 and of a preflight
@@ -37,6 +38,7 @@ class Route:
         self.api = api
         self.label = label or path.decode()   # the metrics label
         self.prefix = prefix              # True: every path that starts with ``path``
+        self.compiled = compiled          # the request the compiled path answers (fastpath)
         self.index = -1                   # its slots in the shared counters (set below)
 
 
@@ -78,13 +80,20 @@ TABLE = (
     Route(b"/api/data",            STATIC,  ALLOW_GET,  seed.api_data),
     Route(b"/health",              STATIC,  ALLOW_GET,  seed.health),
     Route(b"/metrics",             METRICS, ALLOW_GET,  lambda: _metrics().render),
-    Route(b"/v1/chat/completions", API,     ALLOW_POST, lambda: _openai().chat,           _openai),
-    Route(b"/v1/completions",      API,     ALLOW_POST, lambda: _openai().completions,    _openai),
-    Route(b"/v1/responses",        API,     ALLOW_POST, lambda: _openai().responses_api,  _openai),
-    Route(b"/v1/embeddings",       API,     ALLOW_POST, lambda: _embeddings().embeddings, _openai),
-    Route(b"/v1/messages",         API,     ALLOW_POST, lambda: _anthropic().messages, _anthropic),
-    Route(b"/api/generate",        API,     ALLOW_POST, lambda: _ollama().generate,       _ollama),
-    Route(b"/api/chat",            API,     ALLOW_POST, lambda: _ollama().chat,           _ollama),
+    Route(b"/v1/chat/completions", API,     ALLOW_POST, lambda: _openai().chat,           _openai,
+          compiled="chat"),
+    Route(b"/v1/completions",      API,     ALLOW_POST, lambda: _openai().completions,    _openai,
+          compiled="completions"),
+    Route(b"/v1/responses",        API,     ALLOW_POST, lambda: _openai().responses_api,  _openai,
+          compiled="responses"),
+    Route(b"/v1/embeddings",       API,     ALLOW_POST, lambda: _embeddings().embeddings, _openai,
+          compiled="embeddings"),
+    Route(b"/v1/messages",         API,     ALLOW_POST, lambda: _anthropic().messages, _anthropic,
+          compiled="messages"),
+    Route(b"/api/generate",        API,     ALLOW_POST, lambda: _ollama().generate,       _ollama,
+          compiled="generate"),
+    Route(b"/api/chat",            API,     ALLOW_POST, lambda: _ollama().chat,           _ollama,
+          compiled="ollama_chat"),
     Route(b"/v1/models",           API,     ALLOW_GET,  lambda: _openai().list_models,    _openai),
     Route(b"/api/tags",            API,     ALLOW_GET,  lambda: _ollama().tags,           _ollama),
     Route(b"/api/version",         API,     ALLOW_GET,  lambda: _ollama().version,        _ollama),
@@ -105,6 +114,7 @@ for _index, _route in enumerate(TABLE, ERROR + 1):
 del _index, _route
 
 _EXACT = {route.path: route for route in TABLE if not route.prefix}
+COMPILED = {route.compiled: route for route in TABLE if route.compiled}   # name -> Route
 _PREFIXED = tuple(route for route in TABLE if route.prefix)
 
 

@@ -12,7 +12,14 @@ from libc.string cimport memcpy, memchr
 cdef char _id_prefix[8]
 cdef uint64_t _id_count = 0
 cdef const char *_HEX = b"0123456789abcdef"
-cdef const char *_ID_LINE_HEAD = b"X-Request-Id: req_"    # 18 bytes
+# The header's line head and a fresh request id's kind: fastmock.request_ids writes the
+# line of a client's own id with these same bytes.
+ID_HEADER_HEAD = b"X-Request-Id: "
+FRESH_ID_KIND = b"req_"
+cdef bytes _id_line_head = ID_HEADER_HEAD + FRESH_ID_KIND    # kept: _ID_LINE_HEAD points in it
+cdef const char *_ID_LINE_HEAD = _id_line_head
+if len(_id_line_head) + ID_DIGITS + 2 != ID_LINE:
+    raise ImportError("engine/ids.pxd's ID_LINE does not fit the X-Request-Id line")
 
 
 cdef Py_ssize_t put_id_digits(char *out) noexcept:
@@ -43,10 +50,10 @@ cdef bytes with_id_line(bytes data, Py_ssize_t at):
     cdef char *o = PyBytes_AS_STRING(out)
     cdef const char *p = PyBytes_AS_STRING(data)
     memcpy(o, p, at)
-    memcpy(o + at, _ID_LINE_HEAD, 18)
-    put_id_digits(o + at + 18)
-    o[at + 18 + ID_DIGITS] = 13
-    o[at + 19 + ID_DIGITS] = 10
+    memcpy(o + at, _ID_LINE_HEAD, ID_LINE - ID_DIGITS - 2)
+    put_id_digits(o + at + ID_LINE - ID_DIGITS - 2)
+    o[at + ID_LINE - 2] = 13
+    o[at + ID_LINE - 1] = 10
     memcpy(o + at + ID_LINE, p + at, size - at)
     return out
 

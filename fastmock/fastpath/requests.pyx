@@ -8,10 +8,12 @@ from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport memcmp
 
 from fastmock import routes, wire
+from fastmock._engine import FRESH_ID_KIND, ID_HEADER_HEAD
 
-# The APIs by path (keep in step with fastmock.routes.TABLE).
-cdef tuple PATHS = (b"/v1/chat/completions", b"/v1/completions", b"/v1/responses",
-                    b"/v1/messages", b"/api/generate", b"/api/chat", b"/v1/embeddings")
+# The requests it answers, in the order of the Api enum (fields.pyx); their paths are the
+# route table's.
+cdef tuple PATHS = tuple(routes.COMPILED[name].path for name in (
+    "chat", "completions", "responses", "messages", "generate", "ollama_chat", "embeddings"))
 cdef dict _API_OF = {path: i for i, path in enumerate(PATHS)}
 cdef const char *_PATH_TEXT[7]
 cdef Py_ssize_t _PATH_SIZE[7]
@@ -192,7 +194,7 @@ cdef class FastPath:
         ends = []
         for keep_alive, http10 in ((True, False), (True, True), (False, False)):
             whole = wire.complete(200, wire.JSON, b"", keep_alive=keep_alive, http10=http10,
-                                  extra=b"X-Request-Id: \0\r\n")
+                                  extra=ID_HEADER_HEAD + b"\0\r\n")
             head, _, end = whole.partition(b"\0")
             ends.append(end.replace(b"Content-Length: 0\r\n", b""))
         self.whole_head = head
@@ -440,7 +442,7 @@ cdef class FastPath:
             head = heads[wire.RAW_CLOSE]
         else:
             head = heads[wire.CHUNKED_KEEP_ALIVE if keep_alive else wire.CHUNKED_CLOSE]
-        head = b"".join((self.status_line, b"X-Request-Id: ", self.rid, b"\r\n", head))
+        head = b"".join((self.status_line, ID_HEADER_HEAD, self.rid, b"\r\n", head))
         conn.start_stream(head, spec, self.route_index[<int>api], keep_alive, not http10,
                           self.delay_ms, self.ttft_ms, -1)
         return True
@@ -448,7 +450,7 @@ cdef class FastPath:
 
     cdef int _draw_rid(self) except -1:
         if self.rid is None:
-            self.rid = fresh_id("req_")
+            self.rid = fresh_id(FRESH_ID_KIND)
         return 0
 
     cdef object _journal(self, Api api, Body *body, long long tokens):

@@ -154,7 +154,7 @@ def test_the_engines_fresh_id_lines_come_from_the_same_ids():
     from fastmock import _engine, request_ids
     n = IDS.next()
     answer = _engine.with_fresh_id(b"HTTP/1.1 200 OK\r\n\r\n")
-    rid = IDS.head(request_ids.FRESH_KIND) + b"%016x" % (n + 1)
+    rid = IDS.head(request_ids.FRESH_ID_KIND) + b"%016x" % (n + 1)
     assert answer == b"HTTP/1.1 200 OK\r\n" + request_ids.line(rid) + b"\r\n"
     assert IDS.next() == n + 2
 
