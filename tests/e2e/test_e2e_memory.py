@@ -336,7 +336,7 @@ class Prober(threading.Thread):
 
 
 @pytest.mark.parametrize("offered, flags, least", [
-    (10_000, (), 1900),
+    (10_000, (), 2450),
     (4_000, ("--max-connections", "2000"), 1900),
 ])
 def test_more_streams_than_fit_are_refused_never_killed(limits, offered, flags, least):
@@ -345,7 +345,9 @@ def test_more_streams_than_fit_are_refused_never_killed(limits, offered, flags, 
 
     ``least``: what fits under the limits at the default --memory-high 0.9, run as the
     image runs it (support/limited.py): each open stream costs ~3.1 KiB of the 18 MiB
-    above an idle server's ~11.8 MiB charge; 2,059-2,111 measured."""
+    above an idle server's ~9.9 MiB charge; 2,541-2,583 measured (issue 13's target:
+    2,500), 2,059-2,120 while the server still loaded OpenSSL (fastmock.nossl). The
+    bound leaves 2 % for a host whose sockets cost the kernel a little more."""
     if raise_open_files(offered + 1024) < offered + 1024:
         pytest.skip(f"not enough file descriptors for {offered} clients")
     server = limits.start("--log-level", "warning", *flags)

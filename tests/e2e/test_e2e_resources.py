@@ -32,6 +32,13 @@ def abort(sock: socket.socket) -> None:
     sock.close()
 
 
+def test_the_server_maps_no_openssl_it_never_uses(server):
+    """fastmock.nossl: asyncio and uvloop load without the ssl module (1.2 MiB anonymous)."""
+    with open(f"/proc/{server.proc.pid}/maps") as maps:
+        mapped = maps.read()
+    assert "libssl" not in mapped and "libcrypto" not in mapped and "/_ssl." not in mapped
+
+
 def test_a_client_that_stops_reading_never_grows_server_memory(server):
     sock = server.connect()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
