@@ -98,6 +98,14 @@ def _reasoning_field(text: str) -> str:
     return text
 
 
+def _rate_limit(text: str) -> tuple:
+    from fastmock.ratelimit import parse   # loaded only with the flag
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _bool(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -151,6 +159,9 @@ OPTIONS = (
     ("--reasoning-field", "reasoning_field", _reasoning_field,
      "OpenAI chat's reasoning delta field: reasoning_content (default) or reasoning (vLLM)"),
     ("--seed", "seed", _whole(0, (1 << 63) - 1), "seed of every random draw, so a run repeats"),
+    ("--rate-limit", "rate_limit", _rate_limit,
+     "provider rate limits per API key, e.g. requests=600/min,tokens=90000/min (also "
+     "input_tokens, output_tokens; periods s, min, h, day): 429 with Retry-After when spent"),
 )
 # Flags that add to what they were given before instead of replacing it.
 REPEATABLE = frozenset(("fixtures",))

@@ -40,6 +40,8 @@ DEFAULTS = {
     "fixtures": (),                # fixture files or directories, in order
     "strict": False,               # a request no fixture matches gets 404, not the corpus
     "reasoning_field": "reasoning_content",   # OpenAI chat's reasoning delta field
+    # provider rate limits per API key (fastmock.ratelimit.parse's Limits); None = none
+    "rate_limit": None,
 }
 
 

@@ -117,16 +117,18 @@ class HttpProtocol(Connection, asyncio.Protocol):
         """OpenAI, Anthropic and Ollama: a whole answer (maybe late or cut) or a StreamSpec."""
         app = self.app
         fast = app.fast_path
-        if fast is None:    # the first provider request loads the compiled path
+        if fast is None and app.rate_limits is None:
+            # the first provider request loads the compiled path (never with rate limits:
+            # it would answer without taking from their buckets)
             from fastmock._fastpath import FastPath
             fast = app.fast_path = FastPath(app)
-        if fast.answer(self, request, path, query, rid):
+        if fast is not None and fast.answer(self, request, path, query, rid):
             return          # a common request without controls, answered in C
         from fastmock.providers import dispatch  # the rest loads the API modules
         answer = dispatch.answer(route, request, path, query, self.app, rid)
         if isinstance(answer, dispatch.Streamed):
             self.stream(route, request, answer.spec, answer.delay_ms, answer.ttft_ms,
-                        answer.fail_after, rid)
+                        answer.fail_after, rid, answer.headers)
             return
         keep_alive, head_only = request.keep_alive, request.method == HEAD
         data = wire.complete(answer.status, answer.content_type, answer.body,
@@ -152,14 +154,14 @@ class HttpProtocol(Connection, asyncio.Protocol):
                      route.index, status, keep_alive)
 
     def stream(self, route, request, spec, delay_ms: int, ttft_ms: int, fail_after: int,
-               rid: bytes) -> None:
+               rid: bytes, extra: bytes = b"") -> None:
         """A 200 stream of ``spec``: chunked on HTTP/1.1, delimited by the close on HTTP/1.0;
-        the head alone for HEAD. ``rid``: its X-Request-Id."""
+        the head alone for HEAD. ``rid``: its X-Request-Id; ``extra``: more header lines."""
         http10 = request.http10
         keep_alive = request.keep_alive and not http10
         head = wire.stream_head(spec.content_type, keep_alive, http10)
         at = head.index(b"\r\n") + 2
-        head = head[:at] + line(rid) + head[at:]
+        head = head[:at] + line(rid) + extra + head[at:]
         if request.method == HEAD:
             self.respond(head, route.index, 200, keep_alive)
             return

@@ -28,7 +28,7 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class App(Shared):
     """What every connection of one process shares."""
 
-    __slots__ = ("frames", "static", "scripts", "journal", "admission")
+    __slots__ = ("frames", "static", "scripts", "journal", "admission", "rate_limits")
 
     def __init__(self, config, loop, frames: Frames, counters: Counters | None = None,
                  scripts=None) -> None:
@@ -47,6 +47,14 @@ class App(Shared):
         self.scripts = scripts
         self.journal = None     # a fixtures.journal.Journal once a provider or control request came
         self.admission = admission_for(self)   # None: every connection is served
+        # --rate-limit (fastmock.ratelimit.RateLimits), None without: the provider APIs
+        # take from its buckets, the compiled path stands aside, the connection keeps the
+        # API key headers.
+        self.rate_limits = None
+        if config.rate_limit:
+            from fastmock.ratelimit import RateLimits
+            self.rate_limits = RateLimits(config.rate_limit)
+            self.keep_api_keys = True
 
     @property
     def fixtures(self):

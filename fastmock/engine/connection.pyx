@@ -32,6 +32,8 @@ HEAD_SLACK = 1024
 # test id (the control API and the journal), and the context fixtures can match on.
 KEPT_HEADERS = frozenset((b"content-type", b"x-request-id", b"x-test-id",
                           b"x-fastmock-context", b"x-aimock-context"))
+# ... and, when the app asks (Shared.keep_api_keys, for its rate limits), the API key's.
+API_KEY_HEADERS = frozenset((b"authorization", b"x-api-key"))
 _HAS_LENIENCY = hasattr(HttpRequestParser, "set_dangerous_leniencies")
 
 
@@ -241,10 +243,12 @@ cdef class Connection(Streamer):
         if len(name) == 4 and name.lower() == b"host":
             req._hosts += 1
             return
-        if len(name) < 6 or name[0] not in b"xXeEcCtT":  # only a few headers matter; skip lower()
+        if len(name) < 6 or (name[0] not in b"xXeEcCtT"     # only a few headers matter;
+                             and not (app.keep_api_keys and name[0] in b"aA")):  # skip lower()
             return
         name = name.lower()
-        if name.startswith(b"x-mock-") or name in KEPT_HEADERS:
+        if name.startswith(b"x-mock-") or name in KEPT_HEADERS \
+                or (app.keep_api_keys and name in API_KEY_HEADERS):
             if req.headers is None:
                 req.headers = {}
             req.headers[name] = value

@@ -30,6 +30,7 @@ cdef class Shared:
         self.open_count = 0
         self.memo = RequestMemo()
         self.shutting_down = False
+        self.keep_api_keys = False        # the app's rate limits need the key of each request
         self.clock = None
         self.max_url_bytes = config.max_url_bytes
         self.max_header_bytes = config.max_header_bytes

@@ -45,7 +45,7 @@ def messages(call: Call):
     system = doc.get("system")
     system_text = request.content_text(system, "system") if system is not None else ""
     stream = request.boolean(doc, "stream")
-    prompt = count_tokens(system_text, *(text for _, text in items))
+    prompt = call.prompt_tokens = count_tokens(system_text, *(text for _, text in items))
     if call.script is not None:     # scripted answers: the fixture's, when one matches
         answer = call.script.messages(call, doc, model, prompt, stream)
         if answer is not None:

@@ -38,13 +38,15 @@ class Whole:
 
 
 class Streamed:
-    __slots__ = ("spec", "delay_ms", "ttft_ms", "fail_after")
+    __slots__ = ("spec", "delay_ms", "ttft_ms", "fail_after", "headers")
 
-    def __init__(self, spec, delay_ms: int, ttft_ms: int, fail_after: int) -> None:
+    def __init__(self, spec, delay_ms: int, ttft_ms: int, fail_after: int,
+                 headers: bytes = b"") -> None:
         self.spec = spec
         self.delay_ms = delay_ms
         self.ttft_ms = ttft_ms
         self.fail_after = fail_after
+        self.headers = headers        # extra CRLF-ended header lines; never client input
 
 
 def error_answer(status: int, body: bytes) -> Whole:
@@ -56,7 +58,7 @@ class Call:
     """One provider request, as the API modules see it."""
 
     __slots__ = ("method", "path", "query", "headers", "body", "ctl", "frames", "stamp", "echo",
-                 "script", "fixture", "tokens")
+                 "script", "fixture", "tokens", "prompt_tokens")
 
     def __init__(self, method: bytes, path: bytes, query, headers, body: bytes, ctl,
                  frames, stamp, script=None) -> None:
@@ -75,6 +77,7 @@ class Call:
         # for the journal (issue 15): the fixture that answered (its label), the tokens planned
         self.fixture = None
         self.tokens = 0
+        self.prompt_tokens = 0        # what the handler counted (the rate limits take it)
 
     def whole(self, body: bytes, status: int = 200, content_type: bytes = JSON) -> Whole:
         """A non-streamed answer under this request's controls (TTFT wait, fail_after cut)."""

@@ -16,6 +16,7 @@ import json
 import logging
 
 from fastmock import controls
+from fastmock.wire import JSON
 from fastmock.providers.common import Call, Streamed, Whole  # noqa: F401  (the protocol reads)
 from fastmock.providers.request import ApiError
 
@@ -23,15 +24,21 @@ log = logging.getLogger("fastmock")
 
 
 def answer(route, request, path: bytes, query: bytes | None, app, request_id: bytes = b""):
-    """Answer one provider request: controls, then the status control, then the handler;
-    then the journal's entry (when the journal is on)."""
+    """Answer one provider request: controls, then the status control, then the rate
+    limits (when set), then the handler; then the journal's entry (when the journal is on)."""
     api = route.api()
     call = None
+    limits, verdict = app.rate_limits, None
     try:
         config = app.config
         ctl = controls.parse(query, request.headers, config.delay_ms, config.ttft_ms)
+        if limits is not None and request.method == b"POST":   # listings are not limited
+            from fastmock.ratelimit import api_key
+            verdict = limits.admit(api_key(request.headers))
         if ctl.status >= 400:
             result = api.error(ctl.status, controls.status_message(ctl.status))
+        elif verdict is not None and not verdict.allowed:
+            result = refused(api, limits, verdict)
         else:
             # --- scripted answers: app.scripts is set only when fixtures are loaded; a fast
             # path that skips this function must not be taken while it is (providers.scripted).
@@ -45,10 +52,33 @@ def answer(route, request, path: bytes, query: bytes | None, app, request_id: by
     except Exception:  # a bug must cost one 500, never the connection
         log.exception("error while answering %s", path.decode("latin-1"))
         result = api.error(500, "internal server error")
+    if verdict is not None and verdict.allowed:
+        limited(api, limits, verdict, call, result)
     journal = app.request_journal()
     if journal is not None:
         record(journal, request, path, call, result, request_id)
     return result
+
+
+# -- rate limits (--rate-limit, fastmock.ratelimit) ------------------------------------------
+
+def refused(api, limits, verdict) -> Whole:
+    """429 in the API's own shape, with Retry-After and the API's rate-limit headers."""
+    body, message, headers = limits.refusal(api.__name__, verdict)
+    result = api.error(429, message) if body is None else Whole(429, JSON, body)
+    result.headers = headers
+    return result
+
+
+def limited(api, limits, verdict, call, result) -> None:
+    """An admitted request: its tokens out of the buckets, their state in its headers."""
+    if call is not None:
+        if isinstance(result, Streamed):
+            total = result.spec.total
+            limits.spend(verdict, call.prompt_tokens, total if total >= 0 else call.tokens)
+        elif result.status < 400:
+            limits.spend(verdict, call.prompt_tokens, call.tokens)
+    result.headers += limits.headers(api.__name__, verdict)
 
 
 # -- the journal (issue 15) -----------------------------------------------------------------

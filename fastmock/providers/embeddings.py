@@ -30,6 +30,7 @@ def embeddings(call: Call):
     if encoding not in ("float", "base64"):
         raise ApiError(400, "'encoding_format' must be 'float' or 'base64'", "encoding_format")
     _, tokens = inputs(value, "input")
+    call.prompt_tokens = tokens
     if call.script is not None:     # scripted answers: the fixture's vector, when one matches
         answer = call.script.embeddings(call, value, model, encoding, tokens)
         if answer is not None:

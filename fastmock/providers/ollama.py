@@ -45,7 +45,7 @@ def generate(call: Call):
     limit = _limit(doc)
     if prompt_text is None:       # Ollama's "load the model" request: one done object
         return _loaded(call, model, OLLAMA_GENERATE)
-    prompt = count_tokens(system, prompt_text)
+    prompt = call.prompt_tokens = count_tokens(system, prompt_text)
     if call.script is not None:     # scripted answers: the fixture's, when one matches
         answer = call.script.ollama_generate(call, doc, model, prompt, stream)
         if answer is not None:
@@ -62,7 +62,7 @@ def chat(call: Call):
     limit = _limit(doc)
     if not items:
         return _loaded(call, model, OLLAMA_CHAT)
-    prompt = count_tokens(*(text for _, text in items))
+    prompt = call.prompt_tokens = count_tokens(*(text for _, text in items))
     if call.script is not None:     # scripted answers: the fixture's, when one matches
         answer = call.script.ollama_chat(call, doc, model, prompt, stream)
         if answer is not None:

@@ -51,7 +51,7 @@ def chat(call: Call):
     limit = _limit(doc, "max_completion_tokens", "max_tokens")
     stream = request.boolean(doc, "stream")
     include_usage = _include_usage(doc)
-    prompt = count_tokens(*(text for _, text in messages))
+    prompt = call.prompt_tokens = count_tokens(*(text for _, text in messages))
     if call.script is not None:     # scripted answers: the fixture's, when one matches
         answer = call.script.chat(call, doc, model, prompt, stream, include_usage)
         if answer is not None:
@@ -128,6 +128,7 @@ def completions(call: Call):
     model = request.model(doc)
     prompt_value = request.required(doc, "prompt")
     texts, prompt = inputs(prompt_value, "prompt")
+    call.prompt_tokens = prompt
     limit = _limit(doc, "max_tokens")
     stream = request.boolean(doc, "stream")
     include_usage = _include_usage(doc)
@@ -192,7 +193,7 @@ def responses_api(call: Call):
     items = _response_input(doc.get("input"))
     limit = _limit(doc, "max_output_tokens")
     stream = request.boolean(doc, "stream")
-    prompt = count_tokens(instructions, *(text for _, text in items))
+    prompt = call.prompt_tokens = count_tokens(instructions, *(text for _, text in items))
     if call.script is not None:     # scripted answers: the fixture's, when one matches
         answer = call.script.responses(call, doc, model, prompt, stream, limit)
         if answer is not None:

@@ -29,7 +29,9 @@ LAZY = ("fastmock.accesslog", "fastmock.metrics", "fastmock.supervisor", "fastmo
         # the compiled provider path: loaded by the first provider request
         "fastmock._fastpath",
         # scripted answers: loaded only with --fixtures or the control API
-        "fastmock.fixtures")
+        "fastmock.fixtures",
+        # provider rate limits: loaded only with --rate-limit
+        "fastmock.ratelimit")
 idle = sorted(m for m in LAZY if m in sys.modules and m not in before)
 app = App(Config(access_log=True), loop, Frames())
 print(" ".join(idle) or "-", type(app.access_log).__name__)
