@@ -3,6 +3,7 @@
 include "engine/counters.pxd"
 include "engine/ids.pxd"
 include "engine/pacer.pxd"
+include "engine/latency.pxd"
 include "engine/memo.pxd"
 include "engine/shared.pxd"
 include "engine/request.pxd"

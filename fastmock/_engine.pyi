@@ -38,6 +38,31 @@ class Pacer:
     def stamp_now(self) -> bytes: ...
 
 
+# engine/latency.pyx
+KINDS: tuple[str, ...]
+DEFAULT_MAX_NUM_SEQS: int
+def mix(seed: int, n: int) -> int: ...
+
+class Distribution:
+    kind: int
+    def __init__(self, kind: str, a: float = 0.0, b: float = 0.0,
+                 points: tuple[tuple[float, float], ...] = ()) -> None: ...
+    def sample(self, seed: int, n: int = 1) -> list[float]: ...
+
+class Gaps:
+    def __init__(self, itl: Distribution, slots: Slots, seed: int) -> None: ...
+    def total(self, gaps: int) -> float: ...
+
+class Slots:
+    max_num_seqs: int
+    load_factor: float
+    running: int
+    waiting: int
+    counters: Counters | None
+    def __init__(self, max_num_seqs: int = 0, load_factor: float = 0.0) -> None: ...
+    def admit(self, stream: object, gaps: Gaps, now_ms: int, ttft_ms: int) -> bool: ...
+    def leave(self, stream: object) -> object | None: ...
+
 # engine/ids.pyx
 ID_HEADER_HEAD: bytes
 FRESH_ID_KIND: bytes
@@ -81,6 +106,8 @@ class Shared:
     pacer: Pacer
     counters: Counters
     shutting_down: bool
+    keep_api_keys: bool
+    slots: Slots | None
     clock: object
     open_count: int
     max_url_bytes: int
@@ -153,7 +180,8 @@ MAX_BATCH: int
 
 class Streamer(Composer):
     def start_stream(self, head: bytes, spec, route: int, keep_alive: bool, chunked: bool,
-                     delay_ms: int, ttft_ms: int, fail_after: int) -> None: ...
+                     delay_ms: int, ttft_ms: int, fail_after: int,
+                     gaps: Gaps | None = None) -> None: ...
     def answer_later(self, data: bytes, route: int, status: int, keep_alive: bool,
                      wait_ms: int, cut_at: int) -> None: ...
     def pause_writing(self) -> None: ...

@@ -12,6 +12,7 @@
 # - ``engine/counters.pyx``: the metrics counters, in memory every worker shares.
 # - ``engine/ids.pyx``: fresh ids (the process's prefix and counter), written in C.
 # - ``engine/pacer.pyx``: one loop timer that paces every stream (a timing wheel).
+# - ``engine/latency.pyx``: latency models: gaps drawn per stream, --max-num-seqs slots.
 # - ``engine/memo.pyx``: whole answers to repeated requests, by the request's bytes.
 # - ``engine/shared.pyx``: what every connection of a process shares; the engine's clock.
 # - ``engine/request.pyx``: a parsed request, and the error a parser callback raises.
@@ -25,6 +26,7 @@
 include "engine/counters.pyx"
 include "engine/ids.pyx"
 include "engine/pacer.pyx"
+include "engine/latency.pyx"
 include "engine/memo.pyx"
 include "engine/shared.pyx"
 include "engine/request.pyx"

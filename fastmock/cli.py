@@ -106,6 +106,32 @@ def _rate_limit(text: str) -> tuple:
         raise UsageError(str(exc)) from None
 
 
+def _latency_spec(text: str):
+    from fastmock.latency import SpecError, parse   # loaded only with a latency flag
+    try:
+        return parse(text)
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _latency_profile(path: str) -> tuple:
+    from fastmock.latency import SpecError, load_profiles
+    try:
+        return load_profiles(path)
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _factor(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1000:
+        raise UsageError(f"{value} is out of range (must be from 0 to 1000)")
+    return value
+
+
 def _bool(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -159,6 +185,19 @@ OPTIONS = (
     ("--reasoning-field", "reasoning_field", _reasoning_field,
      "OpenAI chat's reasoning delta field: reasoning_content (default) or reasoning (vLLM)"),
     ("--seed", "seed", _whole(0, (1 << 63) - 1), "seed of every random draw, so a run repeats"),
+    ("--ttft", "ttft", _latency_spec,
+     "time to first token as a distribution, e.g. lognormal:median=250ms,p99=900ms "
+     "(constant:, uniform:min=,max=, normal:mean=,stddev=, lognormal:median=,p99=, "
+     "empirical:p50=,p90=,p99=; ms or s); replaces --ttft-ms"),
+    ("--itl", "itl", _latency_spec,
+     "inter-token latency as a distribution (same syntax); replaces --delay-ms"),
+    ("--latency-profile", "latency_profile", _latency_profile,
+     'per-model latencies: a JSON file {"models": {"<glob>": {"ttft", "itl", '
+     '"prefill_ms_per_1k_tokens", "tokens_per_second"}}}, first glob that matches wins'),
+    ("--max-num-seqs", "max_num_seqs", _whole(1, LARGEST),
+     "streams generating at once per process; the rest wait (their wait is part of their TTFT)"),
+    ("--itl-load-factor", "itl_load_factor", _factor,
+     "K: the inter-token latency is stretched x (1 + K x running / max-num-seqs (or 256))"),
     ("--rate-limit", "rate_limit", _rate_limit,
      "provider rate limits per API key, e.g. requests=600/min,tokens=90000/min (also "
      "input_tokens, output_tokens; periods s, min, h, day): 429 with Retry-After when spent"),

@@ -42,6 +42,13 @@ DEFAULTS = {
     "reasoning_field": "reasoning_content",   # OpenAI chat's reasoning delta field
     # provider rate limits per API key (fastmock.ratelimit.parse's Limits); None = none
     "rate_limit": None,
+    # latency models (fastmock.latency): distributions of the time to first token and the
+    # inter-token gap, per-model profiles, generation slots and the load's stretch
+    "ttft": None,                  # a Distribution; None = --ttft-ms
+    "itl": None,                   # a Distribution; None = --delay-ms
+    "latency_profile": None,       # Profiles, in file order
+    "max_num_seqs": None,          # streams generating at once per process; None = no limit
+    "itl_load_factor": None,       # K in itl x (1 + K x running / max_num_seqs)
 }
 
 

@@ -32,7 +32,7 @@ class InvalidControl(ValueError):
 class Controls:
     """Resolved settings of one streaming request; -1 means "not set"."""
 
-    __slots__ = ("delay_ms", "ttft_ms", "max_tokens", "status", "fail_after")
+    __slots__ = ("delay_ms", "ttft_ms", "max_tokens", "status", "fail_after", "given")
 
     def __init__(self, delay_ms: int, ttft_ms: int) -> None:
         self.delay_ms = delay_ms
@@ -40,6 +40,10 @@ class Controls:
         self.max_tokens = -1
         self.status = -1
         self.fail_after = -1
+        self.given = frozenset()      # the names the request set (a latency model yields to them)
+
+    def set_by_request(self, name: str) -> bool:
+        return name in self.given
 
 
 def parse(query: bytes | None, headers: dict | None, delay_ms: int, ttft_ms: int) -> Controls:
@@ -128,3 +132,4 @@ def _set(controls: Controls, name: str, raw: bytes) -> None:
                                    + (" (200, or an error status from 400)" if name == "status" else "")
                                    + f", got {value}")
     setattr(controls, name, value)
+    controls.given = controls.given | {name}

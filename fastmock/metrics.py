@@ -8,6 +8,8 @@ from fastmock._engine import BOUNDS, LAYOUT, SLOTS
 _SCALARS = (
     ("open_connections", "gauge", "TCP connections open now."),
     ("active_streams", "gauge", "Streaming responses in progress."),
+    ("waiting_streams", "gauge",
+     "Of the active streams, those waiting for a generation slot (--max-num-seqs)."),
     ("connections", "counter", "TCP connections accepted."),
     ("rejected_connections", "counter",
      "Connections answered 503 and closed because --max-connections were open."),

@@ -110,16 +110,30 @@ class HttpProtocol(Connection, asyncio.Protocol):
                                            http10=http10, head_only=head_only, extra=line(rid)),
                          route.index, ctl.status, keep_alive)
             return
+        ttft_ms, gaps = ctl.ttft_ms, None
+        latency = self.app.latency_for(request.headers)
+        if latency is not None:     # a latency model: the TTFT and the gaps are drawn
+            from fastmock._chunks import CHAT_MODEL
+            from fastmock.latency import SpecError
+            try:
+                ttft_ms, gaps = latency.plan(ctl, request.headers, config.model or CHAT_MODEL,
+                                             0, config.delay_ms, config.ttft_ms)
+            except SpecError as exc:
+                self.respond(wire.openai_error(400, str(exc), exc.param, keep_alive=keep_alive,
+                                               http10=http10, head_only=head_only,
+                                               extra=line(rid)),
+                             route.index, 400, keep_alive)
+                return
         self.stream(route, request, route.handler(self.app, ctl.max_tokens), ctl.delay_ms,
-                    ctl.ttft_ms, ctl.fail_after, rid)
+                    ttft_ms, ctl.fail_after, rid, gaps=gaps)
 
     def provider_api(self, route, request, path: bytes, query: bytes | None, rid: bytes) -> None:
         """OpenAI, Anthropic and Ollama: a whole answer (maybe late or cut) or a StreamSpec."""
         app = self.app
         fast = app.fast_path
-        if fast is None and app.rate_limits is None:
-            # the first provider request loads the compiled path (never with rate limits:
-            # it would answer without taking from their buckets)
+        if fast is None and app.rate_limits is None and app.latency is None:
+            # the first provider request loads the compiled path (never with rate limits
+            # or a latency model: it answers without their buckets and draws)
             from fastmock._fastpath import FastPath
             fast = app.fast_path = FastPath(app)
         if fast is not None and fast.answer(self, request, path, query, rid):
@@ -128,7 +142,7 @@ class HttpProtocol(Connection, asyncio.Protocol):
         answer = dispatch.answer(route, request, path, query, self.app, rid)
         if isinstance(answer, dispatch.Streamed):
             self.stream(route, request, answer.spec, answer.delay_ms, answer.ttft_ms,
-                        answer.fail_after, rid, answer.headers)
+                        answer.fail_after, rid, answer.headers, answer.gaps)
             return
         keep_alive, head_only = request.keep_alive, request.method == HEAD
         data = wire.complete(answer.status, answer.content_type, answer.body,
@@ -154,9 +168,10 @@ class HttpProtocol(Connection, asyncio.Protocol):
                      route.index, status, keep_alive)
 
     def stream(self, route, request, spec, delay_ms: int, ttft_ms: int, fail_after: int,
-               rid: bytes, extra: bytes = b"") -> None:
+               rid: bytes, extra: bytes = b"", gaps=None) -> None:
         """A 200 stream of ``spec``: chunked on HTTP/1.1, delimited by the close on HTTP/1.0;
-        the head alone for HEAD. ``rid``: its X-Request-Id; ``extra``: more header lines."""
+        the head alone for HEAD. ``rid``: its X-Request-Id; ``extra``: more header lines;
+        ``gaps``: a latency model's draws (fastmock.latency), else every ``delay_ms``."""
         http10 = request.http10
         keep_alive = request.keep_alive and not http10
         head = wire.stream_head(spec.content_type, keep_alive, http10)
@@ -166,4 +181,4 @@ class HttpProtocol(Connection, asyncio.Protocol):
             self.respond(head, route.index, 200, keep_alive)
             return
         self.start_stream(head, spec, route.index, keep_alive, not http10, delay_ms, ttft_ms,
-                          fail_after)
+                          fail_after, gaps)

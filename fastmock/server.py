@@ -28,7 +28,8 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class App(Shared):
     """What every connection of one process shares."""
 
-    __slots__ = ("frames", "static", "scripts", "journal", "admission", "rate_limits")
+    __slots__ = ("frames", "static", "scripts", "journal", "admission", "rate_limits",
+                 "latency", "_header_latency")
 
     def __init__(self, config, loop, frames: Frames, counters: Counters | None = None,
                  scripts=None) -> None:
@@ -55,6 +56,18 @@ class App(Shared):
             from fastmock.ratelimit import RateLimits
             self.rate_limits = RateLimits(config.rate_limit)
             self.keep_api_keys = True
+        # --ttft, --itl, --latency-profile, --max-num-seqs, --itl-load-factor
+        # (fastmock.latency.LatencyModel), None without: every stream is paced by it, and
+        # the compiled path stands aside. A request's own X-Mock-TTFT / X-Mock-ITL make
+        # one on first use, for such requests only.
+        self.latency = None
+        self._header_latency = None
+        if config.ttft or config.itl or config.latency_profile or config.max_num_seqs \
+                or config.itl_load_factor:
+            from fastmock.latency import LatencyModel
+            self.latency = LatencyModel(config)
+            self.slots = self.latency.slots
+            self.slots.counters = self.counters
 
     @property
     def fixtures(self):
@@ -67,6 +80,20 @@ class App(Shared):
             from fastmock.providers.scripted import Scripts
             self.scripts = Scripts.empty(self.config)
         return self.scripts.pool
+
+    def latency_for(self, headers):
+        """The latency model of a request: the server's, or, for one that sends
+        X-Mock-TTFT or X-Mock-ITL, one made for such requests; None: plain pacing."""
+        if self.latency is not None:
+            return self.latency
+        if headers and (b"x-mock-ttft" in headers or b"x-mock-itl" in headers):
+            if self._header_latency is None:
+                from fastmock.latency import LatencyModel
+                self._header_latency = LatencyModel(self.config)
+                self.slots = self._header_latency.slots
+                self.slots.counters = self.counters
+            return self._header_latency
+        return None
 
     def request_journal(self):
         """The journal, made on the first provider or control request; None with --journal-size 0."""

@@ -4,12 +4,13 @@ from libc.stdint cimport uint64_t
 cdef enum:
     OPEN_CONNECTIONS = 0
     ACTIVE_STREAMS = 1
-    TOKENS_SENT = 2
-    BYTES_SENT = 3
-    CONNECTIONS_TOTAL = 4
-    CONNECTIONS_REJECTED = 5
-    CONNECTIONS_SHED = 6         # answered 503 because memory was short (fastmock.admission)
-    GAUGES = 2                   # slots 0..GAUGES-1 are gauges, reset when a worker dies
+    WAITING_STREAMS = 2          # of the active: waiting for a slot (--max-num-seqs)
+    TOKENS_SENT = 3
+    BYTES_SENT = 4
+    CONNECTIONS_TOTAL = 5
+    CONNECTIONS_REJECTED = 6
+    CONNECTIONS_SHED = 7         # answered 503 because memory was short (fastmock.admission)
+    GAUGES = 3                   # slots 0..GAUGES-1 are gauges, reset when a worker dies
     MAX_ROUTES = 32
     STATUS_LOW = 100
     STATUSES = 500               # 100..599

@@ -21,6 +21,7 @@ cdef double[16] _BOUNDS = BOUNDS
 
 SLOTS = {
     "open_connections": OPEN_CONNECTIONS, "active_streams": ACTIVE_STREAMS,
+    "waiting_streams": WAITING_STREAMS,
     "tokens_sent": TOKENS_SENT, "bytes_sent": BYTES_SENT,
     "connections": CONNECTIONS_TOTAL, "rejected_connections": CONNECTIONS_REJECTED,
     "shed_connections": CONNECTIONS_SHED,

@@ -14,6 +14,7 @@ cdef class Shared:
     cdef public Counters counters
     cdef public bint shutting_down
     cdef public bint keep_api_keys    # keep Authorization and X-Api-Key on Request.headers
+    cdef public Slots slots           # latency models' slots and gaps; None = no model
     cdef public object clock          # None: monotonic time; else a callable (a test's loop.time)
     # limits, copied from the config once
     cdef readonly Py_ssize_t max_url_bytes, max_header_bytes, max_headers, max_body_bytes

@@ -31,6 +31,7 @@ cdef class Shared:
         self.memo = RequestMemo()
         self.shutting_down = False
         self.keep_api_keys = False        # the app's rate limits need the key of each request
+        self.slots = None                 # made by the app for its latency model
         self.clock = None
         self.max_url_bytes = config.max_url_bytes
         self.max_header_bytes = config.max_header_bytes

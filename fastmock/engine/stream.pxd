@@ -1,5 +1,6 @@
 cdef class Streamer(Composer):
-    cdef int _delay_ms                # between frames; 0 = unpaced (batches on call_soon)
+    cdef int _delay_ms                # between frames; 0 = unpaced (batches on call_soon);
+                                      # SAMPLED: drawn (engine/latency.pyx, Shared.slots)
     cdef signed char _route           # the metrics route of the answer (< MAX_ROUTES)
     cdef unsigned char _probed        # a FIN came during an answer: PROBED or PROBED_AHEAD
                                       # (engine/connection.pyx); 0 = not probed
@@ -8,10 +9,12 @@ cdef class Streamer(Composer):
     cdef long long _next_ms           # when the next frame is due (loop clock, ms)
 
     cpdef start_stream(self, bytes head, spec, int route, bint keep_alive, bint chunked,
-                       int delay_ms, int ttft_ms, long long fail_after)
+                       int delay_ms, int ttft_ms, long long fail_after, Gaps gaps=*)
     cpdef answer_later(self, bytes data, int route, int status, bint keep_alive, int wait_ms,
                        Py_ssize_t cut_at)
     cdef int _send_whole(self) except -1
+    cdef int _send_sampled(self, long long now_ms) except -1
+    cdef int _admitted(self, Slots slots) except -1
     cdef int _continue(self) except -1
     cdef void _stop_timers(self)
     cdef int _send_frames(self, long long k, bytes head) except -1

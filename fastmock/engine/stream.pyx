@@ -30,8 +30,10 @@ cdef class Streamer(Composer):
     # -- starting ----------------------------------------------------------------------
 
     cpdef start_stream(self, bytes head, spec, int route, bint keep_alive, bint chunked,
-                       int delay_ms, int ttft_ms, long long fail_after):
-        """Send ``head`` and stream ``spec`` (a StreamSpec), paced by the shared Pacer."""
+                       int delay_ms, int ttft_ms, long long fail_after, Gaps gaps=None):
+        """Send ``head`` and stream ``spec`` (a StreamSpec), paced by the shared Pacer:
+        every ``delay_ms``, or with ``gaps`` (a latency model) at drawn times, once one of
+        the app's slots (Shared.slots) is free."""
         cdef Shared app = self.app
         cdef long long now_ms = app.pacer.now_ms()
         if self._stream_number == 0 and self._fd >= 0:
@@ -46,6 +48,10 @@ cdef class Streamer(Composer):
         self._delay_ms = delay_ms
         self._fail_after = fail_after
         self._next_ms = now_ms + ttft_ms
+        if gaps is not None:
+            self._delay_ms = SAMPLED
+            if not app.slots.take(self, gaps, now_ms, ttft_ms):
+                self._next_ms = WAITING     # until a stream ends (_admitted)
         self._set_spec(spec)
         app.counters.add(ACTIVE_STREAMS, 1)
         app.counters.count_request(route, 200)
@@ -58,8 +64,8 @@ cdef class Streamer(Composer):
             self._cut()
         elif self._total == 0:
             self._send_frames(0, head)
-        elif ttft_ms == 0 and delay_ms > 0 and not self._write_paused:
-            self._send_frames(1, head)
+        elif ttft_ms == 0 and self._delay_ms > 0 and not self._write_paused:
+            self._send_frames(1, head)      # (a latency model's first frame: on the next tick)
         else:
             self._send_bytes(head)
         self._continue()
@@ -119,9 +125,35 @@ cdef class Streamer(Composer):
             k = (now_ms - self._next_ms) // self._delay_ms + 1
             self._send_frames(k, None)
             self._continue()
+        elif self._delay_ms == SAMPLED:
+            self._send_sampled(now_ms)
+            self._continue()
         else:
             self._send_frames(MAX_BATCH, None)   # unpaced: the TTFT is over
             self._continue()
+        return 0
+
+    cdef int _send_sampled(self, long long now_ms) except -1:
+        """A latency model's stream: the frame that is due, and every one after it whose
+        drawn time has come too."""
+        cdef Gaps gaps = self.app.slots.gaps_of(self)
+        cdef long long k = 1, due
+        if gaps.at < self._next_ms:         # it was paused: go on from when it resumed
+            gaps.at = self._next_ms
+        due = gaps.next_due()
+        while due <= now_ms and k < BATCH_FRAMES:
+            k += 1
+            due = gaps.next_due()
+        self._send_frames(k, None)
+        self._next_ms = due
+        return 0
+
+    cdef int _admitted(self, Slots slots) except -1:
+        """A slot came free for this waiting stream: its time to first token starts now."""
+        cdef Gaps gaps = slots.gaps_of(self)
+        self._next_ms = self.app.pacer.now_ms() + gaps.ttft_ms
+        gaps.at = self._next_ms
+        self._continue()
         return 0
 
     cdef void _fail(self, object exc):
@@ -138,9 +170,10 @@ cdef class Streamer(Composer):
         cdef Pacer pacer = self.app.pacer
         if not self._streaming or self._write_paused or self._closing:
             return 0
-        if self._whole or self._delay_ms > 0 or self._next_ms > pacer.now_ms():
-            # (an unpaced stream waits out its TTFT here too)
-            pacer.add(self, self._next_ms)
+        if self._whole or self._delay_ms != 0 or self._next_ms > pacer.now_ms():
+            # (an unpaced stream waits out its TTFT here too; one waiting for a slot, not)
+            if self._next_ms != WAITING:
+                pacer.add(self, self._next_ms)
         elif not self._burst_pending:
             self._burst_pending = True
             self.app.loop.call_soon(self._on_burst, self._stream_number)
@@ -237,7 +270,8 @@ cdef class Streamer(Composer):
         if sent == 0 and end > 0:           # the first token: its time to first token
             counters.observe(TTFT_BASE, self._route, _clock(self.app) - self._started)
         self._sent = end
-        self._next_ms += k * self._delay_ms
+        if self._delay_ms > 0:              # (a sampled stream's next time is drawn)
+            self._next_ms += k * self._delay_ms
         counters.add(TOKENS_SENT, k)
         if end == fail_after and not ending:
             self._cut()
@@ -315,6 +349,11 @@ cdef class Streamer(Composer):
         self._stop_timers()
         self._streaming = False
         self._whole = False
+        if self._delay_ms == SAMPLED:       # its slot goes to the stream waiting longest
+            slots = self.app.slots
+            following = slots.release(self)
+            if following is not None:
+                (<Streamer>following)._admitted(slots)
         self._drop_spec()
         self.app.counters.add(ACTIVE_STREAMS, -1)
         self.app.counters.observe(DURATION_BASE, self._route, _clock(self.app) - self._started)

@@ -38,7 +38,7 @@ class Whole:
 
 
 class Streamed:
-    __slots__ = ("spec", "delay_ms", "ttft_ms", "fail_after", "headers")
+    __slots__ = ("spec", "delay_ms", "ttft_ms", "fail_after", "headers", "gaps")
 
     def __init__(self, spec, delay_ms: int, ttft_ms: int, fail_after: int,
                  headers: bytes = b"") -> None:
@@ -47,6 +47,7 @@ class Streamed:
         self.ttft_ms = ttft_ms
         self.fail_after = fail_after
         self.headers = headers        # extra CRLF-ended header lines; never client input
+        self.gaps = None              # a latency model's draws (fastmock.latency), or None
 
 
 def error_answer(status: int, body: bytes) -> Whole:

@@ -45,10 +45,17 @@ def answer(route, request, path: bytes, query: bytes | None, app, request_id: by
             call = Call(request.method, path, query, request.headers, request.body, ctl,
                         app.frames, app.pacer.stamp_now, app.scripts)
             result = route.handler()(call)
+            latency = app.latency_for(request.headers)
+            if latency is not None and call.fixture is None:   # a fixture keeps its own pacing
+                paced(latency, request, call, result, config)
     except controls.InvalidControl as exc:
         result = api.error(400, str(exc), exc.param)
     except ApiError as exc:
         result = api.error(exc.status, exc.message, exc.param)
+    except ValueError as exc:       # a latency spec in X-Mock-TTFT / X-Mock-ITL
+        if getattr(exc, "param", None) is None:
+            raise
+        result = api.error(400, str(exc), exc.param)
     except Exception:  # a bug must cost one 500, never the connection
         log.exception("error while answering %s", path.decode("latin-1"))
         result = api.error(500, "internal server error")
@@ -58,6 +65,22 @@ def answer(route, request, path: bytes, query: bytes | None, app, request_id: by
     if journal is not None:
         record(journal, request, path, call, result, request_id)
     return result
+
+
+# -- latency models (fastmock.latency) ----------------------------------------------------------
+
+def paced(latency, request, call, result, config) -> None:
+    """A stream's TTFT and gaps drawn; a whole answer sent after its TTFT and every gap of
+    its tokens, as a server that generates before it answers."""
+    if isinstance(result, Whole) and result.status >= 300:
+        return
+    model = _model(request.body or b"") if latency.profiles else None
+    ttft_ms, gaps = latency.plan(call.ctl, request.headers, model, call.prompt_tokens,
+                                 config.delay_ms, config.ttft_ms)
+    if isinstance(result, Streamed):
+        result.ttft_ms, result.gaps = ttft_ms, gaps
+    else:
+        result.wait_ms = ttft_ms + round(gaps.total(max(call.tokens - 1, 0)))
 
 
 # -- rate limits (--rate-limit, fastmock.ratelimit) ------------------------------------------
