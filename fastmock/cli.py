@@ -46,23 +46,29 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _text_file(path: str) -> str:
-    """The path, carrying the text read from it (fastmock.textfile: read once, bounded)."""
-    from fastmock.textfile import read_text_file
-    try:
-        return read_text_file(path)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+def _read_by(module: str, function: str):
+    """A converter that imports ``module`` only when its flag is given (a server without
+    the flag never loads it) and reads the value with its ``function``; the ValueError
+    that raises is the flag's usage error."""
+    def convert(text: str):
+        read = getattr(__import__(module, fromlist=[function]), function)
+        try:
+            return read(text)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    return convert
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:
-        raise UsageError(f"{value} is out of range (must be from 0 to 1)")
-    return value
+def _number(low: float, high: float):
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise UsageError(f"{text!r} is not a number") from None
+        if not low <= value <= high:
+            raise UsageError(f"{value} is out of range (must be from {low:g} to {high:g})")
+        return value
+    return convert
 
 
 def _log_level(text: str) -> str:
@@ -98,40 +104,6 @@ def _reasoning_field(text: str) -> str:
     return text
 
 
-def _rate_limit(text: str) -> tuple:
-    from fastmock.ratelimit import parse   # loaded only with the flag
-    try:
-        return parse(text)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _latency_spec(text: str):
-    from fastmock.latency import SpecError, parse   # loaded only with a latency flag
-    try:
-        return parse(text)
-    except SpecError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _latency_profile(path: str) -> tuple:
-    from fastmock.latency import SpecError, load_profiles
-    try:
-        return load_profiles(path)
-    except SpecError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _factor(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1000:
-        raise UsageError(f"{value} is out of range (must be from 0 to 1000)")
-    return value
-
-
 def _bool(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -152,7 +124,7 @@ OPTIONS = (
     ("--workers", "workers", _whole(0, 1024), "processes sharing the port; 0 = one per CPU the cgroup quota allows (default 1)"),
     ("--delay-ms", "delay_ms", _whole(0, 3_600_000), "default milliseconds between tokens (default 50)"),
     ("--ttft-ms", "ttft_ms", _whole(0, 3_600_000), "default milliseconds before the first token (default 0)"),
-    ("--text-file", "text_file", _text_file, "UTF-8 text to stream instead of the built-in corpus"),
+    ("--text-file", "text_file", _read_by("fastmock.textfile", "read_text_file"), "UTF-8 text to stream instead of the built-in corpus"),
     ("--model", "model", _text, "model name reported by every endpoint"),
     ("--log-level", "log_level", _log_level, "critical, error, warning, info or debug (default info)"),
     ("--shutdown-timeout", "shutdown_timeout", _seconds,
@@ -170,7 +142,7 @@ OPTIONS = (
     ("--max-connections", "max_connections", _whole(0, LARGEST),
      "open connections per process; beyond it a new connection gets 503 and is closed "
      "(0 = no limit; default: what fits under the memory limit, or no limit)"),
-    ("--memory-high", "memory_high", _fraction,
+    ("--memory-high", "memory_high", _number(0, 1),
      "fraction of the container's memory limit above which new connections get 503 "
      "(default 0.9; 0 = never)"),
     ("--backlog", "backlog", _whole(1, 65535),
@@ -185,20 +157,20 @@ OPTIONS = (
     ("--reasoning-field", "reasoning_field", _reasoning_field,
      "OpenAI chat's reasoning delta field: reasoning_content (default) or reasoning (vLLM)"),
     ("--seed", "seed", _whole(0, (1 << 63) - 1), "seed of every random draw, so a run repeats"),
-    ("--ttft", "ttft", _latency_spec,
+    ("--ttft", "ttft", _read_by("fastmock.latency", "parse"),
      "time to first token as a distribution, e.g. lognormal:median=250ms,p99=900ms "
      "(constant:, uniform:min=,max=, normal:mean=,stddev=, lognormal:median=,p99=, "
      "empirical:p50=,p90=,p99=; ms or s); replaces --ttft-ms"),
-    ("--itl", "itl", _latency_spec,
+    ("--itl", "itl", _read_by("fastmock.latency", "parse"),
      "inter-token latency as a distribution (same syntax); replaces --delay-ms"),
-    ("--latency-profile", "latency_profile", _latency_profile,
+    ("--latency-profile", "latency_profile", _read_by("fastmock.latency", "load_profiles"),
      'per-model latencies: a JSON file {"models": {"<glob>": {"ttft", "itl", '
      '"prefill_ms_per_1k_tokens", "tokens_per_second"}}}, first glob that matches wins'),
     ("--max-num-seqs", "max_num_seqs", _whole(1, LARGEST),
      "streams generating at once per process; the rest wait (their wait is part of their TTFT)"),
-    ("--itl-load-factor", "itl_load_factor", _factor,
+    ("--itl-load-factor", "itl_load_factor", _number(0, 1000),
      "K: the inter-token latency is stretched x (1 + K x running / max-num-seqs (or 256))"),
-    ("--rate-limit", "rate_limit", _rate_limit,
+    ("--rate-limit", "rate_limit", _read_by("fastmock.ratelimit", "parse"),
      "provider rate limits per API key, e.g. requests=600/min,tokens=90000/min (also "
      "input_tokens, output_tokens; periods s, min, h, day): 429 with Retry-After when spent"),
 )

@@ -202,6 +202,15 @@ class LatencyModel:
                     return profile
         return None
 
+    def _first(self, headers, header: bytes, ctl, control: str, profiled, flagged,
+               default_ms: int) -> Distribution:
+        """The first of: the request's header, its control, its profile, the flag, the
+        server's default (a constant)."""
+        found = self.spec(headers, header)
+        if found is None and ctl.set_by_request(control):
+            found = Distribution("constant", getattr(ctl, control))
+        return found or profiled or flagged or Distribution("constant", default_ms)
+
     def plan(self, ctl, headers, model: str | None, prompt_tokens: int, delay_ms: int,
              ttft_ms: int):
         """(time to first token in ms, the stream's Gaps) for one request.
@@ -211,20 +220,10 @@ class LatencyModel:
         self.requests += 1
         seed = mix(self.seed, self.requests)
         profile = self.profile(model)
-        ttft = self.spec(headers, TTFT_HEADER)
-        if ttft is None and ctl.set_by_request("ttft_ms"):
-            ttft = Distribution("constant", ctl.ttft_ms)
-        if ttft is None and profile is not None:
-            ttft = profile.ttft
-        if ttft is None:
-            ttft = self.ttft or Distribution("constant", ttft_ms)
-        itl = self.spec(headers, ITL_HEADER)
-        if itl is None and ctl.set_by_request("delay_ms"):
-            itl = Distribution("constant", ctl.delay_ms)
-        if itl is None and profile is not None:
-            itl = profile.itl
-        if itl is None:
-            itl = self.itl or Distribution("constant", delay_ms)
+        ttft = self._first(headers, TTFT_HEADER, ctl, "ttft_ms",
+                           profile.ttft if profile else None, self.ttft, ttft_ms)
+        itl = self._first(headers, ITL_HEADER, ctl, "delay_ms",
+                          profile.itl if profile else None, self.itl, delay_ms)
         first = ttft.sample(seed)[0]
         if profile is not None:
             first += profile.prefill_ms_per_token * prompt_tokens
