@@ -1,6 +1,7 @@
 """What scripted answers cost a server (issue 15's budgets), in one run, side by side.
 
     python bench/fixtures_cost.py [--runs 3] [--streams 300] [--tokens 200] [--delay-ms 5]
+                                  [--only frames|memory|matching]
 
 (a) frames: one server loaded with 1,000 literal fixtures streams --streams paced
     scripted chat streams (a fixture's text of --tokens tokens), as many
@@ -46,6 +47,7 @@ from fastmock.fixtures.load import parse_document  # noqa: E402
 from fastmock.fixtures.match import FixturePool, RequestFacts  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+PARTS = ("frames", "memory", "matching")
 STREAM_PROMPT = "bench scripted stream"
 
 
@@ -209,20 +211,7 @@ def median(values) -> float:
     return statistics.median(values)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--streams", type=int, default=300)
-    ap.add_argument("--tokens", type=int, default=200)
-    ap.add_argument("--delay-ms", type=int, default=20)
-    args = ap.parse_args()
-    if shutil.which("taskset") and os.cpu_count() >= 2:
-        os.sched_setaffinity(0, {1})
-    tmp = Path(tempfile.mkdtemp(prefix="fastmock-cost-"))
-    many, one = tmp / "many.json", tmp / "one.json"
-    write_fixtures(many, 1000, args.tokens)
-    write_fixtures(one, 1, args.tokens)
-
+def frames(args, many: Path) -> str:
     server = Server("--fixtures", str(many), "--delay-ms", str(args.delay_ms))
     try:
         scripted = post(f"/v1/chat/completions?delay_ms={args.delay_ms}",
@@ -243,28 +232,61 @@ def main() -> None:
         server.stop()
     ratios = [c / s for c, s in zip(chat, sse)]
     plain_ratios = [c / p for c, p in zip(chat, plain)]
+    return (f"(a) CPU per frame, {args.streams} streams x {args.tokens} tokens at {args.delay_ms} ms:"
+            f" /stream-sse {median(sse):.2f} us, scripted chat {median(chat):.2f} us,"
+            f" ratio {median(ratios):.2f}x (budget 1.1x; runs {', '.join(f'{r:.2f}' for r in ratios)});"
+            f" a corpus chat stream (no fixture matches) {median(plain):.2f} us, scripted"
+            f" {median(plain_ratios):.2f}x that")
 
+
+def memory(args, many: Path, one: Path) -> str:
     rss = {name: [] for name in ("none", "one", "many")}
     for _ in range(args.runs):
         rss["none"].append(idle_rss_kb([]))
         rss["one"].append(idle_rss_kb(["--fixtures", str(one)]))
         rss["many"].append(idle_rss_kb(["--fixtures", str(many)]))
-    short, long_ = match_us(60, max(args.runs, 3)), match_us(600, max(args.runs, 3))
-    shutil.rmtree(tmp, ignore_errors=True)
+    none, one_, many_ = (median(rss[k]) for k in ("none", "one", "many"))
+    over_none = [(m - n) / 1024 for n, m in zip(rss["none"], rss["many"])]
+    return (f"(b) idle VmRSS: no fixtures {none / 1024:.1f} MB, 1 fixture {one_ / 1024:.1f} MB,"
+            f" 1,000 fixtures {many_ / 1024:.1f} MB: +{(many_ - none) / 1024:.2f} MB over none,"
+            f" +{(many_ - one_) / 1024:.2f} MB over one (budget 2 MB = 1.91 MiB; runs over none:"
+            f" {', '.join(f'{d:.2f}' for d in over_none)})")
 
+
+def matching(args) -> str:
+    short, long_ = match_us(60, max(args.runs, 3)), match_us(600, max(args.runs, 3))
+    return (f"(c) find() over 1,000 literal fixtures, a fresh message each call: 60 chars"
+            f" {median(short):.1f} us, 600 chars {median(long_):.1f} us (budget 10 us)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--streams", type=int, default=300)
+    ap.add_argument("--tokens", type=int, default=200)
+    ap.add_argument("--delay-ms", type=int, default=20)
+    ap.add_argument("--only", choices=PARTS, help="run one part: (a), (b) or (c)")
+    args = ap.parse_args()
+    parts = (args.only,) if args.only else PARTS
+    if shutil.which("taskset") and os.cpu_count() >= 2:
+        os.sched_setaffinity(0, {1})
+    tmp = Path(tempfile.mkdtemp(prefix="fastmock-cost-"))
+    many, one = tmp / "many.json", tmp / "one.json"
+    write_fixtures(many, 1000, args.tokens)
+    write_fixtures(one, 1, args.tokens)
+    lines = []
+    try:
+        if "frames" in parts:
+            lines.append(frames(args, many))
+        if "memory" in parts:
+            lines.append(memory(args, many, one))
+        if "matching" in parts:
+            lines.append(matching(args))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     cmd = "python bench/fixtures_cost.py " + " ".join(sys.argv[1:])
     print(f"{cmd.strip()}  (medians of {args.runs} runs)")
-    print(f"(a) CPU per frame, {args.streams} streams x {args.tokens} tokens at {args.delay_ms} ms:"
-          f" /stream-sse {median(sse):.2f} us, scripted chat {median(chat):.2f} us,"
-          f" ratio {median(ratios):.2f}x (budget 1.1x; runs {', '.join(f'{r:.2f}' for r in ratios)});"
-          f" a corpus chat stream (no fixture matches) {median(plain):.2f} us, scripted"
-          f" {median(plain_ratios):.2f}x that")
-    none, one_, many_ = (median(rss[k]) for k in ("none", "one", "many"))
-    print(f"(b) idle VmRSS: no fixtures {none / 1024:.1f} MB, 1 fixture {one_ / 1024:.1f} MB,"
-          f" 1,000 fixtures {many_ / 1024:.1f} MB: +{(many_ - none) / 1024:.2f} MB over none,"
-          f" +{(many_ - one_) / 1024:.2f} MB over one (budget 2 MB)")
-    print(f"(c) find() over 1,000 literal fixtures, a fresh message each call: 60 chars"
-          f" {median(short):.1f} us, 600 chars {median(long_):.1f} us (budget 10 us)")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

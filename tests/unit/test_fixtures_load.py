@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from fastmock._chunks import split_tokens
-from fastmock.fixtures.errors import FixtureError
-from fastmock.fixtures.load import load_paths, parse_body, parse_document
+from fastmock.fixtures.errors import FixtureError, Unimplemented
+from fastmock.fixtures.load import _decode, _decode_each, load_paths, parse_body, parse_document
 from fastmock.fixtures.response import TEXT, ToolCall
 from fastmock.fixtures.text import Text
 
@@ -384,6 +384,49 @@ def test_a_bad_file_names_the_file_and_the_problem(tmp_path, content, problem):
     with pytest.raises(FixtureError) as info:
         load_paths([path])
     assert str(info.value) == f"{path}: {problem}"
+
+
+# A plain {"fixtures": [...]} is decoded one fixture at a time (load._decode_each); any
+# other document, or a first problem, is decoded whole: both must say the same.
+SAME_EITHER_WAY = [
+    '{"top": 1, "fixtures": [{"match": {}, "response": {"content": "a"}}], "$comment": "", "end": []}',
+    ' \n{ "fixtures" : [ ] } \n',
+    '{"fixtures": [{"match": {}, "response": {"content": "a"}}], '
+    '"fixtures": [{"match": {}, "response": {"content": "b"}}]}',          # the last one counts
+    '{"fixtures": [{"match": {}, "response": {"content": 1}}, {oops}]}',   # the JSON error first
+    '{"fixtures": [{"match": {}, "response": {"content": 1}}], "x": 1} extra',
+    '{"fixtures": [{"match": {}, "response": {"content": "a"}}],}',
+    '{"x": {"y": [1, 2]}, "fixtures": [{"match": {}, "response": {"content": "a", "role": "r"}}]}',
+    '\ufeff{"fixtures": [{"match": {"userMessage": "\\ud800"}, "response": {"content": "a"}}]}',
+    '{"fixtures": [1]}',
+]
+
+
+def compiled(parse, data: bytes):
+    """What ``parse`` (data -> fixtures, unimplemented) makes of ``data``, or its error."""
+    try:
+        fixtures, unimplemented = parse(data)
+    except FixtureError as exc:
+        return str(exc)
+    return [(f.label, f.match.raw, f.response.listing_kind) for f in fixtures], unimplemented.seen
+
+
+def decoded_whole(data: bytes):
+    """parse_body as it was: the whole document decoded, then checked."""
+    unimplemented = Unimplemented()
+    return parse_document(_decode(data, "body"), "body", unimplemented), unimplemented
+
+
+@pytest.mark.parametrize("content", SAME_EITHER_WAY)
+def test_fixtures_decoded_one_at_a_time_are_those_of_the_whole_document(content):
+    data = content.encode("utf-8")
+    assert compiled(lambda d: parse_body(d, "body"), data) == compiled(decoded_whole, data)
+
+
+def test_a_plain_document_is_decoded_one_fixture_at_a_time():
+    ways = [_decode_each(c.encode("utf-8"), "body", Unimplemented(), {}) is not None
+            for c in SAME_EITHER_WAY]
+    assert ways == [True, True, False, False, False, False, True, True, False]
 
 
 def test_a_file_that_is_not_utf8(tmp_path):

@@ -260,12 +260,12 @@ def test_the_listing_shows_what_is_matched_on_and_what_is_answered():
 
 def scan(pool: FixturePool, facts: RequestFacts):
     """Every visible fixture in order, checked in full: what find() must agree with."""
-    for order in sorted(pool._entries):
-        entry = pool._entries[order]
-        if entry.scope not in (None, facts.test_id) or entry.fixture.match.never:
+    for order in sorted(pool._fixtures):
+        fixture = pool._fixtures[order]
+        if pool._scopes.get(order) not in (None, facts.test_id) or fixture.match.never:
             continue
-        if entry.fixture.match.test(facts):
-            return entry.fixture
+        if fixture.match.test(facts):
+            return fixture
     return None
 
 

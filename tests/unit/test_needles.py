@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from fastmock._needles import STRIDE, NeedleIndex, grams
+from fastmock._needles import STRIDE, GramTally, NeedleIndex, grams
 
 
 def indexed(needles, width=8, last=False):
@@ -80,3 +80,30 @@ def test_needles_are_kept_byte_for_byte_and_bad_filings_are_refused():
         index.file(5, 8, 0, 0)                                 # no needle 5
     with pytest.raises(ValueError):
         index.file(1, 6, 0, 0)                                 # grams are 8 or 4 bytes
+
+
+@pytest.mark.parametrize("width", (8, 4))
+@pytest.mark.parametrize("room", (0, 10_000))
+def test_a_tally_counts_each_needles_grams_once_and_finds_the_rarest_pair(width, room):
+    rng = random.Random(width)
+    needles = list(dict.fromkeys(bytes(rng.choice(b"ab c\xc3\xa9") for _ in range(rng.randint(1, 40)))
+                                 for _ in range(800)))
+    tally = GramTally(width, room)      # room 0: it grows as it goes
+    for needle in needles:
+        tally.add(needle)
+    counts: dict = {}
+    for needle in needles:
+        for gram in set(grams(needle, width)):
+            counts[gram] = counts.get(gram, 0) + 1
+    assert all(tally.count(gram) == n for gram, n in counts.items())
+    assert tally.count(int.from_bytes(b"zzzzzzzz"[:width], sys.byteorder)) == 0
+    for needle in needles:
+        found = grams(needle, width)
+        if len(found) < STRIDE:
+            with pytest.raises(ValueError):
+                tally.rarest(needle)
+            continue
+        # what match.py chose in Python before: the first offset of least weight
+        best = min(range(len(found) - STRIDE + 1),
+                   key=lambda o: sum(counts.get(g, 0) for g in found[o:o + STRIDE]))
+        assert tally.rarest(needle) == best
