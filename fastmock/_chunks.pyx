@@ -133,6 +133,25 @@ cpdef bytes chat_chunk_splice(bytes completion_id, long created, bytes model, bi
     return CHAT_ID_OPEN + completion_id + chat_chunk_after_id(created, model, usage)
 
 
+# An OpenAI usage object (chat and completions, whole or streamed), the one owner of its
+# shape; the compiled path writes the same pieces:
+#   USAGE_PROMPT + prompt + USAGE_COMPLETION + completion + USAGE_TOTAL + total
+#   + USAGE_DETAILS + reasoning tokens + USAGE_END
+# (a stream with continuous usage puts its two running numbers between the pieces).
+USAGE_PROMPT = b'{"prompt_tokens":'
+USAGE_COMPLETION = b',"completion_tokens":'
+USAGE_TOTAL = b',"total_tokens":'
+USAGE_DETAILS = (b',"prompt_tokens_details":{"cached_tokens":0},'
+                 b'"completion_tokens_details":{"reasoning_tokens":')
+USAGE_END = b"}}"
+
+
+cpdef bytes openai_usage(long long prompt, long long completion, long long reasoning=0):
+    """The usage object of ``prompt`` and ``completion`` tokens (``reasoning`` of them)."""
+    return (USAGE_PROMPT + b"%d" % prompt + USAGE_COMPLETION + b"%d" % completion + USAGE_TOTAL
+            + b"%d" % (prompt + completion) + USAGE_DETAILS + b"%d" % reasoning + USAGE_END)
+
+
 # An Ollama NDJSON line, the one owner of its shape (the seed /stream-ndjson, /api/generate
 # and /api/chat build theirs from here):
 #   ollama_splice(model) + created_at stamp + prefix + token + suffix

@@ -188,14 +188,24 @@ cdef inline void plan(Plan *p, long long natural, long long limit) noexcept nogi
 
 # -- OpenAI chat completions ---------------------------------------------------------------------
 
+# the usage object's pieces: frames (_chunks) owns its shape
+from fastmock import frames
+cdef bytes USAGE_PROMPT = frames.USAGE_PROMPT, USAGE_COMPLETION = frames.USAGE_COMPLETION
+cdef bytes USAGE_TOTAL = frames.USAGE_TOTAL, USAGE_DETAILS = frames.USAGE_DETAILS
+cdef bytes USAGE_END = frames.USAGE_END
+
+
 cdef int put_usage(Buf *b, long long prompt, long long completion) noexcept:
-    put_b(b, b'{"prompt_tokens":')
+    """frames.openai_usage(prompt, completion)"""
+    put_b(b, USAGE_PROMPT)
     put_int(b, prompt)
-    put_b(b, b',"completion_tokens":')
+    put_b(b, USAGE_COMPLETION)
     put_int(b, completion)
-    put_b(b, b',"total_tokens":')
+    put_b(b, USAGE_TOTAL)
     put_int(b, prompt + completion)
-    return put_b(b, b"}")
+    put_b(b, USAGE_DETAILS)
+    put_int(b, 0)
+    return put_b(b, USAGE_END)
 
 
 cdef int chat_document(Buf *b, Corpus corpus, Body *body, Plan *p, const char *kind) except -1:

@@ -7,7 +7,8 @@ id/created/model in front of pre-escaped tokens, so nothing is JSON-encoded per 
 """
 from fastmock.controls import unquote
 from fastmock.frames import (CHAT_FIRST_PREFIX, CHAT_PREFIX, SSE_DONE, STATIC_CREATED,
-                             STATIC_CREATED_AT, chat_chunk_end, chat_chunk_splice)
+                             STATIC_CREATED_AT, chat_chunk_end, chat_chunk_splice,
+                             openai_usage)
 from fastmock.providers import request, structured
 from fastmock.ids import CHAT_COMPLETION, IDS
 from fastmock.providers.common import Call, Whole, count_tokens, error_answer, now, plan
@@ -22,11 +23,6 @@ def error(status: int, message: str, param: str | None = None) -> Whole:
     return error_answer(status, openai_error_body(status, message, param))
 
 
-def _usage(prompt: int, completion: int) -> bytes:
-    return (b'{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}'
-            % (prompt, completion, prompt + completion))
-
-
 def _limit(doc: dict, *names: str):
     """The first of ``names`` the body sets, as a token limit."""
     for name in names:
@@ -36,7 +32,7 @@ def _limit(doc: dict, *names: str):
     return None
 
 
-def _include_usage(doc: dict) -> bool:
+def _includeopenai_usage(doc: dict) -> bool:
     options = request.obj(doc, "stream_options")
     return options is not None and request.boolean(options, "include_usage",
                                                   param="stream_options.include_usage")
@@ -50,7 +46,7 @@ def chat(call: Call):
     messages = request.messages(doc)
     limit = _limit(doc, "max_completion_tokens", "max_tokens")
     stream = request.boolean(doc, "stream")
-    include_usage = _include_usage(doc)
+    include_usage = _includeopenai_usage(doc)
     prompt = count_tokens(*(text for _, text in messages))
     if call.script is not None:     # scripted answers: the fixture's, when one matches
         answer = call.script.chat(call, doc, model, prompt, stream, include_usage)
@@ -68,7 +64,7 @@ def chat(call: Call):
             b'{"id":"' + cid + b'","object":"chat.completion","created":%d,"model":"' % created
             + model + b'","choices":[{"index":0,"message":{"role":"assistant","content":"'
             + p.text() + b'","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"'
-            + finish + b'"}],"usage":' + _usage(prompt, p.total)
+            + finish + b'"}],"usage":' + openai_usage(prompt, p.total)
             + b',"system_fingerprint":"fp_fastmock"}')
     splice = chat_chunk_splice(cid, created, model)
     usage_head = chat_chunk_splice(cid, created, model, usage=True) if include_usage else b""
@@ -76,7 +72,7 @@ def chat(call: Call):
     def closing(sent: int, finish: str) -> bytes:
         end = splice + chat_chunk_end(finish, True)     # an empty delta, the finish reason
         if usage_head:
-            end += usage_head + _usage(prompt, sent) + b"}\n\n"
+            end += usage_head + openai_usage(prompt, sent) + b"}\n\n"
         return end + SSE_DONE
 
     suffix = b'"' + chat_chunk_end(None, True)
@@ -102,7 +98,7 @@ def _forced_tool_call(call: Call, forced, model: bytes, prompt: int, limit, stre
             b'"tool_calls":[{"id":"' + call_id + b'","type":"function","function":{"name":"'
             + name + b'","arguments":"' + p.text() + b'"}}],"refusal":null,"annotations":[]},'
             b'"logprobs":null,"finish_reason":"' + finish + b'"}],"usage":'
-            + _usage(prompt, p.total) + b',"system_fingerprint":"fp_fastmock"}')
+            + openai_usage(prompt, p.total) + b',"system_fingerprint":"fp_fastmock"}')
     splice = chat_chunk_splice(cid, created, model)
     usage_head = chat_chunk_splice(cid, created, model, usage=True) if include_usage else b""
     opening = (splice + b'"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"'
@@ -112,7 +108,7 @@ def _forced_tool_call(call: Call, forced, model: bytes, prompt: int, limit, stre
     def closing(sent: int, finish: str) -> bytes:
         end = splice + chat_chunk_end(finish, True)
         if usage_head:
-            end += usage_head + _usage(prompt, sent) + b"}\n\n"
+            end += usage_head + openai_usage(prompt, sent) + b"}\n\n"
         return end + SSE_DONE
 
     return call.streamed(StreamSpec(
@@ -130,7 +126,7 @@ def completions(call: Call):
     texts, prompt = inputs(prompt_value, "prompt")
     limit = _limit(doc, "max_tokens")
     stream = request.boolean(doc, "stream")
-    include_usage = _include_usage(doc)
+    include_usage = _includeopenai_usage(doc)
     if call.script is not None:     # scripted answers: the fixture's, when one matches
         answer = call.script.completions(call, texts, model, prompt, stream, include_usage)
         if answer is not None:
@@ -143,13 +139,13 @@ def completions(call: Call):
     tail = b'","index":0,"logprobs":null,"finish_reason":'
     if not stream:
         return call.whole(head + b'[{"text":"' + p.text() + tail + b'"' + finish + b'"}],'
-                          b'"usage":' + _usage(prompt, p.total) + b"}")
+                          b'"usage":' + openai_usage(prompt, p.total) + b"}")
     splice = b"data: " + head + b'[{"text":"'
 
     def closing(sent: int, finish: str) -> bytes:
         end = splice + tail + b'"' + finish.encode() + b'"}]}\n\n'
         if include_usage:
-            end += b"data: " + head + b'[],"usage":' + _usage(prompt, sent) + b"}\n\n"
+            end += b"data: " + head + b'[],"usage":' + openai_usage(prompt, sent) + b"}\n\n"
         return end + SSE_DONE
 
     return call.streamed(StreamSpec(
