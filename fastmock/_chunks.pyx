@@ -77,12 +77,26 @@ cpdef list split_tokens(str text):
     return tokens
 
 
+cpdef tuple cycled(tuple escaped):
+    """``escaped`` (tokens) to send cycled: the last token gets the space that parts it from
+    the first, so an answer that wraps around splits back into the tokens it sent."""
+    cdef Py_ssize_t n = len(escaped)
+    cdef bytes last
+    if n == 0:
+        return escaped
+    last = escaped[n - 1]
+    if last.endswith(b" "):
+        return escaped
+    return escaped[:n - 1] + (last + b" ",)
+
+
 cdef class Corpus:
     """A text split into tokens, each JSON-escaped once."""
 
     cdef readonly str text
     cdef readonly tuple tokens       # str
     cdef readonly tuple escaped      # bytes, JSON string bodies
+    cdef readonly tuple cycled       # escaped, for an answer longer than the text (cycled())
 
     def __init__(self, str text):
         cdef list tokens = split_tokens(text)
@@ -91,6 +105,11 @@ cdef class Corpus:
         self.text = text
         self.tokens = tuple(tokens)
         self.escaped = tuple([json_string(t) for t in tokens])
+        self.cycled = cycled(self.escaped)
+
+    cpdef tuple sent(self, long long total):
+        """The tokens an answer of ``total`` tokens sends (-1: endless): cycled past the end."""
+        return self.escaped if 0 <= total <= len(self.escaped) else self.cycled
 
     def __len__(self):
         return len(self.tokens)

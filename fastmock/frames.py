@@ -21,6 +21,7 @@ from fastmock.streamspec import NDJSON, SSE, StreamSpec
 Corpus = _chunks.Corpus
 json_string = _chunks.json_string
 split_tokens = _chunks.split_tokens
+cycled = _chunks.cycled
 # the chat.completion.chunk shape, for /v1/chat/completions (see _chunks)
 chat_chunk_splice = _chunks.chat_chunk_splice
 chat_chunk_end = _chunks.chat_chunk_end
@@ -71,7 +72,7 @@ class Frames:
         if self._chat_tail[0] != created:
             self._chat_tail = (created, _chunks.chat_chunk_after_id(created, self.chat_model))
         return StreamSpec(
-            content_type=SSE, tokens=self.corpus.escaped, total=total,
+            content_type=SSE, tokens=self.corpus.sent(total), total=total,
             splice=(self._chat_head[1], id_number, self._chat_tail[1]),
             first_prefix=CHAT_FIRST_PREFIX, prefix=CHAT_PREFIX, suffix=_chunks.CHAT_SUFFIX,
             last_suffix=_chunks.CHAT_LAST_SUFFIX, closing=SSE_DONE)
@@ -85,6 +86,6 @@ class Frames:
                                sent, time.monotonic_ns() - started)
 
         return StreamSpec(
-            content_type=NDJSON, tokens=self.corpus.escaped, total=total,
+            content_type=NDJSON, tokens=self.corpus.sent(total), total=total,
             splice=splice, stamp=True, prefix=_chunks.OLLAMA_PREFIX,
             suffix=_chunks.OLLAMA_SUFFIX, closing=closing)

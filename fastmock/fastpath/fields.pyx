@@ -548,6 +548,16 @@ cdef int read_stream_options(Cursor *c, Body *b) noexcept nogil:
     return fields
 
 
+cdef int read_eos_option(Cursor *c, Text *key) noexcept nogil:
+    """vLLM's ignore_eos and min_tokens (providers.openai._eos_options): only the values that
+    change nothing (false, 0, null) are answered here; the rest lengthen the answer, in Python."""
+    cdef int flag
+    cdef long long value
+    if key_is(key, "ignore_eos", 10):
+        return DECLINE if read_bool(c, &flag) < 0 or flag == 1 else 0
+    return read_limit(c, 0, 0, &value)
+
+
 cdef int read_ollama_options(Cursor *c, Body *b) noexcept nogil:
     """options.num_predict: -2 to MAX_TOKENS; only a positive value caps the answer."""
     cdef Text key
@@ -594,6 +604,8 @@ cdef int _field(Cursor *c, Body *b, Api api, Text *key) noexcept nogil:
             return read_limit(c, 1, MAX_TOKENS, &b.limit2)
         if key_is(key, "stream_options", 14):
             return read_stream_options(c, b)
+        if key_is(key, "ignore_eos", 10) or key_is(key, "min_tokens", 10):
+            return read_eos_option(c, key)
     elif api == COMPLETIONS:
         if key_is(key, "prompt", 6):
             return read_inputs(c, b, False)
@@ -601,6 +613,8 @@ cdef int _field(Cursor *c, Body *b, Api api, Text *key) noexcept nogil:
             return read_limit(c, 1, MAX_TOKENS, &b.limit)
         if key_is(key, "stream_options", 14):
             return read_stream_options(c, b)
+        if key_is(key, "ignore_eos", 10) or key_is(key, "min_tokens", 10):
+            return read_eos_option(c, key)
     elif api == RESPONSES:
         if key_is(key, "input", 5):
             return read_response_input(c, b)

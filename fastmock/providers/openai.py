@@ -5,7 +5,7 @@ Every document is joined from constant byte pieces and the per-response fields
 (id, created, model); streams are StreamSpecs whose frames splice the response's
 id/created/model in front of pre-escaped tokens, so nothing is JSON-encoded per token.
 """
-from fastmock.controls import unquote
+from fastmock.controls import MAX_TOKENS, unquote
 from fastmock.frames import (CHAT_FIRST_PREFIX, CHAT_PREFIX, SSE_DONE, STATIC_CREATED,
                              STATIC_CREATED_AT, chat_chunk_end, chat_chunk_splice,
                              openai_usage)
@@ -24,15 +24,26 @@ def error(status: int, message: str, param: str | None = None) -> Whole:
 
 
 def _limit(doc: dict, *names: str):
-    """The first of ``names`` the body sets, as a token limit."""
+    """The first of ``names`` the body sets, as a token limit, and its name."""
     for name in names:
         value = request.token_limit(doc, name)
         if value is not None:
-            return value
-    return None
+            return value, name
+    return None, names[0]
 
 
-def _includeopenai_usage(doc: dict) -> bool:
+def _eos_options(doc: dict, limit, limit_name: str) -> tuple[bool, int]:
+    """vLLM's ``ignore_eos`` and ``min_tokens`` (GuideLLM sends ``ignore_eos`` by default):
+    the answer fills the limit, or is at least ``min_tokens`` long."""
+    ignore_eos = request.boolean(doc, "ignore_eos")
+    min_tokens = request.integer(doc, "min_tokens", 0, MAX_TOKENS) or 0
+    if limit is not None and min_tokens > limit:
+        raise ApiError(400, f"'min_tokens' must be at most '{limit_name}' ({limit}), "
+                            f"got {min_tokens}", "min_tokens")
+    return ignore_eos, min_tokens
+
+
+def _include_usage(doc: dict) -> bool:
     options = request.obj(doc, "stream_options")
     return options is not None and request.boolean(options, "include_usage",
                                                   param="stream_options.include_usage")
@@ -44,9 +55,10 @@ def chat(call: Call):
     doc = request.parse(call.body)
     model = request.model(doc)
     messages = request.messages(doc)
-    limit = _limit(doc, "max_completion_tokens", "max_tokens")
+    limit, limit_name = _limit(doc, "max_completion_tokens", "max_tokens")
+    ignore_eos, min_tokens = _eos_options(doc, limit, limit_name)
     stream = request.boolean(doc, "stream")
-    include_usage = _includeopenai_usage(doc)
+    include_usage = _include_usage(doc)
     prompt = count_tokens(*(text for _, text in messages))
     if call.script is not None:     # scripted answers: the fixture's, when one matches
         answer = call.script.chat(call, doc, model, prompt, stream, include_usage)
@@ -56,7 +68,8 @@ def chat(call: Call):
     if forced is not None:
         return _forced_tool_call(call, forced, model, prompt, limit, stream, include_usage)
     p = plan(call, request.last_text(messages), limit, whole=not stream,
-             content=structured.chat_content(doc))       # issue 15: structured outputs
+             content=structured.chat_content(doc),       # issue 15: structured outputs
+             ignore_eos=ignore_eos, min_tokens=min_tokens)
     finish = b"length" if p.length else b"stop"
     cid, created = IDS.new(CHAT_COMPLETION), now()
     if not stream:
@@ -124,14 +137,16 @@ def completions(call: Call):
     model = request.model(doc)
     prompt_value = request.required(doc, "prompt")
     texts, prompt = inputs(prompt_value, "prompt")
-    limit = _limit(doc, "max_tokens")
+    limit, _ = _limit(doc, "max_tokens")
+    ignore_eos, min_tokens = _eos_options(doc, limit, "max_tokens")
     stream = request.boolean(doc, "stream")
-    include_usage = _includeopenai_usage(doc)
+    include_usage = _include_usage(doc)
     if call.script is not None:     # scripted answers: the fixture's, when one matches
         answer = call.script.completions(call, texts, model, prompt, stream, include_usage)
         if answer is not None:
             return answer
-    p = plan(call, texts[-1] if texts else "", limit, whole=not stream)
+    p = plan(call, texts[-1] if texts else "", limit, whole=not stream, ignore_eos=ignore_eos,
+             min_tokens=min_tokens)
     finish = b"length" if p.length else b"stop"
     cid, created = IDS.new(b"cmpl-"), now()
     head = (b'{"id":"' + cid + b'","object":"text_completion","created":%d,"model":"' % created
@@ -186,7 +201,7 @@ def responses_api(call: Call):
     model = request.model(doc)
     instructions = request.string(doc, "instructions") or ""
     items = _response_input(doc.get("input"))
-    limit = _limit(doc, "max_output_tokens")
+    limit, _ = _limit(doc, "max_output_tokens")
     stream = request.boolean(doc, "stream")
     prompt = count_tokens(instructions, *(text for _, text in items))
     if call.script is not None:     # scripted answers: the fixture's, when one matches

@@ -56,3 +56,120 @@ def test_usage_carries_its_details_in_the_usage_chunk(api_server, headers, path,
     chunks = events(post(api_server, path, body, *headers))
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"] == usage(PROMPT, 4)
     assert all(c.get("usage") is None for c in chunks[:-1])
+
+
+def text_of(chunks: list, field: str = "content") -> str:
+    if field == "text":
+        return "".join(c["choices"][0]["text"] for c in chunks if c["choices"])
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+
+
+# -- the cycled content keeps its separator (2) -----------------------------------------------
+
+@pytest.mark.parametrize("path", ["/stream-sse", "/stream-loop"])
+def test_a_seed_stream_longer_than_the_corpus_splits_back_into_its_tokens(api_server, path):
+    response = post(api_server, f"{path}?max_tokens=500&delay_ms=0", None, method="GET", raw=b"")
+    chunks = events(response)
+    assert len(chunks) == 500
+    assert len(split_tokens(text_of(chunks))) == 500
+    assert "milliseconds. Streaming " in text_of(chunks)
+
+
+def test_the_ndjson_seed_stream_too(api_server):
+    response = post(api_server, "/stream-ndjson?max_tokens=500&delay_ms=0", None, method="GET",
+                    raw=b"")
+    lines = [json.loads(line) for line in response.body.splitlines()]
+    text = "".join(line["response"] for line in lines)
+    assert len(lines) == 501 and len(split_tokens(text)) == 500
+
+
+@PATHS
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_control_longer_than_the_corpus_splits_back_into_its_tokens(api_server, headers, stream):
+    body = {"model": "m", "messages": USER, "stream": stream}
+    response = post(api_server, CHAT + "?max_tokens=450", body, *headers)
+    text = (text_of(events(response)) if stream
+            else response.json()["choices"][0]["message"]["content"])
+    assert len(split_tokens(text)) == 450
+
+
+# -- ignore_eos and min_tokens (1) -------------------------------------------------------------
+
+@PATHS
+@pytest.mark.parametrize("limit", ["max_tokens", "max_completion_tokens"])
+def test_ignore_eos_fills_the_limit_streamed(api_server, headers, limit):
+    body = {"model": "m", "messages": USER, "stream": True, limit: 500, "ignore_eos": True,
+            "stream_options": {"include_usage": True}}
+    chunks = events(post(api_server, CHAT, body, *headers))
+    content = [c for c in chunks if c["choices"] and c["choices"][0]["delta"].get("content")]
+    assert len(content) == 500 and len(split_tokens(text_of(chunks))) == 500
+    assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]][-1] == "length"
+    assert chunks[-1]["usage"]["completion_tokens"] == 500
+
+
+@PATHS
+@pytest.mark.parametrize("path,body,read", [
+    (CHAT, {"model": "m", "messages": USER}, lambda d: d["choices"][0]["message"]["content"]),
+    (COMPLETIONS, {"model": "m", "prompt": "Hi"}, lambda d: d["choices"][0]["text"]),
+])
+def test_ignore_eos_fills_the_limit_whole(api_server, headers, path, body, read):
+    for limit in (500, 20, 209):           # longer than the corpus, shorter, the same
+        doc = post(api_server, path, {**body, "max_tokens": limit, "ignore_eos": True},
+                   *headers).json()
+        assert len(split_tokens(read(doc))) == limit == doc["usage"]["completion_tokens"]
+        assert doc["choices"][0]["finish_reason"] == "length"
+
+
+@PATHS
+def test_completions_ignore_eos_streamed(api_server, headers):
+    body = {"model": "m", "prompt": "Hi", "stream": True, "max_tokens": 300, "ignore_eos": True}
+    chunks = events(post(api_server, COMPLETIONS, body, *headers))
+    assert len(split_tokens(text_of(chunks, "text"))) == 300
+    assert chunks[-1]["choices"][0]["finish_reason"] == "length"
+
+
+@PATHS
+@pytest.mark.parametrize("path,body,read", [
+    (CHAT, {"model": "m", "messages": USER}, lambda d: d["choices"][0]["message"]["content"]),
+    (COMPLETIONS, {"model": "m", "prompt": "Hi"}, lambda d: d["choices"][0]["text"]),
+])
+def test_min_tokens_lengthens_up_to_the_limit(api_server, headers, path, body, read):
+    cases = [({"min_tokens": 300, "max_tokens": 500}, 300, "stop"),
+             ({"min_tokens": 300}, 300, "stop"),
+             ({"min_tokens": 300, "max_tokens": 300}, 300, "stop"),
+             ({"min_tokens": 5, "max_tokens": 500}, len(TOKENS), "stop"),
+             ({"min_tokens": 5, "max_tokens": 10}, 10, "length"),
+             ({"min_tokens": 0, "max_tokens": 10, "ignore_eos": False}, 10, "length")]
+    for extra, count, finish in cases:
+        doc = post(api_server, path, {**body, **extra}, *headers).json()
+        assert len(split_tokens(read(doc))) == count == doc["usage"]["completion_tokens"], extra
+        assert doc["choices"][0]["finish_reason"] == finish, extra
+
+
+@pytest.mark.parametrize("path,body", [
+    (CHAT, {"model": "m", "messages": USER}),
+    (COMPLETIONS, {"model": "m", "prompt": "Hi"}),
+])
+@pytest.mark.parametrize("extra,param", [
+    ({"min_tokens": -1}, "min_tokens"),
+    ({"min_tokens": 11, "max_tokens": 10}, "min_tokens"),
+    ({"min_tokens": "5"}, "min_tokens"),
+    ({"min_tokens": 1.5}, "min_tokens"),
+    ({"min_tokens": True}, "min_tokens"),
+    ({"ignore_eos": "yes"}, "ignore_eos"),
+    ({"ignore_eos": 1}, "ignore_eos"),
+    ({"ignore_eos": True, "max_tokens": 70_000}, "ignore_eos"),     # whole: at most 65,536
+])
+def test_bad_eos_options_are_400s_naming_the_parameter(api_server, path, body, extra, param):
+    response = post(api_server, path, {**body, **extra})
+    assert response.status == 400
+    error = response.json()["error"]
+    assert error["param"] == param and error["type"] == "invalid_request_error"
+    assert param in error["message"]
+    assert_health(api_server)
+
+
+def test_min_tokens_above_max_completion_tokens_names_both(api_server):
+    body = {"model": "m", "messages": USER, "min_tokens": 9, "max_completion_tokens": 8}
+    error = post(api_server, CHAT, body).json()["error"]
+    assert error["param"] == "min_tokens" and "max_completion_tokens" in error["message"]

@@ -139,6 +139,9 @@ ORDINARY = {
         {"model": "m", "messages": USER, "stream": True, "max_tokens": 1},
         {"model": "m", "messages": USER, "max_tokens": 100_000_000},
         {"model": "m", "messages": USER, "tools": [{"type": "function", "function": {"name": "f"}}]},
+        # vLLM's options, at the values that change nothing (issue 16)
+        {"model": "m", "messages": USER, "ignore_eos": False, "min_tokens": 0, "max_tokens": 9},
+        {"model": "m", "messages": USER, "ignore_eos": None, "min_tokens": None},
     ],
     "/v1/completions": [
         {"model": "m", "prompt": "Once upon a time"},
@@ -149,6 +152,7 @@ ORDINARY = {
         {"model": "m", "prompt": [[1, 2], [3], []], "max_tokens": 2},
         {"model": "m", "prompt": ["a", [1, 2]], "logprobs": None},
         {"model": "m", "prompt": []},
+        {"model": "m", "prompt": "x", "ignore_eos": False, "min_tokens": 0, "stream": True},
     ],
     "/v1/responses": [
         {"model": "m", "input": "Tell me a story"},
@@ -291,6 +295,12 @@ DECLINED = {
         dumps({"model": "m", "messages": USER, "tool_choice": "required",
                "tools": [{"type": "function", "function": {"name": "f"}}]}),
         dumps({"model": "m", "messages": USER, "tool_choice": "auto"}),
+        # vLLM's options that lengthen the answer, or are wrong (issue 16)
+        dumps({"model": "m", "messages": USER, "ignore_eos": True, "max_tokens": 300}),
+        dumps({"model": "m", "messages": USER, "ignore_eos": True, "stream": True}),
+        dumps({"model": "m", "messages": USER, "min_tokens": 5}),
+        dumps({"model": "m", "messages": USER, "min_tokens": -1}),
+        dumps({"model": "m", "messages": USER, "ignore_eos": "yes"}),
         dumps({"model": "m", "messages": [{"role": "user", "content": "echo: me"}]}),
         dumps({"model": "m", "messages": [{"role": "user", "content": [
             {"type": "text", "text": "ec"}, {"type": "text", "text": "ho: me"}]}]}),
@@ -308,6 +318,9 @@ DECLINED = {
         dumps({"model": "m", "prompt": [True]}), dumps({"model": "m", "prompt": [1.5]}),
         dumps({"model": "m", "prompt": [[1, "a"]]}), dumps({"model": "m", "prompt": ["a"] * 2049}),
         dumps({"model": "m", "prompt": "echo: x"}),
+        dumps({"model": "m", "prompt": "x", "ignore_eos": True, "max_tokens": 300}),
+        dumps({"model": "m", "prompt": "x", "min_tokens": 250, "stream": True}),
+        dumps({"model": "m", "prompt": "x", "min_tokens": 3, "max_tokens": 2}),
     ],
     "/v1/responses": [
         dumps({"model": "m", "input": 5}), dumps({"model": "m", "input": [5]}),
