@@ -14,6 +14,7 @@ DEFAULTS = {
     "ttft_ms": 0,                  # default wait before the first token
     "text_file": None,             # corpus to stream instead of the built-in text
     "model": None,                 # model name reported everywhere; None = per-API default
+    "served_model_name": (),       # the models GET /v1/models lists (vLLM's flag); () = model
     # logging
     "log_level": "info",
     "access_log": False,

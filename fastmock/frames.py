@@ -45,13 +45,20 @@ EXTENSION_FILE = _chunks.__file__
 class Frames:
     """Everything pre-encoded for one corpus and model name."""
 
-    __slots__ = ("corpus", "chat_model", "ollama_model", "_ollama_splice", "_chat_head",
-                 "_chat_tail")
+    __slots__ = ("corpus", "chat_model", "ollama_model", "served", "ollama_served",
+                 "_ollama_splice", "_chat_head", "_chat_tail")
 
-    def __init__(self, text: str = DEFAULT_TEXT, model: str | None = None) -> None:
+    def __init__(self, text: str = DEFAULT_TEXT, model: str | None = None,
+                 served: tuple = ()) -> None:
+        """``served``: the names the model lists show (--served-model-name); the first is
+        the model without ``model``."""
+        model = model or (served[0] if served else None)
         self.corpus = Corpus(text)
         self.chat_model = json_string(model or _chunks.CHAT_MODEL)
         self.ollama_model = json_string(model or _chunks.OLLAMA_MODEL)
+        # the model lists (GET /v1/models, /api/tags): escaped names
+        self.served = tuple(json_string(name) for name in served) or (self.chat_model,)
+        self.ollama_served = tuple(json_string(name) for name in served) or (self.ollama_model,)
         self._ollama_splice = ollama_splice(self.ollama_model)
         # Shared by every chat stream: the splice before the id's counted digits (one per
         # process), and the splice after them (one per second: it holds "created").

@@ -363,18 +363,29 @@ def _response_input(value) -> list[tuple[str, str]]:
 
 # -- GET /v1/models, GET /v1/models/{id} --------------------------------------------------
 
+# what GET /v1/models says of every model's context length (vLLM's max_model_len)
+MAX_MODEL_LEN = 32768
+
+
 def model_object(name: bytes) -> bytes:
-    """A model as both OpenAI (id, object, created, owned_by) and Anthropic (type, display_name,
-    created_at) clients read it: the two APIs share this path."""
+    """A model as OpenAI (id, object, created, owned_by), vLLM (root, parent, max_model_len,
+    permission: ``vllm bench serve`` reads root) and Anthropic (type, display_name,
+    created_at) clients read it: the APIs share this path."""
     return (b'{"id":"' + name + b'","object":"model","created":%d,"owned_by":"fastmock",'
-            b'"type":"model","display_name":"' % STATIC_CREATED + name
+            b'"root":"' % STATIC_CREATED + name + b'","parent":null,"max_model_len":%d,'
+            b'"permission":[{"id":"modelperm-fastmock","object":"model_permission",'
+            b'"created":%d,"allow_create_engine":false,"allow_sampling":true,'
+            b'"allow_logprobs":true,"allow_search_indices":false,"allow_view":true,'
+            b'"allow_fine_tuning":false,"organization":"*","group":null,"is_blocking":false}],'
+            b'"type":"model","display_name":"' % (MAX_MODEL_LEN, STATIC_CREATED) + name
             + b'","created_at":"' + STATIC_CREATED_AT + b'"}')
 
 
 def list_models(call: Call):
-    name = call.frames.chat_model
-    return call.whole(b'{"object":"list","data":[' + model_object(name) + b'],"has_more":false,'
-                      b'"first_id":"' + name + b'","last_id":"' + name + b'"}')
+    names = call.frames.served
+    return call.whole(b'{"object":"list","data":[' + b",".join(map(model_object, names))
+                      + b'],"has_more":false,"first_id":"' + names[0] + b'","last_id":"'
+                      + names[-1] + b'"}')
 
 
 def get_model(call: Call):

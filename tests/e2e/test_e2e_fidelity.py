@@ -173,3 +173,60 @@ def test_min_tokens_above_max_completion_tokens_names_both(api_server):
     body = {"model": "m", "messages": USER, "min_tokens": 9, "max_completion_tokens": 8}
     error = post(api_server, CHAT, body).json()["error"]
     assert error["param"] == "min_tokens" and "max_completion_tokens" in error["message"]
+
+
+# -- the model list as vLLM serves it (5) ------------------------------------------------------
+
+def models_of(server) -> dict:
+    response = post(server, "/v1/models", None, method="GET", raw=b"")
+    assert response.status == 200
+    return response.json()
+
+
+def assert_vllm_model(entry: dict, name: str) -> None:
+    assert entry["id"] == entry["root"] == name and entry["object"] == "model"
+    assert entry["parent"] is None and entry["owned_by"] == "fastmock"
+    assert isinstance(entry["max_model_len"], int) and entry["max_model_len"] > 0
+    [permission] = entry["permission"]
+    assert permission["object"] == "model_permission" and permission["id"].startswith("modelperm-")
+    assert permission["allow_sampling"] is True and permission["group"] is None
+    assert entry["type"] == "model" and entry["display_name"] == name   # Anthropic's fields too
+
+
+def test_the_model_list_has_vllms_fields(api_server):
+    doc = models_of(api_server)
+    [entry] = doc["data"]
+    assert_vllm_model(entry, "mock-gpt-4o")
+    one = post(api_server, "/v1/models/some%2Fmodel", None, method="GET", raw=b"").json()
+    assert_vllm_model(one, "some/model")
+
+
+def test_served_model_names_are_listed_in_order(start_server):
+    server = start_server("--delay-ms", "1", "--served-model-name", "org/a,b",
+                          "--served-model-name", " c ")
+    doc = models_of(server)
+    assert [m["id"] for m in doc["data"]] == ["org/a", "b", "c"]
+    for entry, name in zip(doc["data"], ["org/a", "b", "c"]):
+        assert_vllm_model(entry, name)
+    assert (doc["first_id"], doc["last_id"]) == ("org/a", "c")
+    tags = post(server, "/api/tags", None, method="GET", raw=b"").json()["models"]
+    assert [t["name"] for t in tags] == ["org/a", "b", "c"]
+    # the first is the model of the seed streams when --model is not given
+    assert events(post(server, "/stream-sse?max_tokens=1", None, method="GET",
+                       raw=b""))[0]["model"] == "org/a"
+
+
+def test_served_model_names_from_the_environment_and_model_kept(start_server):
+    server = start_server("--delay-ms", "1", "--model", "house",
+                          env={"FASTMOCK_SERVED_MODEL_NAME": "x, y"})
+    assert [m["id"] for m in models_of(server)["data"]] == ["x", "y"]
+    assert events(post(server, "/stream-sse?max_tokens=1", None, method="GET",
+                       raw=b""))[0]["model"] == "house"
+
+
+def test_an_empty_served_model_name_stops_the_start(tmp_path):
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-m", "fastmock", "--served-model-name", " , "],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "--served-model-name" in result.stderr

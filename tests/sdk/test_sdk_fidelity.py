@@ -59,3 +59,12 @@ def test_a_bad_min_tokens_is_the_clients_bad_request(api_server):
         # and the server goes on serving
         r = c.chat.completions.create(model="m", messages=USER)
     assert len(split_tokens(r.choices[0].message.content)) == len(TOKENS)
+
+
+def test_the_model_list_reads_as_vllms(api_server):
+    with client(api_server) as c:
+        [model] = c.models.list().data
+        one = c.models.retrieve("org/other")
+    assert model.id == model.root == "mock-gpt-4o" and model.parent is None
+    assert model.max_model_len > 0 and model.permission[0]["object"] == "model_permission"
+    assert one.id == one.root == "org/other"
