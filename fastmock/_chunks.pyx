@@ -125,13 +125,20 @@ CHAT_FIRST_PREFIX = b'"role":"assistant","content":"'
 CHAT_PREFIX = b'"content":"'
 SSE_DONE = b"data: [DONE]\n\n"
 CHAT_ID_OPEN = b'data: {"id":"'
+CHUNK_END = b"}\n\n"                 # what closes an OpenAI chunk (chat or completions) and its event
+
+
+cpdef bytes chat_choice_end(str finish_reason, bint logprobs):
+    """What closes a chunk's choice after its delta's fields, up to the choices' "]";
+    ``finish_reason`` None is JSON null."""
+    return (b'},' + (b'"logprobs":null,' if logprobs else b'') + b'"finish_reason":'
+            + (b'null' if finish_reason is None else b'"' + finish_reason.encode() + b'"')
+            + b'}]')
 
 
 cpdef bytes chat_chunk_end(str finish_reason, bint logprobs):
     """What closes a chunk after its delta's fields; ``finish_reason`` None is JSON null."""
-    return (b'},' + (b'"logprobs":null,' if logprobs else b'') + b'"finish_reason":'
-            + (b'null' if finish_reason is None else b'"' + finish_reason.encode() + b'"')
-            + b'}]}\n\n')
+    return chat_choice_end(finish_reason, logprobs) + CHUNK_END
 
 
 CHAT_SUFFIX = b'"' + chat_chunk_end(None, False)
@@ -169,6 +176,15 @@ cpdef bytes openai_usage(long long prompt, long long completion, long long reaso
     """The usage object of ``prompt`` and ``completion`` tokens (``reasoning`` of them)."""
     return (USAGE_PROMPT + b"%d" % prompt + USAGE_COMPLETION + b"%d" % completion + USAGE_TOTAL
             + b"%d" % (prompt + completion) + USAGE_DETAILS + b"%d" % reasoning + USAGE_END)
+
+
+cpdef tuple running_usage(long long prompt):
+    """A chunk's ``"usage"`` whose counts run with the frames (vLLM's continuous_usage_stats),
+    as StreamSpec pieces: (what follows the choices, up to the completion count; what
+    follows that count, up to the total; what follows the total, closing the chunk).
+    Frame n counts n + 1 completion tokens: seq_base 1, seq2_base prompt + 1."""
+    return (b',"usage":' + USAGE_PROMPT + b"%d" % prompt + USAGE_COMPLETION, USAGE_TOTAL,
+            USAGE_DETAILS + b"0" + USAGE_END + CHUNK_END)
 
 
 # An Ollama NDJSON line, the one owner of its shape (the seed /stream-ndjson, /api/generate

@@ -171,6 +171,9 @@ REPEATABLE = frozenset(("fixtures", "served_model_name"))
 SWITCHES = (
     ("--access-log", "access_log", "log one line per request to stdout (see --log-format)"),
     ("--strict", "strict", "with --fixtures: a request no fixture matches gets 404, not the corpus"),
+    ("--completions-finish-on-last-token", "completions_finish_on_last_token",
+     "/v1/completions streams put the finish reason on the last token's chunk and send no "
+     "empty closing chunk, as vLLM does"),
 )
 _BY_FLAG = {flag: (dest, convert) for flag, dest, convert, _ in OPTIONS}
 _BY_FLAG.update({flag: (dest, None) for flag, dest, _ in SWITCHES})

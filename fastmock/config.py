@@ -41,6 +41,9 @@ DEFAULTS = {
     "fixtures": (),                # fixture files or directories, in order
     "strict": False,               # a request no fixture matches gets 404, not the corpus
     "reasoning_field": "reasoning_content",   # OpenAI chat's reasoning delta field
+    # /v1/completions streams framed as vLLM frames them: the finish reason on the last
+    # token's chunk, no empty closing chunk (vLLM's benchmark client counts that one)
+    "completions_finish_on_last_token": False,
 }
 
 

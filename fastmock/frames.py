@@ -25,10 +25,11 @@ cycled = _chunks.cycled
 # the chat.completion.chunk shape, for /v1/chat/completions (see _chunks)
 chat_chunk_splice = _chunks.chat_chunk_splice
 chat_chunk_end = _chunks.chat_chunk_end
+chat_choice_end, CHUNK_END = _chunks.chat_choice_end, _chunks.CHUNK_END
 CHAT_FIRST_PREFIX, CHAT_PREFIX = _chunks.CHAT_FIRST_PREFIX, _chunks.CHAT_PREFIX
 SSE_DONE = _chunks.SSE_DONE
 # the OpenAI usage object (see _chunks)
-openai_usage = _chunks.openai_usage
+openai_usage, running_usage = _chunks.openai_usage, _chunks.running_usage
 USAGE_PROMPT, USAGE_COMPLETION = _chunks.USAGE_PROMPT, _chunks.USAGE_COMPLETION
 USAGE_TOTAL, USAGE_DETAILS, USAGE_END = _chunks.USAGE_TOTAL, _chunks.USAGE_DETAILS, _chunks.USAGE_END
 # the Ollama line shape, for /api/generate and /api/chat (see _chunks)

@@ -570,6 +570,8 @@ cdef class Closing:
     cdef Api api
     cdef bytes splice               # chat, completions: the frame head; Ollama: {"model":..
     cdef bytes usage_head           # chat, completions: the usage chunk's head (b"": none)
+    cdef long long finished_at      # completions: the finish reason went with this many
+                                    # frames (--completions-finish-on-last-token); -1: never
     cdef long long prompt
     cdef long long started_ns       # Ollama: when the answer began (minus its TTFT)
     cdef Corpus corpus              # Responses: its closing repeats the text
@@ -588,14 +590,15 @@ cdef class Closing:
                 record[12].tokens = sent
         buf_start(b)
         if self.api == CHAT or self.api == COMPLETIONS:
-            put_b(b, self.splice)
-            if self.api == CHAT:
-                put_b(b, b'},"logprobs":null,"finish_reason":"')
-            else:
-                put_b(b, COMPLETION_TAIL)
-                put_b(b, b'"')
-            put_b(b, reason)
-            put_b(b, b'"}]}\n\n')
+            if self.finished_at < 0 or sent < self.finished_at:
+                put_b(b, self.splice)
+                if self.api == CHAT:
+                    put_b(b, b'},"logprobs":null,"finish_reason":"')
+                else:
+                    put_b(b, COMPLETION_TAIL)
+                    put_b(b, b'"')
+                put_b(b, reason)
+                put_b(b, b'"}]}\n\n')
             if self.usage_head:
                 put_b(b, self.usage_head)
                 put_usage(b, self.prompt, sent)

@@ -529,9 +529,10 @@ cdef int read_inputs(Cursor *c, Body *b, bint keys) noexcept nogil:
 
 
 cdef int read_stream_options(Cursor *c, Body *b) noexcept nogil:
-    """stream_options: null, or an object whose include_usage is a boolean (or null)."""
+    """stream_options: null, or an object whose include_usage is a boolean (or null), and
+    continuous_usage_stats too (only false or null are answered here)."""
     cdef Text key
-    cdef int fields
+    cdef int fields, flag
     b.include_usage = ABSENT
     if kind_at(c) == K_NULL:
         return _literal(c, "null", 4)
@@ -542,6 +543,9 @@ cdef int read_stream_options(Cursor *c, Body *b) noexcept nogil:
         if key_is(&key, "include_usage", 13):
             if read_bool(c, &b.include_usage) < 0:
                 return DECLINE
+        elif key_is(&key, "continuous_usage_stats", 22):
+            if read_bool(c, &flag) < 0 or flag == 1:
+                return DECLINE      # the usage in every chunk: made in Python
         elif skip_value(c) < 0:
             return DECLINE
         fields = object_next(c)
@@ -706,8 +710,8 @@ cdef int read_body(const unsigned char *data, Py_ssize_t size, Api api, Body *b)
         if not b.has_main or b.items == 0:
             return DECLINE          # no messages: the same
     elif api == COMPLETIONS:
-        if not b.has_main:
-            return DECLINE          # the prompt is required
+        if not b.has_main or b.items > 1:
+            return DECLINE          # the prompt is required; a batch gets a choice per prompt
     elif api == EMBEDDINGS:
         if not b.has_main or b.items == 0:
             return DECLINE          # so is the input (an empty list: no vector, left to Python)

@@ -56,10 +56,10 @@ class Call:
     """One provider request, as the API modules see it."""
 
     __slots__ = ("method", "path", "query", "headers", "body", "ctl", "frames", "stamp", "echo",
-                 "script", "fixture", "tokens")
+                 "script", "config", "fixture", "tokens")
 
     def __init__(self, method: bytes, path: bytes, query, headers, body: bytes, ctl,
-                 frames, stamp, script=None) -> None:
+                 frames, stamp, script=None, config=None) -> None:
         self.method = method
         self.path = path
         self.query = query
@@ -72,6 +72,7 @@ class Call:
         # Scripted answers (providers.scripted.Scripts), None without fixtures: a handler
         # asks it once its body is checked, and answers from the corpus when it says None.
         self.script = script
+        self.config = config          # the server's Config (flags that shape answers), or None
         # for the journal (issue 15): the fixture that answered (its label), the tokens planned
         self.fixture = None
         self.tokens = 0

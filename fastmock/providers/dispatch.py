@@ -36,7 +36,7 @@ def answer(route, request, path: bytes, query: bytes | None, app, request_id: by
             # --- scripted answers: app.scripts is set only when fixtures are loaded; a fast
             # path that skips this function must not be taken while it is (providers.scripted).
             call = Call(request.method, path, query, request.headers, request.body, ctl,
-                        app.frames, app.pacer.stamp_now, app.scripts)
+                        app.frames, app.pacer.stamp_now, app.scripts, config)
             result = route.handler()(call)
     except controls.InvalidControl as exc:
         result = api.error(400, str(exc), exc.param)

@@ -230,3 +230,132 @@ def test_an_empty_served_model_name_stops_the_start(tmp_path):
     result = subprocess.run([sys.executable, "-m", "fastmock", "--served-model-name", " , "],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "--served-model-name" in result.stderr
+
+
+# -- completions prompts: strings, token ids, batches (3) ---------------------------------------
+
+@PATHS
+@pytest.mark.parametrize("prompt,count", [
+    ("one two three", 3), (["one two three"], 3), ([5, 6, 7, 8], 4), ([[5, 6, 7, 8]], 4)])
+def test_one_prompt_in_every_shape_gets_one_choice(api_server, headers, prompt, count):
+    doc = post(api_server, COMPLETIONS, {"model": "m", "prompt": prompt, "max_tokens": 3},
+               *headers).json()
+    [choice] = doc["choices"]
+    assert choice["index"] == 0 and choice["finish_reason"] == "length"
+    assert doc["usage"] == usage(count, 3)
+
+
+@PATHS
+def test_a_batch_gets_a_choice_per_prompt(api_server, headers):
+    body = {"model": "m", "prompt": ["one two", [1, 2, 3], "echo: a b c"], "max_tokens": 4}
+    doc = post(api_server, COMPLETIONS, body, *headers).json()
+    assert [c["index"] for c in doc["choices"]] == [0, 1, 2]
+    assert [c["text"] for c in doc["choices"]] == ["".join(TOKENS[:4])] * 2 + ["a b c"]
+    assert [c["finish_reason"] for c in doc["choices"]] == ["length", "length", "stop"]
+    assert doc["usage"] == usage(2 + 3 + 4, 4 + 4 + 3)
+
+
+@PATHS
+@pytest.mark.parametrize("on_last", [False, True])
+def test_a_batch_streams_its_choices_in_turn(start_server, headers, on_last):
+    flags = ("--completions-finish-on-last-token",) if on_last else ()
+    server = start_server("--delay-ms", "0", *flags)
+    body = {"model": "m", "prompt": [[1, 2], [3], "echo: x y"], "max_tokens": 3, "stream": True,
+            "stream_options": {"include_usage": True}}
+    chunks = events(post(server, COMPLETIONS, body, *headers))
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"] == usage(2 + 1 + 3, 8)
+    chosen = [c["choices"][0] for c in chunks[:-1]]
+    assert all(len(c["choices"]) == 1 for c in chunks[:-1])
+    for i, (count, finish) in enumerate([(3, "length"), (3, "length"), (2, "stop")]):
+        mine = [c for c in chosen if c["index"] == i]
+        text = [c["text"] for c in mine if c["text"]]
+        assert len(text) == count
+        finishes = [c["finish_reason"] for c in mine if c["finish_reason"]]
+        assert finishes == [finish]
+        if on_last:             # the finish reason rides on the last token: no empty chunk
+            assert mine[-1]["text"] and mine[-1]["finish_reason"] == finish
+        else:
+            assert mine[-1]["text"] == "" and mine[-1]["finish_reason"] == finish
+    assert [c["index"] for c in chosen[:3]] == [0, 1, 2]         # they take turns
+
+
+@pytest.mark.parametrize("prompt,param", [
+    ([1, "a"], "prompt[0]"), ([[1, "a"]], "prompt[0]"), ({"a": 1}, "prompt"),
+    ([True], "prompt[0]"), (["a"] * 2049, "prompt")])
+def test_a_bad_prompt_is_a_400_naming_it(api_server, prompt, param):
+    response = post(api_server, COMPLETIONS, {"model": "m", "prompt": prompt})
+    assert response.status == 400 and response.json()["error"]["param"] == param
+    assert_health(api_server)
+
+
+def test_a_batch_too_long_to_hold_is_a_400(api_server):
+    body = {"model": "m", "prompt": ["a", "b"], "max_tokens": 40_000, "ignore_eos": True,
+            "stream": True}
+    response = post(api_server, COMPLETIONS, body)
+    assert response.status == 400 and response.json()["error"]["param"] == "prompt"
+
+
+# -- continuous usage (4) ----------------------------------------------------------------------
+
+@PATHS
+@pytest.mark.parametrize("path,body,field", [
+    (CHAT, {"model": "m", "messages": USER}, "content"),
+    (COMPLETIONS, {"model": "m", "prompt": "Tell me about streams."}, "text"),
+])
+@pytest.mark.parametrize("include_usage", [False, True])
+def test_continuous_usage_counts_in_every_chunk(api_server, headers, path, body, field,
+                                                include_usage):
+    options = {"continuous_usage_stats": True, "include_usage": include_usage}
+    body = {**body, "max_tokens": 5, "stream": True, "stream_options": options}
+    chunks = events(post(api_server, path, body, *headers))
+    if include_usage:
+        assert chunks[-1]["choices"] == [] and chunks[-1]["usage"] == usage(PROMPT, 5)
+        chunks = chunks[:-1]
+    assert len(chunks) == 6         # five tokens, then the finish reason
+    for n, chunk in enumerate(chunks):
+        assert chunk["usage"] == usage(PROMPT, min(n + 1, 5)), n
+    assert chunks[-1]["choices"][0]["finish_reason"] == "length"
+
+
+def test_continuous_usage_with_finish_on_last_token(start_server):
+    server = start_server("--delay-ms", "0", "--completions-finish-on-last-token")
+    body = {"model": "m", "prompt": "Hi", "max_tokens": 3, "stream": True,
+            "stream_options": {"continuous_usage_stats": True}}
+    for headers in ((), ("X-Mock-Echo: 0",)):
+        chunks = events(post(server, COMPLETIONS, body, *headers))
+        assert [c["usage"]["completion_tokens"] for c in chunks] == [1, 2, 3]
+        assert [c["choices"][0]["finish_reason"] for c in chunks] == [None, None, "length"]
+
+
+def test_a_bad_continuous_usage_stats_is_a_400(api_server):
+    body = {"model": "m", "messages": USER, "stream": True,
+            "stream_options": {"continuous_usage_stats": "yes"}}
+    response = post(api_server, CHAT, body)
+    assert response.status == 400
+    assert response.json()["error"]["param"] == "stream_options.continuous_usage_stats"
+
+
+# -- completions framed as vLLM frames them (7) ------------------------------------------------
+
+@PATHS
+@pytest.mark.parametrize("extra,count,finish", [
+    ({}, len(TOKENS), "stop"), ({"max_tokens": 4}, 4, "length"),
+    ({"max_tokens": 4, "stream_options": {"include_usage": True}}, 4, "length")])
+def test_completions_finish_on_the_last_token(start_server, headers, extra, count, finish):
+    server = start_server("--delay-ms", "0", "--completions-finish-on-last-token")
+    body = {"model": "m", "prompt": "Hi", "stream": True, **extra}
+    chunks = events(post(server, COMPLETIONS, body, *headers))
+    if "stream_options" in extra:
+        assert chunks.pop()["usage"]["completion_tokens"] == count
+    assert len(chunks) == count and all(c["choices"][0]["text"] for c in chunks)
+    assert [c["choices"][0]["finish_reason"] for c in chunks] == [None] * (count - 1) + [finish]
+    # chat keeps OpenAI's framing
+    chat = events(post(server, CHAT, {"model": "m", "messages": USER, "stream": True,
+                                      "max_tokens": 2}, *headers))
+    assert chat[-1]["choices"][0]["delta"] == {} and chat[-1]["choices"][0]["finish_reason"]
+
+
+def test_without_the_flag_completions_close_with_an_empty_chunk(api_server):
+    chunks = events(post(api_server, COMPLETIONS, {"model": "m", "prompt": "Hi", "stream": True,
+                                                   "max_tokens": 2}))
+    assert [c["choices"][0]["text"] == "" for c in chunks] == [False, False, True]

@@ -68,3 +68,34 @@ def test_the_model_list_reads_as_vllms(api_server):
     assert model.id == model.root == "mock-gpt-4o" and model.parent is None
     assert model.max_model_len > 0 and model.permission[0]["object"] == "model_permission"
     assert one.id == one.root == "org/other"
+
+
+def test_completions_batch_of_prompts(api_server):
+    with client(api_server) as c:
+        r = c.completions.create(model="m", prompt=["one two", "three"], max_tokens=3)
+        chunks = list(c.completions.create(model="m", prompt=[[1, 2, 3], [4]], max_tokens=2,
+                                           stream=True, stream_options={"include_usage": True}))
+    assert [ch.index for ch in r.choices] == [0, 1]
+    assert all(len(split_tokens(ch.text)) == 3 for ch in r.choices)
+    assert (r.usage.prompt_tokens, r.usage.completion_tokens) == (3, 6)
+    texts = {0: "", 1: ""}
+    for chunk in chunks[:-1]:
+        [choice] = chunk.choices
+        texts[choice.index] += choice.text
+    assert all(len(split_tokens(t)) == 2 for t in texts.values())
+    assert (chunks[-1].usage.prompt_tokens, chunks[-1].usage.completion_tokens) == (4, 4)
+
+
+def test_completions_token_ids_count_as_prompt_tokens(api_server):
+    with client(api_server) as c:
+        r = c.completions.create(model="m", prompt=list(range(17)), max_tokens=1)
+    assert r.usage.prompt_tokens == 17 and len(r.choices) == 1
+
+
+def test_chat_continuous_usage(api_server):
+    with client(api_server) as c:
+        chunks = list(c.chat.completions.create(
+            model="m", messages=USER, max_tokens=3, stream=True,
+            stream_options={"include_usage": True, "continuous_usage_stats": True}))
+    assert [ch.usage.completion_tokens for ch in chunks] == [1, 2, 3, 3, 3]
+    assert all(ch.usage.total_tokens == PROMPT + ch.usage.completion_tokens for ch in chunks)
