@@ -77,12 +77,26 @@ cpdef list split_tokens(str text):
     return tokens
 
 
+cpdef tuple cycled(tuple escaped):
+    """``escaped`` (tokens) to send cycled: the last token gets the space that parts it from
+    the first, so an answer that wraps around splits back into the tokens it sent."""
+    cdef Py_ssize_t n = len(escaped)
+    cdef bytes last
+    if n == 0:
+        return escaped
+    last = escaped[n - 1]
+    if last.endswith(b" "):
+        return escaped
+    return escaped[:n - 1] + (last + b" ",)
+
+
 cdef class Corpus:
     """A text split into tokens, each JSON-escaped once."""
 
     cdef readonly str text
     cdef readonly tuple tokens       # str
     cdef readonly tuple escaped      # bytes, JSON string bodies
+    cdef readonly tuple cycled       # escaped, for an answer longer than the text (cycled())
 
     def __init__(self, str text):
         cdef list tokens = split_tokens(text)
@@ -91,6 +105,11 @@ cdef class Corpus:
         self.text = text
         self.tokens = tuple(tokens)
         self.escaped = tuple([json_string(t) for t in tokens])
+        self.cycled = cycled(self.escaped)
+
+    cpdef tuple sent(self, long long total):
+        """The tokens an answer of ``total`` tokens sends (-1: endless): cycled past the end."""
+        return self.escaped if 0 <= total <= len(self.escaped) else self.cycled
 
     def __len__(self):
         return len(self.tokens)
@@ -106,13 +125,20 @@ CHAT_FIRST_PREFIX = b'"role":"assistant","content":"'
 CHAT_PREFIX = b'"content":"'
 SSE_DONE = b"data: [DONE]\n\n"
 CHAT_ID_OPEN = b'data: {"id":"'
+CHUNK_END = b"}\n\n"                 # what closes an OpenAI chunk (chat or completions) and its event
+
+
+cpdef bytes chat_choice_end(str finish_reason, bint logprobs):
+    """What closes a chunk's choice after its delta's fields, up to the choices' "]";
+    ``finish_reason`` None is JSON null."""
+    return (b'},' + (b'"logprobs":null,' if logprobs else b'') + b'"finish_reason":'
+            + (b'null' if finish_reason is None else b'"' + finish_reason.encode() + b'"')
+            + b'}]')
 
 
 cpdef bytes chat_chunk_end(str finish_reason, bint logprobs):
     """What closes a chunk after its delta's fields; ``finish_reason`` None is JSON null."""
-    return (b'},' + (b'"logprobs":null,' if logprobs else b'') + b'"finish_reason":'
-            + (b'null' if finish_reason is None else b'"' + finish_reason.encode() + b'"')
-            + b'}]}\n\n')
+    return chat_choice_end(finish_reason, logprobs) + CHUNK_END
 
 
 CHAT_SUFFIX = b'"' + chat_chunk_end(None, False)
@@ -131,6 +157,34 @@ cpdef bytes chat_chunk_after_id(long created, bytes model, bint usage=False):
 cpdef bytes chat_chunk_splice(bytes completion_id, long created, bytes model, bint usage=False):
     """The per-response part in front of every chat chunk's delta (or the usage object)."""
     return CHAT_ID_OPEN + completion_id + chat_chunk_after_id(created, model, usage)
+
+
+# An OpenAI usage object (chat and completions, whole or streamed), the one owner of its
+# shape; the compiled path writes the same pieces:
+#   USAGE_PROMPT + prompt + USAGE_COMPLETION + completion + USAGE_TOTAL + total
+#   + USAGE_DETAILS + reasoning tokens + USAGE_END
+# (a stream with continuous usage puts its two running numbers between the pieces).
+USAGE_PROMPT = b'{"prompt_tokens":'
+USAGE_COMPLETION = b',"completion_tokens":'
+USAGE_TOTAL = b',"total_tokens":'
+USAGE_DETAILS = (b',"prompt_tokens_details":{"cached_tokens":0},'
+                 b'"completion_tokens_details":{"reasoning_tokens":')
+USAGE_END = b"}}"
+
+
+cpdef bytes openai_usage(long long prompt, long long completion, long long reasoning=0):
+    """The usage object of ``prompt`` and ``completion`` tokens (``reasoning`` of them)."""
+    return (USAGE_PROMPT + b"%d" % prompt + USAGE_COMPLETION + b"%d" % completion + USAGE_TOTAL
+            + b"%d" % (prompt + completion) + USAGE_DETAILS + b"%d" % reasoning + USAGE_END)
+
+
+cpdef tuple running_usage(long long prompt):
+    """A chunk's ``"usage"`` whose counts run with the frames (vLLM's continuous_usage_stats),
+    as StreamSpec pieces: (what follows the choices, up to the completion count; what
+    follows that count, up to the total; what follows the total, closing the chunk).
+    Frame n counts n + 1 completion tokens: seq_base 1, seq2_base prompt + 1."""
+    return (b',"usage":' + USAGE_PROMPT + b"%d" % prompt + USAGE_COMPLETION, USAGE_TOTAL,
+            USAGE_DETAILS + b"0" + USAGE_END + CHUNK_END)
 
 
 # An Ollama NDJSON line, the one owner of its shape (the seed /stream-ndjson, /api/generate

@@ -98,6 +98,14 @@ def _paths(text: str) -> tuple:
     return paths
 
 
+def _names(text: str) -> tuple:
+    """--served-model-name (repeatable, each comma-separated) or FASTMOCK_SERVED_MODEL_NAME."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise UsageError("expected one or more model names, separated by commas")
+    return names
+
+
 def _reasoning_field(text: str) -> str:
     if text not in ("reasoning_content", "reasoning"):
         raise UsageError(f"{text!r} is not reasoning_content or reasoning")
@@ -126,6 +134,9 @@ OPTIONS = (
     ("--ttft-ms", "ttft_ms", _whole(0, 3_600_000), "default milliseconds before the first token (default 0)"),
     ("--text-file", "text_file", _read_by("fastmock.textfile", "read_text_file"), "UTF-8 text to stream instead of the built-in corpus"),
     ("--model", "model", _text, "model name reported by every endpoint"),
+    ("--served-model-name", "served_model_name", _names,
+     "models GET /v1/models and /api/tags list, as vLLM's flag (repeatable or comma-separated; "
+     "the first is the default --model)"),
     ("--log-level", "log_level", _log_level, "critical, error, warning, info or debug (default info)"),
     ("--shutdown-timeout", "shutdown_timeout", _seconds,
      "seconds running streams get to finish on SIGTERM/SIGINT (default 5)"),
@@ -175,13 +186,16 @@ OPTIONS = (
      "input_tokens, output_tokens; periods s, min, h, day): 429 with Retry-After when spent"),
 )
 # Flags that add to what they were given before instead of replacing it.
-REPEATABLE = frozenset(("fixtures",))
+REPEATABLE = frozenset(("fixtures", "served_model_name"))
 
 
 # flag, Config field, help: switches, which take no value on the command line
 SWITCHES = (
     ("--access-log", "access_log", "log one line per request to stdout (see --log-format)"),
     ("--strict", "strict", "with --fixtures: a request no fixture matches gets 404, not the corpus"),
+    ("--completions-finish-on-last-token", "completions_finish_on_last_token",
+     "/v1/completions streams put the finish reason on the last token's chunk and send no "
+     "empty closing chunk, as vLLM does"),
 )
 _BY_FLAG = {flag: (dest, convert) for flag, dest, convert, _ in OPTIONS}
 _BY_FLAG.update({flag: (dest, None) for flag, dest, _ in SWITCHES})

@@ -14,6 +14,7 @@ DEFAULTS = {
     "ttft_ms": 0,                  # default wait before the first token
     "text_file": None,             # corpus to stream instead of the built-in text
     "model": None,                 # model name reported everywhere; None = per-API default
+    "served_model_name": (),       # the models GET /v1/models lists (vLLM's flag); () = model
     # logging
     "log_level": "info",
     "access_log": False,
@@ -49,6 +50,9 @@ DEFAULTS = {
     "latency_profile": None,       # Profiles, in file order
     "max_num_seqs": None,          # streams generating at once per process; None = no limit
     "itl_load_factor": None,       # K in itl x (1 + K x running / max_num_seqs)
+    # /v1/completions streams framed as vLLM frames them: the finish reason on the last
+    # token's chunk, no empty closing chunk (vLLM's benchmark client counts that one)
+    "completions_finish_on_last_token": False,
 }
 
 

@@ -21,11 +21,17 @@ from fastmock.streamspec import NDJSON, SSE, StreamSpec
 Corpus = _chunks.Corpus
 json_string = _chunks.json_string
 split_tokens = _chunks.split_tokens
+cycled = _chunks.cycled
 # the chat.completion.chunk shape, for /v1/chat/completions (see _chunks)
 chat_chunk_splice = _chunks.chat_chunk_splice
 chat_chunk_end = _chunks.chat_chunk_end
+chat_choice_end, CHUNK_END = _chunks.chat_choice_end, _chunks.CHUNK_END
 CHAT_FIRST_PREFIX, CHAT_PREFIX = _chunks.CHAT_FIRST_PREFIX, _chunks.CHAT_PREFIX
 SSE_DONE = _chunks.SSE_DONE
+# the OpenAI usage object (see _chunks)
+openai_usage, running_usage = _chunks.openai_usage, _chunks.running_usage
+USAGE_PROMPT, USAGE_COMPLETION = _chunks.USAGE_PROMPT, _chunks.USAGE_COMPLETION
+USAGE_TOTAL, USAGE_DETAILS, USAGE_END = _chunks.USAGE_TOTAL, _chunks.USAGE_DETAILS, _chunks.USAGE_END
 # the Ollama line shape, for /api/generate and /api/chat (see _chunks)
 ollama_splice = _chunks.ollama_splice
 ollama_line_pieces = _chunks.ollama_line_pieces
@@ -40,13 +46,20 @@ EXTENSION_FILE = _chunks.__file__
 class Frames:
     """Everything pre-encoded for one corpus and model name."""
 
-    __slots__ = ("corpus", "chat_model", "ollama_model", "_ollama_splice", "_chat_head",
-                 "_chat_tail")
+    __slots__ = ("corpus", "chat_model", "ollama_model", "served", "ollama_served",
+                 "_ollama_splice", "_chat_head", "_chat_tail")
 
-    def __init__(self, text: str = DEFAULT_TEXT, model: str | None = None) -> None:
+    def __init__(self, text: str = DEFAULT_TEXT, model: str | None = None,
+                 served: tuple = ()) -> None:
+        """``served``: the names the model lists show (--served-model-name); the first is
+        the model without ``model``."""
+        model = model or (served[0] if served else None)
         self.corpus = Corpus(text)
         self.chat_model = json_string(model or _chunks.CHAT_MODEL)
         self.ollama_model = json_string(model or _chunks.OLLAMA_MODEL)
+        # the model lists (GET /v1/models, /api/tags): escaped names
+        self.served = tuple(json_string(name) for name in served) or (self.chat_model,)
+        self.ollama_served = tuple(json_string(name) for name in served) or (self.ollama_model,)
         self._ollama_splice = ollama_splice(self.ollama_model)
         # Shared by every chat stream: the splice before the id's counted digits (one per
         # process), and the splice after them (one per second: it holds "created").
@@ -67,7 +80,7 @@ class Frames:
         if self._chat_tail[0] != created:
             self._chat_tail = (created, _chunks.chat_chunk_after_id(created, self.chat_model))
         return StreamSpec(
-            content_type=SSE, tokens=self.corpus.escaped, total=total,
+            content_type=SSE, tokens=self.corpus.sent(total), total=total,
             splice=(self._chat_head[1], id_number, self._chat_tail[1]),
             first_prefix=CHAT_FIRST_PREFIX, prefix=CHAT_PREFIX, suffix=_chunks.CHAT_SUFFIX,
             last_suffix=_chunks.CHAT_LAST_SUFFIX, closing=SSE_DONE)
@@ -81,6 +94,6 @@ class Frames:
                                sent, time.monotonic_ns() - started)
 
         return StreamSpec(
-            content_type=NDJSON, tokens=self.corpus.escaped, total=total,
+            content_type=NDJSON, tokens=self.corpus.sent(total), total=total,
             splice=splice, stamp=True, prefix=_chunks.OLLAMA_PREFIX,
             suffix=_chunks.OLLAMA_SUFFIX, closing=closing)

@@ -107,12 +107,12 @@ class App(Shared):
 def load_frames(config) -> Frames:
     """The frame tables for the configured corpus (built once, before any fork)."""
     if config.text_file is None:
-        return Frames(model=config.model)
+        return Frames(model=config.model, served=config.served_model_name)
     text = getattr(config.text_file, "text", None)   # read by the command line, once
     if text is None:
         from fastmock.textfile import read_text_file
         text = read_text_file(config.text_file).text
-    return Frames(text, config.model)
+    return Frames(text, config.model, config.served_model_name)
 
 
 def bind_socket(host: str, port: int, backlog: int, reuse_port: bool, listen: bool = True):

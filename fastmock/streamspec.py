@@ -13,10 +13,12 @@ A stream on the wire, before HTTP framing:
 
 and every frame is
 
-    splice [stamp] prefix token suffix [str(seq_base + n) seq_tail]
+    splice [stamp] prefix token suffix [str(seq_base + n) seq_tail [str(seq2_base + n) seq2_tail]]
 
 where ``prefix`` is ``first_prefix`` for frame 0 and ``suffix`` is ``last_suffix``
 for the last frame when that is set (the seed /stream-sse puts finish_reason there).
+The running numbers are the Responses API's sequence_number, or the completion and
+total tokens of an OpenAI stream with continuous usage (vLLM's continuous_usage_stats).
 
 ``splice`` is bytes, or a template ``(head, number, tail)`` meaning ``head`` + the
 16 lower-case hex digits of ``number`` + ``tail``: a unique id in every frame
@@ -31,14 +33,14 @@ NDJSON = b"application/x-ndjson"
 
 class StreamSpec:
     __slots__ = ("content_type", "opening", "splice", "stamp", "first_prefix", "prefix",
-                 "suffix", "last_suffix", "seq_base", "seq_tail", "tokens", "total", "finish",
-                 "closing")
+                 "suffix", "last_suffix", "seq_base", "seq_tail", "seq2_base", "seq2_tail",
+                 "tokens", "total", "finish", "closing")
 
     def __init__(self, *, content_type: bytes, tokens: tuple, total: int, splice: bytes = b"",
                  prefix: bytes = b"", suffix: bytes = b"", first_prefix: bytes | None = None,
                  last_suffix: bytes | None = None, opening: bytes = b"", stamp: bool = False,
-                 seq_base: int = -1, seq_tail: bytes = b"", finish: str = "stop",
-                 closing=b"") -> None:
+                 seq_base: int = -1, seq_tail: bytes = b"", seq2_base: int = -1,
+                 seq2_tail: bytes = b"", finish: str = "stop", closing=b"") -> None:
         self.content_type = content_type  # SSE or NDJSON
         self.opening = opening            # events before the first token (b"" = none)
         self.splice = splice              # per-response bytes at the start of every frame (or a template)
@@ -49,6 +51,8 @@ class StreamSpec:
         self.last_suffix = last_suffix    # after the last token instead of suffix, if set
         self.seq_base = seq_base          # Responses API: sequence_number of frame 0; -1 = none
         self.seq_tail = seq_tail          # after the sequence number
+        self.seq2_base = seq2_base        # a second running number, after seq_tail; -1 = none
+        self.seq2_tail = seq2_tail        # after the second number
         self.tokens = tokens              # JSON-escaped token bodies, cycled when total > len
         self.total = total                # frames to send; -1 = until the client leaves
         self.finish = finish              # the finish reason closing() is given at the end
@@ -71,6 +75,9 @@ class StreamSpec:
         if self.seq_base >= 0:
             parts.append(b"%d" % (self.seq_base + n))
             parts.append(self.seq_tail)
+            if self.seq2_base >= 0:
+                parts.append(b"%d" % (self.seq2_base + n))
+                parts.append(self.seq2_tail)
         return b"".join(parts)
 
     def closing_bytes(self, sent: int) -> bytes:

@@ -1,6 +1,6 @@
 cdef class Pieces:
-    cdef readonly bytes first_prefix, prefix, suffix, last_suffix, seq_tail
-    cdef readonly long long seq_base
+    cdef readonly bytes first_prefix, prefix, suffix, last_suffix, seq_tail, seq2_tail
+    cdef readonly long long seq_base, seq2_base
     cdef readonly bint stamp
     cdef readonly object finish
 

@@ -81,13 +81,14 @@ cdef class Pieces:
 cdef Pieces _intern_pieces(spec):
     """The spec's constant pieces, shared by every stream that has the same ones."""
     key = (spec.first_prefix, spec.prefix, spec.suffix, spec.last_suffix, spec.seq_base,
-           spec.seq_tail, spec.stamp, spec.finish)
+           spec.seq_tail, spec.stamp, spec.finish, spec.seq2_base, spec.seq2_tail)
     cdef Pieces pieces = _pieces.get(key)
     if pieces is None:
         pieces = Pieces.__new__(Pieces)
         pieces.first_prefix, pieces.prefix, pieces.suffix = key[0], key[1], key[2]
         pieces.last_suffix, pieces.seq_base, pieces.seq_tail = key[3], key[4], key[5]
         pieces.stamp, pieces.finish = key[6], key[7]
+        pieces.seq2_base, pieces.seq2_tail = key[8], key[9]
         if len(_pieces) < PIECES_MAX:
             _pieces[key] = pieces
     return pieces
@@ -124,7 +125,7 @@ cdef class Composer(Link):
         cdef bytes prefix = pieces.first_prefix if n == 0 else pieces.prefix
         cdef bytes suffix = pieces.suffix
         cdef bytes tail = self._splice_tail
-        cdef int digits = 0
+        cdef int digits = 0, digits2 = 0
         cdef Py_ssize_t size
         if pieces.last_suffix is not None and n == self._total - 1:
             suffix = pieces.last_suffix
@@ -137,6 +138,9 @@ cdef class Composer(Link):
         if pieces.seq_base >= 0:
             digits = _decimal_len(pieces.seq_base + n)
             size += digits + PyBytes_GET_SIZE(pieces.seq_tail)
+            if pieces.seq2_base >= 0:
+                digits2 = _decimal_len(pieces.seq2_base + n)
+                size += digits2 + PyBytes_GET_SIZE(pieces.seq2_tail)
         if pos + size + (20 if self._chunked else 0) > cap:
             return -1
         if self._chunked:
@@ -153,6 +157,9 @@ cdef class Composer(Link):
         if digits:
             pos = _put_decimal(out, pos, pieces.seq_base + n, digits)
             pos = _put(out, pos, pieces.seq_tail)
+            if digits2:
+                pos = _put_decimal(out, pos, pieces.seq2_base + n, digits2)
+                pos = _put(out, pos, pieces.seq2_tail)
         if self._chunked:
             out[pos] = 13
             out[pos + 1] = 10
@@ -166,6 +173,7 @@ cdef class Composer(Link):
         size += PyBytes_GET_SIZE(self._splice) + PyBytes_GET_SIZE(pieces.first_prefix)
         size += PyBytes_GET_SIZE(pieces.prefix) + PyBytes_GET_SIZE(pieces.suffix)
         size += PyBytes_GET_SIZE(pieces.seq_tail) + (PyBytes_GET_SIZE(stamp) if stamp is not None else 0)
+        size += PyBytes_GET_SIZE(pieces.seq2_tail)
         if pieces.last_suffix is not None:
             size += PyBytes_GET_SIZE(pieces.last_suffix)
         if self._splice_tail is not None:

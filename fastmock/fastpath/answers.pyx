@@ -188,14 +188,24 @@ cdef inline void plan(Plan *p, long long natural, long long limit) noexcept nogi
 
 # -- OpenAI chat completions ---------------------------------------------------------------------
 
+# the usage object's pieces: frames (_chunks) owns its shape
+from fastmock import frames
+cdef bytes USAGE_PROMPT = frames.USAGE_PROMPT, USAGE_COMPLETION = frames.USAGE_COMPLETION
+cdef bytes USAGE_TOTAL = frames.USAGE_TOTAL, USAGE_DETAILS = frames.USAGE_DETAILS
+cdef bytes USAGE_END = frames.USAGE_END
+
+
 cdef int put_usage(Buf *b, long long prompt, long long completion) noexcept:
-    put_b(b, b'{"prompt_tokens":')
+    """frames.openai_usage(prompt, completion)"""
+    put_b(b, USAGE_PROMPT)
     put_int(b, prompt)
-    put_b(b, b',"completion_tokens":')
+    put_b(b, USAGE_COMPLETION)
     put_int(b, completion)
-    put_b(b, b',"total_tokens":')
+    put_b(b, USAGE_TOTAL)
     put_int(b, prompt + completion)
-    return put_b(b, b"}")
+    put_b(b, USAGE_DETAILS)
+    put_int(b, 0)
+    return put_b(b, USAGE_END)
 
 
 cdef int chat_document(Buf *b, Corpus corpus, Body *body, Plan *p, const char *kind) except -1:
@@ -560,6 +570,8 @@ cdef class Closing:
     cdef Api api
     cdef bytes splice               # chat, completions: the frame head; Ollama: {"model":..
     cdef bytes usage_head           # chat, completions: the usage chunk's head (b"": none)
+    cdef long long finished_at      # completions: the finish reason went with this many
+                                    # frames (--completions-finish-on-last-token); -1: never
     cdef long long prompt
     cdef long long started_ns       # Ollama: when the answer began (minus its TTFT)
     cdef Corpus corpus              # Responses: its closing repeats the text
@@ -578,14 +590,15 @@ cdef class Closing:
                 record[12].tokens = sent
         buf_start(b)
         if self.api == CHAT or self.api == COMPLETIONS:
-            put_b(b, self.splice)
-            if self.api == CHAT:
-                put_b(b, b'},"logprobs":null,"finish_reason":"')
-            else:
-                put_b(b, COMPLETION_TAIL)
-                put_b(b, b'"')
-            put_b(b, reason)
-            put_b(b, b'"}]}\n\n')
+            if self.finished_at < 0 or sent < self.finished_at:
+                put_b(b, self.splice)
+                if self.api == CHAT:
+                    put_b(b, b'},"logprobs":null,"finish_reason":"')
+                else:
+                    put_b(b, COMPLETION_TAIL)
+                    put_b(b, b'"')
+                put_b(b, reason)
+                put_b(b, b'"}]}\n\n')
             if self.usage_head:
                 put_b(b, self.usage_head)
                 put_usage(b, self.prompt, sent)

@@ -529,9 +529,10 @@ cdef int read_inputs(Cursor *c, Body *b, bint keys) noexcept nogil:
 
 
 cdef int read_stream_options(Cursor *c, Body *b) noexcept nogil:
-    """stream_options: null, or an object whose include_usage is a boolean (or null)."""
+    """stream_options: null, or an object whose include_usage is a boolean (or null), and
+    continuous_usage_stats too (only false or null are answered here)."""
     cdef Text key
-    cdef int fields
+    cdef int fields, flag
     b.include_usage = ABSENT
     if kind_at(c) == K_NULL:
         return _literal(c, "null", 4)
@@ -542,10 +543,23 @@ cdef int read_stream_options(Cursor *c, Body *b) noexcept nogil:
         if key_is(&key, "include_usage", 13):
             if read_bool(c, &b.include_usage) < 0:
                 return DECLINE
+        elif key_is(&key, "continuous_usage_stats", 22):
+            if read_bool(c, &flag) < 0 or flag == 1:
+                return DECLINE      # the usage in every chunk: made in Python
         elif skip_value(c) < 0:
             return DECLINE
         fields = object_next(c)
     return fields
+
+
+cdef int read_eos_option(Cursor *c, Text *key) noexcept nogil:
+    """vLLM's ignore_eos and min_tokens (providers.openai._eos_options): only the values that
+    change nothing (false, 0, null) are answered here; the rest lengthen the answer, in Python."""
+    cdef int flag
+    cdef long long value
+    if key_is(key, "ignore_eos", 10):
+        return DECLINE if read_bool(c, &flag) < 0 or flag == 1 else 0
+    return read_limit(c, 0, 0, &value)
 
 
 cdef int read_ollama_options(Cursor *c, Body *b) noexcept nogil:
@@ -594,6 +608,8 @@ cdef int _field(Cursor *c, Body *b, Api api, Text *key) noexcept nogil:
             return read_limit(c, 1, MAX_TOKENS, &b.limit2)
         if key_is(key, "stream_options", 14):
             return read_stream_options(c, b)
+        if key_is(key, "ignore_eos", 10) or key_is(key, "min_tokens", 10):
+            return read_eos_option(c, key)
     elif api == COMPLETIONS:
         if key_is(key, "prompt", 6):
             return read_inputs(c, b, False)
@@ -601,6 +617,8 @@ cdef int _field(Cursor *c, Body *b, Api api, Text *key) noexcept nogil:
             return read_limit(c, 1, MAX_TOKENS, &b.limit)
         if key_is(key, "stream_options", 14):
             return read_stream_options(c, b)
+        if key_is(key, "ignore_eos", 10) or key_is(key, "min_tokens", 10):
+            return read_eos_option(c, key)
     elif api == RESPONSES:
         if key_is(key, "input", 5):
             return read_response_input(c, b)
@@ -692,8 +710,8 @@ cdef int read_body(const unsigned char *data, Py_ssize_t size, Api api, Body *b)
         if not b.has_main or b.items == 0:
             return DECLINE          # no messages: the same
     elif api == COMPLETIONS:
-        if not b.has_main:
-            return DECLINE          # the prompt is required
+        if not b.has_main or b.items > 1:
+            return DECLINE          # the prompt is required; a batch gets a choice per prompt
     elif api == EMBEDDINGS:
         if not b.has_main or b.items == 0:
             return DECLINE          # so is the input (an empty list: no vector, left to Python)

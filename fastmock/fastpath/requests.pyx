@@ -28,6 +28,9 @@ cdef bytes CHAT_PREFIX = b'"content":"'
 cdef bytes CHAT_SUFFIX = b'"},"logprobs":null,"finish_reason":null}]}\n\n'
 cdef bytes CHOICES_OPEN = b'[{"index":0,"delta":{'
 cdef bytes USAGE_OPEN = b'[],"usage":'
+# a completions stream's last frame, framed as vLLM frames it (providers.openai)
+cdef bytes COMPLETION_STOP = COMPLETION_TAIL + b'"stop"}]}\n\n'
+cdef bytes COMPLETION_LENGTH = COMPLETION_TAIL + b'"length"}]}\n\n'
 cdef bytes RESPONSE_DELTA = (b'event: response.output_text.delta\ndata: {"type":'
                              b'"response.output_text.delta",')
 cdef bytes MESSAGE_PREFIX = (b'event: content_block_delta\ndata: {"type":"content_block_delta",'
@@ -174,6 +177,7 @@ cdef class FastPath:
     cdef tuple whole_ends           # after the length digits: keep-alive, 1.0 keep-alive, close
     cdef tuple sse_heads, ndjson_heads     # stream heads after the status line, per variant
     cdef int delay_ms, ttft_ms
+    cdef bint finish_on_last_token  # --completions-finish-on-last-token
     cdef int route_index[7]
     cdef tuple paths                # the API paths as the journal shows them (str)
     cdef Py_ssize_t max_header_bytes, max_headers, max_body_bytes
@@ -207,6 +211,7 @@ cdef class FastPath:
         self.ndjson_heads = tuple(h[cut:] for h in wire.stream_heads(NDJSON))
         self.delay_ms = config.delay_ms
         self.ttft_ms = config.ttft_ms
+        self.finish_on_last_token = config.completions_finish_on_last_token
         for i, path in enumerate(PATHS):
             self.route_index[i] = routes.find(path).index
         self.paths = tuple(path.decode() for path in PATHS)
@@ -387,6 +392,7 @@ cdef class FastPath:
         spec.total = p.total
         spec.closing = closing
         closing.api = api
+        closing.finished_at = -1
         closing.prompt = body.tokens + body.tokens2
         if api == CHAT:
             buf_start(&_piece)
@@ -407,6 +413,9 @@ cdef class FastPath:
             spec.splice = closing.splice = PyBytes_FromStringAndSize(_piece.data, _piece.size)
             if body.include_usage == 1:
                 closing.usage_head = PyBytes_FromStringAndSize(_piece.data, size) + USAGE_OPEN
+            if self.finish_on_last_token:   # vLLM's framing: no empty closing chunk
+                spec.last_suffix = COMPLETION_LENGTH if p.length else COMPLETION_STOP
+                closing.finished_at = p.total
         elif api == RESPONSES:
             response_ids(&closing.ids)
             closing.corpus = self.corpus
@@ -500,11 +509,11 @@ cdef class Spec:
     """A stream as the engine reads it: streamspec.StreamSpec's fields (see there), set in C
     (a StreamSpec's fourteen attribute writes were a tenth of a stream's start)."""
 
-    cdef readonly bytes content_type, opening, first_prefix, prefix, suffix, seq_tail
+    cdef readonly bytes content_type, opening, first_prefix, prefix, suffix, seq_tail, seq2_tail
     cdef readonly object splice, last_suffix, closing
     cdef readonly str finish
     cdef readonly bint stamp
-    cdef readonly long long seq_base, total
+    cdef readonly long long seq_base, seq2_base, total
     cdef readonly tuple tokens
 
     cdef Spec copy(self):
@@ -512,6 +521,7 @@ cdef class Spec:
         spec.content_type, spec.opening, spec.splice = self.content_type, self.opening, self.splice
         spec.first_prefix, spec.prefix, spec.suffix = self.first_prefix, self.prefix, self.suffix
         spec.last_suffix, spec.seq_base, spec.seq_tail = None, self.seq_base, self.seq_tail
+        spec.seq2_base, spec.seq2_tail = self.seq2_base, self.seq2_tail
         spec.stamp, spec.tokens, spec.total = self.stamp, self.tokens, self.total
         spec.finish, spec.closing = self.finish, None
         return spec
@@ -521,8 +531,8 @@ cdef Spec template(Api api, tuple tokens):
     """The constant pieces of ``api``'s streams (what Call.streamed() specs always hold)."""
     cdef Spec spec = Spec.__new__(Spec)
     spec.content_type, spec.opening, spec.splice = SSE, b"", b""
-    spec.first_prefix = spec.prefix = spec.suffix = spec.seq_tail = b""
-    spec.seq_base, spec.stamp, spec.tokens, spec.total = -1, False, tokens, 0
+    spec.first_prefix = spec.prefix = spec.suffix = spec.seq_tail = spec.seq2_tail = b""
+    spec.seq_base, spec.seq2_base, spec.stamp, spec.tokens, spec.total = -1, -1, False, tokens, 0
     spec.finish = "end_turn" if api == MESSAGES else "stop"
     if api == CHAT:
         spec.first_prefix, spec.prefix, spec.suffix = CHAT_FIRST_PREFIX, CHAT_PREFIX, CHAT_SUFFIX

@@ -17,7 +17,7 @@ the body's own limit is what stopped them, error answers, and prompt token count
 import time
 
 from fastmock import controls
-from fastmock.frames import split_tokens
+from fastmock.frames import cycled, split_tokens
 from fastmock.wire import JSON, retry_after
 from fastmock.providers.request import ApiError, escape
 
@@ -59,10 +59,10 @@ class Call:
     """One provider request, as the API modules see it."""
 
     __slots__ = ("method", "path", "query", "headers", "body", "ctl", "frames", "stamp", "echo",
-                 "script", "fixture", "tokens", "prompt_tokens")
+                 "script", "config", "fixture", "tokens", "prompt_tokens")
 
     def __init__(self, method: bytes, path: bytes, query, headers, body: bytes, ctl,
-                 frames, stamp, script=None) -> None:
+                 frames, stamp, script=None, config=None) -> None:
         self.method = method
         self.path = path
         self.query = query
@@ -75,6 +75,7 @@ class Call:
         # Scripted answers (providers.scripted.Scripts), None without fixtures: a handler
         # asks it once its body is checked, and answers from the corpus when it says None.
         self.script = script
+        self.config = config          # the server's Config (flags that shape answers), or None
         # for the journal (issue 15): the fixture that answered (its label), the tokens planned
         self.fixture = None
         self.tokens = 0
@@ -114,14 +115,16 @@ MAX_WHOLE_TOKENS = 65_536
 
 
 def plan(call: Call, prompt: str, body_limit, whole: bool = False,
-         content: str | None = None) -> Plan:
+         content: str | None = None, ignore_eos: bool = False, min_tokens: int = 0) -> Plan:
     """The tokens of an answer and how many are sent.
 
     Content: ``content`` when given (a structured output: see providers.structured),
     else the prompt after ``echo:`` (or the whole prompt with X-Mock-Echo), else
     the corpus. Count: the ``max_tokens`` control if given (it overrides the body),
-    else the content's natural length capped by the body's limit; ``length`` is
-    True exactly when that body limit is what cut the content short.
+    else the content's natural length (at least ``min_tokens``; the body's whole
+    limit with ``ignore_eos``) capped by the body's limit; ``length`` is True
+    exactly when that body limit is what cut the content short (always, with
+    ``ignore_eos``). Past its end the content cycles, parted by a space.
     """
     if content is not None:
         tokens = echo_tokens(content)
@@ -136,14 +139,19 @@ def plan(call: Call, prompt: str, body_limit, whole: bool = False,
         tokens = (b"",)
     control = call.ctl.max_tokens
     if control > 0:
-        if whole and control > max(MAX_WHOLE_TOKENS, natural):
-            raise ApiError(400, f"max_tokens above {MAX_WHOLE_TOKENS} needs a stream: this answer "
-                                "holds the whole text at once", "max_tokens")
-        p = Plan(tokens, control, False)
-    elif body_limit is not None and body_limit < natural:
-        p = Plan(tokens, body_limit, True)
+        total, length, why = control, False, "max_tokens"
     else:
-        p = Plan(tokens, natural, False)
+        wanted = max(natural, min_tokens)
+        if body_limit is not None and (ignore_eos or body_limit < wanted):
+            total, length = body_limit, True
+        else:
+            total, length = wanted, False
+        why = "ignore_eos" if ignore_eos else "min_tokens"
+    if whole and total > max(MAX_WHOLE_TOKENS, natural):
+        what = "max_tokens" if why == "max_tokens" else f"an answer ({why}) of {total} tokens"
+        raise ApiError(400, f"{what} above {MAX_WHOLE_TOKENS} needs a stream: this answer "
+                            "holds the whole text at once", why)
+    p = Plan(cycled(tokens) if total > natural else tokens, total, length)
     call.tokens = p.total
     return p
 

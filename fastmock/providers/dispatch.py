@@ -43,7 +43,7 @@ def answer(route, request, path: bytes, query: bytes | None, app, request_id: by
             # --- scripted answers: app.scripts is set only when fixtures are loaded; a fast
             # path that skips this function must not be taken while it is (providers.scripted).
             call = Call(request.method, path, query, request.headers, request.body, ctl,
-                        app.frames, app.pacer.stamp_now, app.scripts)
+                        app.frames, app.pacer.stamp_now, app.scripts, config)
             result = route.handler()(call)
             latency = app.latency_for(request.headers)
             if latency is not None and call.fixture is None:   # a fixture keeps its own pacing

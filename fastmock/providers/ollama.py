@@ -105,13 +105,15 @@ def _digest(name: bytes) -> bytes:
     return b"".join(b"%08x" % binascii.crc32(name, seed) for seed in range(8))
 
 
+def _tag(name: bytes) -> bytes:
+    return (b'{"name":"' + name + b'","model":"' + name + b'","modified_at":"'
+            + STATIC_CREATED_AT + b'","size":4661224676,"digest":"' + _digest(name) + b'","details":'
+            b'{"parent_model":"","format":"gguf","family":"llama","families":["llama"],'
+            b'"parameter_size":"8.0B","quantization_level":"Q4_0"}}')
+
+
 def tags(call: Call):
-    name = call.frames.ollama_model
-    return call.whole(
-        b'{"models":[{"name":"' + name + b'","model":"' + name + b'","modified_at":"'
-        + STATIC_CREATED_AT + b'","size":4661224676,"digest":"' + _digest(name) + b'","details":'
-        b'{"parent_model":"","format":"gguf","family":"llama","families":["llama"],'
-        b'"parameter_size":"8.0B","quantization_level":"Q4_0"}}]}')
+    return call.whole(b'{"models":[' + b",".join(map(_tag, call.frames.ollama_served)) + b"]}")
 
 
 def version(call: Call):

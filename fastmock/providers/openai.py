@@ -5,12 +5,14 @@ Every document is joined from constant byte pieces and the per-response fields
 (id, created, model); streams are StreamSpecs whose frames splice the response's
 id/created/model in front of pre-escaped tokens, so nothing is JSON-encoded per token.
 """
-from fastmock.controls import unquote
-from fastmock.frames import (CHAT_FIRST_PREFIX, CHAT_PREFIX, SSE_DONE, STATIC_CREATED,
-                             STATIC_CREATED_AT, chat_chunk_end, chat_chunk_splice)
+from fastmock.controls import MAX_TOKENS, unquote
+from fastmock.frames import (CHAT_FIRST_PREFIX, CHAT_PREFIX, CHUNK_END, SSE_DONE,
+                             STATIC_CREATED, STATIC_CREATED_AT, chat_choice_end, chat_chunk_end,
+                             chat_chunk_splice, openai_usage, running_usage)
 from fastmock.providers import request, structured
 from fastmock.ids import CHAT_COMPLETION, IDS
-from fastmock.providers.common import Call, Whole, count_tokens, error_answer, now, plan
+from fastmock.providers.common import (MAX_WHOLE_TOKENS, Call, Whole, count_tokens,
+                                       error_answer, now, plan)
 from fastmock.providers.request import ApiError
 from fastmock.streamspec import SSE, StreamSpec
 from fastmock.wire import openai_error_body
@@ -22,24 +24,49 @@ def error(status: int, message: str, param: str | None = None) -> Whole:
     return error_answer(status, openai_error_body(status, message, param))
 
 
-def _usage(prompt: int, completion: int) -> bytes:
-    return (b'{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}'
-            % (prompt, completion, prompt + completion))
-
-
 def _limit(doc: dict, *names: str):
-    """The first of ``names`` the body sets, as a token limit."""
+    """The first of ``names`` the body sets, as a token limit, and its name."""
     for name in names:
         value = request.token_limit(doc, name)
         if value is not None:
-            return value
-    return None
+            return value, name
+    return None, names[0]
 
 
-def _include_usage(doc: dict) -> bool:
+def _eos_options(doc: dict, limit, limit_name: str) -> tuple[bool, int]:
+    """vLLM's ``ignore_eos`` and ``min_tokens`` (GuideLLM sends ``ignore_eos`` by default):
+    the answer fills the limit, or is at least ``min_tokens`` long."""
+    ignore_eos = request.boolean(doc, "ignore_eos")
+    min_tokens = request.integer(doc, "min_tokens", 0, MAX_TOKENS) or 0
+    if limit is not None and min_tokens > limit:
+        raise ApiError(400, f"'min_tokens' must be at most '{limit_name}' ({limit}), "
+                            f"got {min_tokens}", "min_tokens")
+    return ignore_eos, min_tokens
+
+
+def _usage_options(doc: dict) -> tuple[bool, bool]:
+    """``stream_options``: include_usage (a usage chunk at the end), and vLLM's
+    continuous_usage_stats (the usage so far in every chunk)."""
     options = request.obj(doc, "stream_options")
-    return options is not None and request.boolean(options, "include_usage",
-                                                  param="stream_options.include_usage")
+    if options is None:
+        return False, False
+    return (request.boolean(options, "include_usage", param="stream_options.include_usage"),
+            request.boolean(options, "continuous_usage_stats",
+                            param="stream_options.continuous_usage_stats"))
+
+
+def _frame_usage(prompt: int, continuous: bool) -> tuple[bytes, dict]:
+    """What follows a chunk's choices in every frame, and the StreamSpec's running numbers
+    that go with it: the usage so far with continuous usage, else only the chunk's end."""
+    if not continuous:
+        return CHUNK_END, {}
+    head, between, end = running_usage(prompt)
+    return head, {"seq_base": 1, "seq_tail": between, "seq2_base": prompt + 1, "seq2_tail": end}
+
+
+def _closing_usage(prompt: int, sent: int, continuous: bool) -> bytes:
+    """What follows a closing chunk's choices: the usage so far with continuous usage."""
+    return (b',"usage":' + openai_usage(prompt, sent) if continuous else b"") + CHUNK_END
 
 
 # -- POST /v1/chat/completions ------------------------------------------------------------
@@ -48,9 +75,10 @@ def chat(call: Call):
     doc = request.parse(call.body)
     model = request.model(doc)
     messages = request.messages(doc)
-    limit = _limit(doc, "max_completion_tokens", "max_tokens")
+    limit, limit_name = _limit(doc, "max_completion_tokens", "max_tokens")
+    ignore_eos, min_tokens = _eos_options(doc, limit, limit_name)
     stream = request.boolean(doc, "stream")
-    include_usage = _include_usage(doc)
+    include_usage, continuous = _usage_options(doc)
     prompt = call.prompt_tokens = count_tokens(*(text for _, text in messages))
     if call.script is not None:     # scripted answers: the fixture's, when one matches
         answer = call.script.chat(call, doc, model, prompt, stream, include_usage)
@@ -60,7 +88,8 @@ def chat(call: Call):
     if forced is not None:
         return _forced_tool_call(call, forced, model, prompt, limit, stream, include_usage)
     p = plan(call, request.last_text(messages), limit, whole=not stream,
-             content=structured.chat_content(doc))       # issue 15: structured outputs
+             content=structured.chat_content(doc),       # issue 15: structured outputs
+             ignore_eos=ignore_eos, min_tokens=min_tokens)
     finish = b"length" if p.length else b"stop"
     cid, created = IDS.new(CHAT_COMPLETION), now()
     if not stream:
@@ -68,23 +97,26 @@ def chat(call: Call):
             b'{"id":"' + cid + b'","object":"chat.completion","created":%d,"model":"' % created
             + model + b'","choices":[{"index":0,"message":{"role":"assistant","content":"'
             + p.text() + b'","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"'
-            + finish + b'"}],"usage":' + _usage(prompt, p.total)
+            + finish + b'"}],"usage":' + openai_usage(prompt, p.total)
             + b',"system_fingerprint":"fp_fastmock"}')
     splice = chat_chunk_splice(cid, created, model)
     usage_head = chat_chunk_splice(cid, created, model, usage=True) if include_usage else b""
 
     def closing(sent: int, finish: str) -> bytes:
-        end = splice + chat_chunk_end(finish, True)     # an empty delta, the finish reason
+        # an empty delta, the finish reason
+        end = splice + chat_choice_end(finish, True) + _closing_usage(prompt, sent, continuous)
         if usage_head:
-            end += usage_head + _usage(prompt, sent) + b"}\n\n"
+            end += usage_head + openai_usage(prompt, sent) + b"}\n\n"
         return end + SSE_DONE
 
-    suffix = b'"' + chat_chunk_end(None, True)
+    after, numbers = _frame_usage(prompt, continuous)
+    suffix = b'"' + chat_choice_end(None, True)
     return call.streamed(StreamSpec(
         content_type=SSE, tokens=p.tokens, total=p.total, splice=splice,
-        first_prefix=CHAT_FIRST_PREFIX, prefix=CHAT_PREFIX, suffix=suffix,
-        opening=splice + CHAT_FIRST_PREFIX + suffix if p.total == 0 else b"",
-        finish=finish.decode(), closing=closing))
+        first_prefix=CHAT_FIRST_PREFIX, prefix=CHAT_PREFIX, suffix=suffix + after,
+        opening=(splice + CHAT_FIRST_PREFIX + suffix + _closing_usage(prompt, 0, continuous)
+                 if p.total == 0 else b""),
+        finish=finish.decode(), closing=closing, **numbers))
 
 
 def _forced_tool_call(call: Call, forced, model: bytes, prompt: int, limit, stream: bool,
@@ -102,7 +134,7 @@ def _forced_tool_call(call: Call, forced, model: bytes, prompt: int, limit, stre
             b'"tool_calls":[{"id":"' + call_id + b'","type":"function","function":{"name":"'
             + name + b'","arguments":"' + p.text() + b'"}}],"refusal":null,"annotations":[]},'
             b'"logprobs":null,"finish_reason":"' + finish + b'"}],"usage":'
-            + _usage(prompt, p.total) + b',"system_fingerprint":"fp_fastmock"}')
+            + openai_usage(prompt, p.total) + b',"system_fingerprint":"fp_fastmock"}')
     splice = chat_chunk_splice(cid, created, model)
     usage_head = chat_chunk_splice(cid, created, model, usage=True) if include_usage else b""
     opening = (splice + b'"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"'
@@ -112,7 +144,7 @@ def _forced_tool_call(call: Call, forced, model: bytes, prompt: int, limit, stre
     def closing(sent: int, finish: str) -> bytes:
         end = splice + chat_chunk_end(finish, True)
         if usage_head:
-            end += usage_head + _usage(prompt, sent) + b"}\n\n"
+            end += usage_head + openai_usage(prompt, sent) + b"}\n\n"
         return end + SSE_DONE
 
     return call.streamed(StreamSpec(
@@ -126,62 +158,132 @@ def _forced_tool_call(call: Call, forced, model: bytes, prompt: int, limit, stre
 def completions(call: Call):
     doc = request.parse(call.body)
     model = request.model(doc)
-    prompt_value = request.required(doc, "prompt")
-    texts, prompt = inputs(prompt_value, "prompt")
-    call.prompt_tokens = prompt
-    limit = _limit(doc, "max_tokens")
+    batch = prompts(request.required(doc, "prompt"), "prompt")
+    texts = [text for text, _ in batch if text is not None]
+    prompt = call.prompt_tokens = sum(count for _, count in batch)
+    limit, _ = _limit(doc, "max_tokens")
+    ignore_eos, min_tokens = _eos_options(doc, limit, "max_tokens")
     stream = request.boolean(doc, "stream")
-    include_usage = _include_usage(doc)
+    include_usage, continuous = _usage_options(doc)
     if call.script is not None:     # scripted answers: the fixture's, when one matches
         answer = call.script.completions(call, texts, model, prompt, stream, include_usage)
         if answer is not None:
             return answer
-    p = plan(call, texts[-1] if texts else "", limit, whole=not stream)
-    finish = b"length" if p.length else b"stop"
+    # one choice per prompt (a prompt of token ids answers with the content, as "" would)
+    plans = [plan(call, text or "", limit, whole=not stream, ignore_eos=ignore_eos,
+                  min_tokens=min_tokens) for text, _ in batch]
+    sent = call.tokens = sum(p.total for p in plans)
+    if len(plans) > 1 and sent > MAX_WHOLE_TOKENS:    # a batch's frames are made at once
+        raise ApiError(400, f"a batch of {len(plans)} prompts would answer {sent} tokens; at "
+                            f"most {MAX_WHOLE_TOKENS} in all", "prompt")
     cid, created = IDS.new(b"cmpl-"), now()
     head = (b'{"id":"' + cid + b'","object":"text_completion","created":%d,"model":"' % created
             + model + b'","choices":')
-    tail = b'","index":0,"logprobs":null,"finish_reason":'
     if not stream:
-        return call.whole(head + b'[{"text":"' + p.text() + tail + b'"' + finish + b'"}],'
-                          b'"usage":' + _usage(prompt, p.total) + b"}")
+        choices = b",".join(b'{"text":"' + p.text() + _choice_tail(i) + _finish(p) + b"}"
+                            for i, p in enumerate(plans))
+        return call.whole(head + b"[" + choices + b'],"usage":' + openai_usage(prompt, sent)
+                          + b"}")
+    on_last = call.config is not None and call.config.completions_finish_on_last_token
+    return call.streamed(_completion_stream(head, plans, prompt, include_usage, continuous,
+                                            on_last))
+
+
+# What follows a choice's text, up to its finish reason (the compiled path's COMPLETION_TAIL
+# is index 0's).
+COMPLETION_TAIL = b'","index":%d,"logprobs":null,"finish_reason":'
+
+
+def _choice_tail(index: int) -> bytes:
+    return COMPLETION_TAIL % index
+
+
+def _finish(p) -> bytes:
+    return b'"length"' if p.length else b'"stop"'
+
+
+def _completion_stream(head: bytes, plans: list, prompt: int, include_usage: bool,
+                       continuous: bool, on_last: bool) -> StreamSpec:
+    """One chunk per token; a batch's choices take turns, each chunk naming its ``index``.
+    The finish reasons go in one empty chunk per choice at the end, or (``on_last``, as vLLM
+    frames them) on each choice's last token's chunk."""
     splice = b"data: " + head + b'[{"text":"'
+    after, numbers = _frame_usage(prompt, continuous)
+    finishes = [_finish(p) for p in plans]
+    if len(plans) == 1:             # the pieces around the tokens carry index and finish
+        [p] = plans
+        tokens, total, last = p.tokens, p.total, [p.total - 1]
+        suffix = _choice_tail(0) + b"null}]" + after
+        last_suffix = (_choice_tail(0) + finishes[0] + b"}]" + after
+                       if on_last and total else None)
+    else:                           # each frame's own token carries them
+        tokens, last = _turns(plans, finishes if on_last else None)
+        total, suffix, last_suffix = len(tokens), b"}]" + after, None
 
     def closing(sent: int, finish: str) -> bytes:
-        end = splice + tail + b'"' + finish.encode() + b'"}]}\n\n'
+        end = b"".join(splice + _choice_tail(i) + finishes[i] + b"}]"
+                       + _closing_usage(prompt, sent, continuous)
+                       for i in range(len(plans)) if not (on_last and 0 <= last[i] < sent))
         if include_usage:
-            end += b"data: " + head + b'[],"usage":' + _usage(prompt, sent) + b"}\n\n"
+            end += b"data: " + head + b'[],"usage":' + openai_usage(prompt, sent) + b"}\n\n"
         return end + SSE_DONE
 
-    return call.streamed(StreamSpec(
-        content_type=SSE, tokens=p.tokens, total=p.total, splice=splice,
-        suffix=tail + b"null}]}\n\n", finish=finish.decode(), closing=closing))
+    return StreamSpec(content_type=SSE, tokens=tokens, total=total, splice=splice,
+                      suffix=suffix, last_suffix=last_suffix,
+                      finish="length" if plans[0].length else "stop", closing=closing,
+                      **numbers)
 
 
-def inputs(value, param: str) -> tuple[list[str], int]:
+def _turns(plans: list, finishes: list | None) -> tuple[tuple, list]:
+    """A batch's frames, its choices taking turns token by token: each frame's token with
+    its choice's index and finish reason (``finishes``' on its last token; None: null
+    always). Returns them and the frame of each choice's last token (-1: it has none)."""
+    frames, last = [], [-1] * len(plans)
+    turn, active = 0, [i for i, p in enumerate(plans) if p.total]
+    while active:
+        going = []
+        for i in active:
+            p = plans[i]
+            ending = turn == p.total - 1
+            frames.append(p.tokens[turn % len(p.tokens)] + _choice_tail(i)
+                          + (finishes[i] if ending and finishes is not None else b"null"))
+            if ending:
+                last[i] = len(frames) - 1
+            else:
+                going.append(i)
+        active, turn = going, turn + 1
+    return tuple(frames) or (b"",), last
+
+
+def prompts(value, param: str) -> list[tuple[str | None, int]]:
     """A prompt or embeddings input: a string, strings, token ids, or arrays of token ids.
 
-    Returns its texts and its token count.
+    Returns each prompt's text (None for token ids) and token count.
     """
     if isinstance(value, str):
-        return [value], count_tokens(value)
+        return [(value, count_tokens(value))]
     if not isinstance(value, list):
         raise request.wrong_type(param, "a string or an array", value)
     if len(value) > MAX_INPUTS:
         raise ApiError(400, f"'{param}' may hold at most {MAX_INPUTS} items", param)
     if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return [], len(value)                              # one prompt as token ids
-    texts, tokens = [], 0
+        return [(None, len(value))]                        # one prompt as token ids
+    out = []
     for i, item in enumerate(value):
         if isinstance(item, str):
-            texts.append(item)
-            tokens += count_tokens(item)
+            out.append((item, count_tokens(item)))
         elif isinstance(item, list) and all(isinstance(v, int) and not isinstance(v, bool)
                                             for v in item):
-            tokens += len(item)
+            out.append((None, len(item)))
         else:
             raise request.wrong_type(f"{param}[{i}]", "a string or an array of token ids", item)
-    return texts, tokens
+    return out
+
+
+def inputs(value, param: str) -> tuple[list[str], int]:
+    """``prompts(value)``'s texts and its token count in all."""
+    items = prompts(value, param)
+    return [text for text, _ in items if text is not None], sum(count for _, count in items)
 
 
 # -- POST /v1/responses -------------------------------------------------------------------
@@ -191,7 +293,7 @@ def responses_api(call: Call):
     model = request.model(doc)
     instructions = request.string(doc, "instructions") or ""
     items = _response_input(doc.get("input"))
-    limit = _limit(doc, "max_output_tokens")
+    limit, _ = _limit(doc, "max_output_tokens")
     stream = request.boolean(doc, "stream")
     prompt = call.prompt_tokens = count_tokens(instructions, *(text for _, text in items))
     if call.script is not None:     # scripted answers: the fixture's, when one matches
@@ -353,18 +455,29 @@ def _response_input(value) -> list[tuple[str, str]]:
 
 # -- GET /v1/models, GET /v1/models/{id} --------------------------------------------------
 
+# what GET /v1/models says of every model's context length (vLLM's max_model_len)
+MAX_MODEL_LEN = 32768
+
+
 def model_object(name: bytes) -> bytes:
-    """A model as both OpenAI (id, object, created, owned_by) and Anthropic (type, display_name,
-    created_at) clients read it: the two APIs share this path."""
+    """A model as OpenAI (id, object, created, owned_by), vLLM (root, parent, max_model_len,
+    permission: ``vllm bench serve`` reads root) and Anthropic (type, display_name,
+    created_at) clients read it: the APIs share this path."""
     return (b'{"id":"' + name + b'","object":"model","created":%d,"owned_by":"fastmock",'
-            b'"type":"model","display_name":"' % STATIC_CREATED + name
+            b'"root":"' % STATIC_CREATED + name + b'","parent":null,"max_model_len":%d,'
+            b'"permission":[{"id":"modelperm-fastmock","object":"model_permission",'
+            b'"created":%d,"allow_create_engine":false,"allow_sampling":true,'
+            b'"allow_logprobs":true,"allow_search_indices":false,"allow_view":true,'
+            b'"allow_fine_tuning":false,"organization":"*","group":null,"is_blocking":false}],'
+            b'"type":"model","display_name":"' % (MAX_MODEL_LEN, STATIC_CREATED) + name
             + b'","created_at":"' + STATIC_CREATED_AT + b'"}')
 
 
 def list_models(call: Call):
-    name = call.frames.chat_model
-    return call.whole(b'{"object":"list","data":[' + model_object(name) + b'],"has_more":false,'
-                      b'"first_id":"' + name + b'","last_id":"' + name + b'"}')
+    names = call.frames.served
+    return call.whole(b'{"object":"list","data":[' + b",".join(map(model_object, names))
+                      + b'],"has_more":false,"first_id":"' + names[0] + b'","last_id":"'
+                      + names[-1] + b'"}')
 
 
 def get_model(call: Call):

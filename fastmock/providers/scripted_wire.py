@@ -30,7 +30,7 @@ import time
 from fastmock.fixtures.response import ERROR, FINISH_REASONS
 from fastmock.fixtures.text import escape
 from fastmock.frames import (OLLAMA_CHAT, OLLAMA_GENERATE, SSE_DONE, chat_chunk_end,
-                             chat_chunk_splice, ollama_done, ollama_splice)
+                             chat_chunk_splice, ollama_done, ollama_splice, openai_usage)
 from fastmock.ids import CHAT_COMPLETION, IDS
 from fastmock.providers.common import Streamed, Whole, now
 from fastmock.streamspec import NDJSON, SSE, StreamSpec
@@ -219,8 +219,7 @@ def openai_chat(call, fixture, scripts, model: bytes, prompt: int, stream: bool,
     def usage(sent: int) -> bytes:
         done, reasoning = layout.tokens(sent)
         p, c = usage_counts(r, prompt, done)
-        return (b'{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d,'
-                b'"completion_tokens_details":{"reasoning_tokens":%d}}' % (p, c, p + c, reasoning))
+        return openai_usage(p, c, reasoning)
 
     if not stream:
         text, reasoning, calls = [], [], []
@@ -291,7 +290,7 @@ def openai_completions(call, fixture, scripts, model: bytes, prompt: int, stream
 
     def usage(sent: int) -> bytes:
         p, c = usage_counts(r, prompt, layout.tokens(sent)[0])
-        return b'{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}' % (p, c, p + c)
+        return openai_usage(p, c)
 
     if not stream:
         text = b"".join(joined(part, n) for part, n in layout.taken(total))

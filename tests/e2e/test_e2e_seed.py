@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from fastmock.frames import DEFAULT_TEXT, Corpus
+from fastmock.frames import DEFAULT_TEXT, Corpus, split_tokens
 from support.http import FRESH_ID_LINE, get, read_response, sans_fresh_ids
 from support.streams import chat_deltas, chat_text
 
@@ -89,8 +89,10 @@ def test_stream_loop_cycles_until_the_client_leaves(server):
             event = reader.readline()
             assert reader.readline() == b"\n" and reader.readline() == b"\r\n"
             text.append(json.loads(event[6:])["choices"][0]["delta"]["content"])
-    assert "".join(text) == (DEFAULT_TEXT * 4)[:len("".join(text))]
-    assert "".join(text).startswith(DEFAULT_TEXT * 3)
+    # cycled, each round parted from the next by a space (issue 16)
+    assert "".join(text) == ((DEFAULT_TEXT + " ") * 4)[:len("".join(text))]
+    assert "".join(text).startswith((DEFAULT_TEXT + " ") * 3)
+    assert len(split_tokens("".join(text))) == count
 
 
 def test_stream_loop_with_max_tokens_ends(server):

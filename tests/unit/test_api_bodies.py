@@ -120,7 +120,26 @@ def test_plan_natural_length_body_limit_and_control():
     control = answers.plan(call_with(b"max_tokens=300"), "hello", 5)  # the control overrides
     assert (control.total, control.length) == (300, False)
     cycled = json.loads(b'"' + control.text() + b'"')
-    assert cycled.startswith(DEFAULT_TEXT) and cycled[len(DEFAULT_TEXT):] == "".join(TOKENS[:91])
+    # cycled, the last token parted from the first by a space (issue 16)
+    assert cycled.startswith(DEFAULT_TEXT + " ") and cycled[len(DEFAULT_TEXT) + 1:] == "".join(TOKENS[:91])
+    assert len(split_tokens(cycled)) == 300
+    assert answers.plan(call_with(), "hello", len(TOKENS)).text() == natural.text()  # no space
+
+
+def test_plan_ignore_eos_and_min_tokens():
+    eos = answers.plan(call_with(), "hello", 500, ignore_eos=True)
+    assert (eos.total, eos.length) == (500, True)
+    assert len(split_tokens(json.loads(b'"' + eos.text() + b'"'))) == 500
+    assert answers.plan(call_with(), "hello", 5, ignore_eos=True).total == 5
+    assert (answers.plan(call_with(), "hello", None, ignore_eos=True).total) == len(TOKENS)
+    longer = answers.plan(call_with(), "hello", 500, min_tokens=300)
+    assert (longer.total, longer.length) == (300, False)
+    assert (answers.plan(call_with(), "hello", 250, min_tokens=250).length) is False
+    assert answers.plan(call_with(), "hello", 5, min_tokens=3).total == 5
+    assert answers.plan(call_with(), "hello", None, min_tokens=3).total == len(TOKENS)
+    with pytest.raises(ApiError) as caught:     # a whole answer holds at most 65,536 tokens
+        answers.plan(call_with(), "hello", 70_000, whole=True, ignore_eos=True)
+    assert caught.value.param == "ignore_eos"
 
 
 def test_plan_echo_by_prefix_and_by_header():

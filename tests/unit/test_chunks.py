@@ -44,10 +44,10 @@ def test_chat_splice_golden():
 
 @pytest.mark.parametrize(("total", "n", "payload"), [
     (2, 1, b'"content":"world"},"finish_reason":"stop"}]}'),
-    (3, 1, b'"content":"world"},"finish_reason":null}]}'),
+    (3, 1, b'"content":"world "},"finish_reason":null}]}'),    # cycled: parted by a space
     (2, 0, b'"role":"assistant","content":"Hello "},"finish_reason":null}]}'),
     (1, 0, b'"role":"assistant","content":"Hello "},"finish_reason":"stop"}]}'),
-    (-1, 5, b'"content":"world"},"finish_reason":null}]}'),
+    (-1, 5, b'"content":"world "},"finish_reason":null}]}'),
 ])
 def test_chat_frame_golden_bytes(total, n, payload):
     spec = chat_spec(HELLO, total)
@@ -63,7 +63,8 @@ def test_chat_frames_are_valid_json_with_the_right_fields(total):
         assert chunk["object"] == "chat.completion.chunk"
         assert chunk["id"] == "chatcmpl-abc0000000000000001" and chunk["created"] == 1700000123
         choice = chunk["choices"][0]
-        assert choice["delta"]["content"] == tokens[n % len(tokens)]
+        cycled = total > len(tokens) and n % len(tokens) == len(tokens) - 1
+        assert choice["delta"]["content"] == tokens[n % len(tokens)] + (" " if cycled else "")
         assert ("role" in choice["delta"]) == (n == 0)
         assert choice["finish_reason"] == ("stop" if n == total - 1 else None)
 

@@ -103,6 +103,19 @@ def test_sequence_numbers_and_last_suffix(loop):
     assert body.endswith(b'{"sent":3,"why":"length"}\n\n')
 
 
+@pytest.mark.parametrize("total", [1, 9, 130])
+def test_a_second_running_number_follows_the_first(loop, total):
+    """Continuous usage (issue 16): completion and total tokens counted in every frame."""
+    spec = StreamSpec(content_type=b"text/event-stream", tokens=(b"a ", b"b "), total=total,
+                      splice=b'data: {"t":"', suffix=b'","c":', seq_base=1, seq_tail=b',"all":',
+                      seq2_base=1001, seq2_tail=b"}\n\n", closing=b"data: [DONE]\n\n")
+    assert spec.frame(8) == b'data: {"t":"a ","c":9,"all":1009}\n\n'
+    client = spec_client(loop, spec)
+    [response] = parse_responses(run_out(client, get("/spec")))
+    assert response.body == b"".join(spec.frame(n) for n in range(total)) + b"data: [DONE]\n\n"
+    assert response.body.count(b'"all":') == total and b'"c":%d,"all":%d}' % (total, 1000 + total) in response.body
+
+
 def test_stamped_frames_carry_the_pacer_stamp(loop):
     spec = StreamSpec(content_type=b"application/x-ndjson", tokens=(b"x", b"y"), total=4,
                       splice=b'{"at":"', stamp=True, prefix=b'","r":"', suffix=b'"}\n')

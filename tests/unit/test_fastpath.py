@@ -139,16 +139,20 @@ ORDINARY = {
         {"model": "m", "messages": USER, "stream": True, "max_tokens": 1},
         {"model": "m", "messages": USER, "max_tokens": 100_000_000},
         {"model": "m", "messages": USER, "tools": [{"type": "function", "function": {"name": "f"}}]},
+        # vLLM's options, at the values that change nothing (issue 16)
+        {"model": "m", "messages": USER, "ignore_eos": False, "min_tokens": 0, "max_tokens": 9},
+        {"model": "m", "messages": USER, "ignore_eos": None, "min_tokens": None},
     ],
     "/v1/completions": [
         {"model": "m", "prompt": "Once upon a time"},
         {"model": "m", "prompt": "", "max_tokens": 5},
-        {"model": "m", "prompt": ["one two", "three"], "stream": True,
-         "stream_options": {"include_usage": True}},
+        {"model": "m", "prompt": ["one two three"], "stream": True,
+         "stream_options": {"include_usage": True, "continuous_usage_stats": False}},
         {"model": "m", "prompt": [1, 2, 3, -4, 0], "stream": True},
-        {"model": "m", "prompt": [[1, 2], [3], []], "max_tokens": 2},
-        {"model": "m", "prompt": ["a", [1, 2]], "logprobs": None},
+        {"model": "m", "prompt": [[1, 2, 3]], "max_tokens": 2},
+        {"model": "m", "prompt": ["a"], "logprobs": None},
         {"model": "m", "prompt": []},
+        {"model": "m", "prompt": "x", "ignore_eos": False, "min_tokens": 0, "stream": True},
     ],
     "/v1/responses": [
         {"model": "m", "input": "Tell me a story"},
@@ -208,6 +212,18 @@ ORDINARY_CASES = [(path, body) for path, bodies in ORDINARY.items() for body in 
 @pytest.mark.parametrize("path,body", ORDINARY_CASES)
 def test_an_ordinary_body_is_answered_in_c_with_the_python_paths_bytes(loop, path, body):
     assert same_three_ways(loop, path, dumps(body)) == 1
+
+
+@pytest.mark.parametrize("body", [
+    {"model": "m", "prompt": "x", "stream": True},
+    {"model": "m", "prompt": "x", "stream": True, "max_tokens": 3,
+     "stream_options": {"include_usage": True}},
+    {"model": "m", "prompt": ["x"], "stream": False},
+])
+def test_completions_finished_on_the_last_token_in_c_too(loop, body):
+    """--completions-finish-on-last-token (issue 16): vLLM's framing, the same bytes."""
+    assert same_three_ways(loop, "/v1/completions", dumps(body),
+                           completions_finish_on_last_token=True) == 1
 
 
 @pytest.mark.parametrize("path,body", ORDINARY_CASES[::3])
@@ -291,6 +307,16 @@ DECLINED = {
         dumps({"model": "m", "messages": USER, "tool_choice": "required",
                "tools": [{"type": "function", "function": {"name": "f"}}]}),
         dumps({"model": "m", "messages": USER, "tool_choice": "auto"}),
+        # vLLM's options that lengthen the answer, or are wrong (issue 16)
+        dumps({"model": "m", "messages": USER, "ignore_eos": True, "max_tokens": 300}),
+        dumps({"model": "m", "messages": USER, "ignore_eos": True, "stream": True}),
+        dumps({"model": "m", "messages": USER, "min_tokens": 5}),
+        dumps({"model": "m", "messages": USER, "min_tokens": -1}),
+        dumps({"model": "m", "messages": USER, "ignore_eos": "yes"}),
+        dumps({"model": "m", "messages": USER, "stream": True,
+               "stream_options": {"include_usage": True, "continuous_usage_stats": True}}),
+        dumps({"model": "m", "messages": USER, "stream": True,
+               "stream_options": {"continuous_usage_stats": 1}}),
         dumps({"model": "m", "messages": [{"role": "user", "content": "echo: me"}]}),
         dumps({"model": "m", "messages": [{"role": "user", "content": [
             {"type": "text", "text": "ec"}, {"type": "text", "text": "ho: me"}]}]}),
@@ -308,6 +334,16 @@ DECLINED = {
         dumps({"model": "m", "prompt": [True]}), dumps({"model": "m", "prompt": [1.5]}),
         dumps({"model": "m", "prompt": [[1, "a"]]}), dumps({"model": "m", "prompt": ["a"] * 2049}),
         dumps({"model": "m", "prompt": "echo: x"}),
+        # a batch of prompts: a choice per prompt (issue 16), made in Python
+        dumps({"model": "m", "prompt": ["one two", "three"], "stream": True,
+               "stream_options": {"include_usage": True}}),
+        dumps({"model": "m", "prompt": [[1, 2], [3], []], "max_tokens": 2}),
+        dumps({"model": "m", "prompt": ["a", [1, 2]], "logprobs": None}),
+        dumps({"model": "m", "prompt": "x", "stream": True,
+               "stream_options": {"continuous_usage_stats": True}}),
+        dumps({"model": "m", "prompt": "x", "ignore_eos": True, "max_tokens": 300}),
+        dumps({"model": "m", "prompt": "x", "min_tokens": 250, "stream": True}),
+        dumps({"model": "m", "prompt": "x", "min_tokens": 3, "max_tokens": 2}),
     ],
     "/v1/responses": [
         dumps({"model": "m", "input": 5}), dumps({"model": "m", "input": [5]}),

@@ -9,6 +9,7 @@ import pytest
 from fastmock._engine import MAX_BATCH
 from fastmock._engine import Pacer
 from fastmock._engine import Waiter as PacedWaiter
+from fastmock.frames import split_tokens
 from support.fakes import FRAMES, Client, ManualClockLoop, make_app, stats
 from support.http import parse_head, parse_responses
 from support.streams import chat_deltas, sse_events
@@ -169,8 +170,10 @@ def test_max_tokens_cycles_the_text(client, total):
     client.loop.advance(total / 1000 + 0.01)
     chunks = chat_deltas(sse_events(body_of(client)))
     assert len(chunks) == total
-    assert "".join(c["choices"][0]["delta"]["content"] for c in chunks) == \
-        "".join(TOKENS[n % COUNT] for n in range(total))
+    cycled = TOKENS if total <= COUNT else TOKENS[:-1] + (TOKENS[-1] + " ",)  # parted by a space
+    text = "".join(c["choices"][0]["delta"]["content"] for c in chunks)
+    assert text == "".join(cycled[n % COUNT] for n in range(total))
+    assert len(split_tokens(text)) == total
     assert [("role" in c["choices"][0]["delta"]) for c in chunks] == [True] + [False] * (total - 1)
     assert [c["choices"][0]["finish_reason"] for c in chunks] == [None] * (total - 1) + ["stop"]
     assert stats(client.app).tokens_sent == total
@@ -191,7 +194,7 @@ def test_stream_loop_never_ends(client):
         body = body[size + 2:]
     chunks = [json.loads(e[6:-2]) for e in events]
     assert len(chunks) == 3 * COUNT + 1
-    assert "".join(c["choices"][0]["delta"]["content"] for c in chunks) == TEXT * 3 + TOKENS[0]
+    assert "".join(c["choices"][0]["delta"]["content"] for c in chunks) == (TEXT + " ") * 3 + TOKENS[0]
     assert sum("role" in c["choices"][0]["delta"] for c in chunks) == 1
     assert stats(client.app).streams == 1
 
