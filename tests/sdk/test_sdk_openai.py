@@ -126,7 +126,9 @@ def test_max_tokens_control_overrides_the_body(api_server):
         chunks, text = chunks_of(c.chat.completions.create(
             model="m", messages=MESSAGES, stream=True, max_tokens=3,
             stream_options={"include_usage": True}))
-    assert text == TEXT + "".join(TOKENS[:250 - len(TOKENS)])   # the text cycles
+    # the text cycles, parted from its start by a space (issue 16)
+    assert text == TEXT + " " + "".join(TOKENS[:250 - len(TOKENS)])
+    assert len(split_tokens(text)) == 250
     assert_chat_stream(chunks, text, 250, "stop", True)
     with client(api_server) as c:
         r = c.chat.completions.create(model="m", messages=MESSAGES, extra_query={"max_tokens": 2})
@@ -169,8 +171,11 @@ def test_completions_stream_and_not(api_server):
     assert [ch.choices[0].finish_reason for ch in chunks if ch.choices][-1] == "stop"
     assert chunks[-1].usage.completion_tokens == 3
     assert chunks[-1].usage.prompt_tokens == prompt_tokens("echo: a b c")
-    assert capped.choices[0].text == "p q " and capped.choices[0].finish_reason == "length"
-    assert capped.usage.prompt_tokens == 1 + 4
+    # a batch: one choice per prompt (issue 16)
+    assert [ch.text for ch in capped.choices] == ["".join(TOKENS[:2]), "p q "]
+    assert [ch.index for ch in capped.choices] == [0, 1]
+    assert all(ch.finish_reason == "length" for ch in capped.choices)
+    assert (capped.usage.prompt_tokens, capped.usage.completion_tokens) == (1 + 4, 4)
 
 
 def test_completions_async(api_server):
