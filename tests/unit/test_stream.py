@@ -532,3 +532,71 @@ def test_pacer_streams_with_delays_longer_than_a_turn(client):
     t0 = ms(client.loop.time())
     client.loop.advance(20)
     assert [t - t0 for t, _ in frame_log(client)] == [0, 5000, 10000]
+
+
+# -- latency models (engine/latency.pyx) -------------------------------------------------------
+
+def test_a_latency_model_sends_each_frame_at_its_drawn_time(loop):
+    from fastmock.latency import parse
+    itl = parse("uniform:min=5ms,max=40ms")
+    c = Client(loop, ttft=parse("constant:30ms"), itl=itl, seed=11)
+    t0 = ms(loop.time())
+    c.send(get("/stream-sse?max_tokens=40"))
+    while stats(c.app).streams:
+        loop.jump(0.001)
+    log = frame_log(c)
+    assert log[0] == (t0, 0)                                   # the head at once
+    times = [t for t, n in log[1:] for _ in range(n)][:40]
+    assert times[0] == t0 + 30
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert all(5 <= g <= 41 for g in gaps), gaps               # whole ms, fractions carried
+    assert len(set(gaps)) > 10                                 # drawn, not constant
+    assert contents(body_of(c)) == list(TOKENS[:40])
+
+
+def test_the_same_seed_draws_the_same_frame_times(loop):
+    from fastmock.latency import parse
+
+    def run(seed):
+        c = Client(loop, itl=parse("normal:mean=20ms,stddev=6ms"), seed=seed)
+        t0 = ms(loop.time())
+        c.send(get("/stream-sse?max_tokens=20"))
+        while stats(c.app).streams:
+            loop.jump(0.001)
+        return [t - t0 for t, n in frame_log(c) if n]
+
+    assert run(5) == run(5) != run(6)
+
+
+def test_a_stream_past_max_num_seqs_waits_for_one_to_end_then_starts_its_ttft(loop):
+    from fastmock.latency import parse
+    app = make_app(loop, max_num_seqs=1, ttft=parse("constant:10ms"), itl=parse("constant:10ms"))
+    app.clock = loop.time
+    first, second = Client(loop, app), Client(loop, app)
+    t0 = ms(loop.time())
+    first.send(get("/stream-sse?max_tokens=5"))
+    second.send(get("/stream-sse?max_tokens=5"))
+    assert (app.slots.running, app.slots.waiting) == (1, 1)
+    assert second.data().startswith(b"HTTP/1.1 200 OK")       # its head went out at once
+    while stats(app).streams:
+        loop.jump(0.001)
+    first_times = [t - t0 for t, n in frame_log(first) if n]
+    second_times = [t - t0 for t, n in frame_log(second) if n]
+    assert first_times[:5] == [10, 20, 30, 40, 50]
+    assert second_times[0] == first_times[4] + 10              # a slot at 50, then its TTFT
+    assert (app.slots.running, app.slots.waiting) == (0, 0)
+
+
+def test_a_paused_sampled_stream_goes_on_from_its_resume_without_a_burst(loop):
+    from fastmock.latency import parse
+    c = Client(loop, itl=parse("constant:10ms"))
+    t0 = ms(loop.time())
+    c.send(get("/stream-sse?max_tokens=30"))
+    loop.advance(0.0505)                                       # frames at 0..50 ms
+    c.transport.pause()
+    loop.advance(0.5)                                          # nothing while paused
+    sent = c.data().count(b"data: {")
+    c.transport.drain()
+    loop.advance(0.0305)
+    after = [t - t0 for t, n in frame_log(c) if n][sent:]
+    assert after and after[0] >= 550 and all(b - a == 10 for a, b in zip(after, after[1:]))
