@@ -57,6 +57,11 @@ def _embeddings():
     return embeddings
 
 
+def _azure():
+    from fastmock.providers import azure
+    return azure
+
+
 def _anthropic():
     from fastmock.providers import anthropic
     return anthropic
@@ -99,6 +104,9 @@ TABLE = (
     Route(b"/api/version",         API,     ALLOW_GET,  lambda: _ollama().version,        _ollama),
     Route(b"/v1/models/",          API,     ALLOW_GET,  lambda: _openai().get_model,      _openai,
           label="/v1/models/{id}", prefix=True),    # one label for every model id
+    # Azure OpenAI: chat, completions and embeddings under /openai/deployments/{name}/
+    Route(b"/openai/deployments/", API,     ALLOW_POST, lambda: _azure().deployments,     _openai,
+          label="/openai/deployments/{deployment}", prefix=True),
     # the control API (issue 15): under /__fastmock/, which no provider uses
     Route(b"/__fastmock/fixtures", CONTROL, ALLOW_CONTROL, lambda: _control().fixtures),
     Route(b"/__fastmock/journal",  CONTROL, ALLOW_GET,     lambda: _control().journal),
