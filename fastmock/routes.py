@@ -9,7 +9,7 @@ never loads; their routes name them through one small import function per module
 called on the request (a plain import each time after the first: a dict lookup).
 """
 from fastmock import seed
-from fastmock.wire import ALLOW_CONTROL, ALLOW_GET, ALLOW_POST
+from fastmock.wire import ALLOW_CONTROL, ALLOW_GET, ALLOW_GET_POST, ALLOW_POST
 
 # Route kinds, and what their handler is
 STATIC = 0      # a whole response built once per server: handler(frames) -> (GET, HEAD variants)
@@ -25,10 +25,10 @@ class Route:
     """One row of the table (what protocol.HttpProtocol.handle reads)."""
 
     __slots__ = ("path", "kind", "allow", "methods", "handler", "api", "label", "prefix",
-                 "compiled", "index")
+                 "marker", "compiled", "index")
 
     def __init__(self, path: bytes, kind: int, allow: bytes, handler, api=None, *,
-                 label: str | None = None, prefix: bool = False,
+                 label: str | None = None, prefix: bool = False, marker: bytes | None = None,
                  compiled: str | None = None) -> None:
         self.path = path
         self.kind = kind
@@ -38,6 +38,7 @@ class Route:
         self.api = api
         self.label = label or path.decode()   # the metrics label
         self.prefix = prefix              # True: every path that starts with ``path``
+        self.marker = marker              # a prefix route: only paths that hold these bytes
         self.compiled = compiled          # the request the compiled path answers (fastpath)
         self.index = -1                   # its slots in the shared counters (set below)
 
@@ -60,6 +61,11 @@ def _embeddings():
 def _azure():
     from fastmock.providers import azure
     return azure
+
+
+def _gemini():
+    from fastmock.providers import gemini
+    return gemini
 
 
 def _anthropic():
@@ -100,10 +106,16 @@ TABLE = (
     Route(b"/api/chat",            API,     ALLOW_POST, lambda: _ollama().chat,           _ollama,
           compiled="ollama_chat"),
     Route(b"/v1/models",           API,     ALLOW_GET,  lambda: _openai().list_models,    _openai),
+    # Gemini's v1 methods share OpenAI's /v1/models/ prefix: a colon tells them apart
+    Route(b"/v1/models/",          API,     ALLOW_POST, lambda: _gemini().models,         _gemini,
+          label="/v1/models/{model}:{method}", prefix=True, marker=b":"),
     Route(b"/api/tags",            API,     ALLOW_GET,  lambda: _ollama().tags,           _ollama),
     Route(b"/api/version",         API,     ALLOW_GET,  lambda: _ollama().version,        _ollama),
     Route(b"/v1/models/",          API,     ALLOW_GET,  lambda: _openai().get_model,      _openai,
           label="/v1/models/{id}", prefix=True),    # one label for every model id
+    # Gemini (v1beta): GET the models, POST /v1beta/models/{model}:{method}
+    Route(b"/v1beta/models",       API,     ALLOW_GET_POST, lambda: _gemini().models,     _gemini,
+          label="/v1beta/models/{model}", prefix=True),
     # Azure OpenAI: chat, completions and embeddings under /openai/deployments/{name}/
     Route(b"/openai/deployments/", API,     ALLOW_POST, lambda: _azure().deployments,     _openai,
           label="/openai/deployments/{deployment}", prefix=True),
@@ -131,6 +143,7 @@ def find(path: bytes):
     route = _EXACT.get(path)
     if route is None:
         for prefixed in _PREFIXED:
-            if path.startswith(prefixed.path):
+            if path.startswith(prefixed.path) and (prefixed.marker is None
+                                                   or prefixed.marker in path):
                 return prefixed
     return route

@@ -28,6 +28,7 @@ COMMON_HEADERS = b"Server: fastmock\r\nAccess-Control-Allow-Origin: *\r\n"
 JSON_HEADERS = COMMON_HEADERS + b"Content-Type: " + JSON + b"\r\n"
 ALLOW_GET = b"GET, HEAD, OPTIONS"
 ALLOW_POST = b"POST, OPTIONS"
+ALLOW_GET_POST = b"GET, HEAD, POST, OPTIONS"
 ALLOW_CONTROL = b"GET, HEAD, POST, DELETE, OPTIONS"
 
 CONNECTION_CLOSE = b"Connection: close\r\n"

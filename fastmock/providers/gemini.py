@@ -1,0 +1,220 @@
+"""Gemini (Google AI's ``generativelanguage`` API), as ``google-genai`` calls it.
+
+    POST /v1beta/models/{model}:generateContent                 (and /v1/models/...: the same)
+    POST /v1beta/models/{model}:streamGenerateContent?alt=sse   (SSE, CRLF line ends)
+    POST /v1beta/models/{model}:streamGenerateContent           (a JSON array, element by element)
+    POST /v1beta/models/{model}:countTokens
+    POST /v1beta/models/{model}:embedContent, :batchEmbedContents
+    GET  /v1beta/models, /v1beta/models/{model}   (/v1/models is OpenAI's model list)
+
+A streamed answer is one ``GenerateContentResponse`` per token, the last one carrying
+``finishReason`` (``STOP``, or ``MAX_TOKENS`` when ``generationConfig.maxOutputTokens``
+cut it) and ``usageMetadata``; Gemini has no terminal event. Errors are Google's:
+``{"error": {"code": 400, "message": ..., "status": "INVALID_ARGUMENT"}}``.
+The text is the corpus (or the prompt, echoed), under every control, latency model and
+rate limit; scripted answers (fixtures), tools and structured outputs are not wired
+for Gemini yet.
+"""
+from fastmock.controls import unquote
+from fastmock.frames import json_string
+from fastmock.ids import IDS
+from fastmock.providers import request
+from fastmock.providers.common import Call, Whole, count_tokens, error_answer, plan
+from fastmock.providers.request import ApiError, escape
+from fastmock.streamspec import SSE, StreamSpec
+from fastmock.wire import JSON
+
+_VERSIONS = (b"/v1beta/models", b"/v1/models")   # google-genai 3 calls v1 by default
+# Google's canonical status names (google.rpc.Code), per HTTP status
+STATUSES = {
+    400: b"INVALID_ARGUMENT", 401: b"UNAUTHENTICATED", 403: b"PERMISSION_DENIED",
+    404: b"NOT_FOUND", 409: b"ABORTED", 429: b"RESOURCE_EXHAUSTED", 499: b"CANCELLED",
+    500: b"INTERNAL", 501: b"NOT_IMPLEMENTED", 503: b"UNAVAILABLE", 504: b"DEADLINE_EXCEEDED",
+}
+_ROLES = ("user", "model")
+_SSE_END = b"\r\n\r\n"
+MAX_DIMENSIONS = 3072
+
+
+def error(status: int, message: str, param: str | None = None) -> Whole:
+    if param and param not in message:
+        message = f"{param}: {message}"
+    kind = STATUSES.get(status, b"INTERNAL" if status >= 500 else b"FAILED_PRECONDITION")
+    return error_answer(status, b'{"error":{"code":%d,"message":"%s","status":"%s"}}'
+                        % (status, json_string(message), kind))
+
+
+def models(call: Call):
+    """Every request under /v1beta/models: the listing, one model, or ``{model}:{method}``."""
+    rest = call.path[len(_VERSIONS[0] if call.path.startswith(_VERSIONS[0]) else _VERSIONS[1]):]
+    if call.method in (b"GET", b"HEAD"):
+        if rest in (b"", b"/"):
+            return call.whole(b'{"models":[' + b",".join(map(_model_object, call.frames.served))
+                              + b"]}")
+        return call.whole(_model_object(escape(_unquoted(rest[1:]))))
+    name, colon, method = rest[1:].rpartition(b":")
+    handler = _METHODS.get(method) if colon and name else None
+    if handler is None:
+        raise ApiError(404, f"method not found: {rest.decode('utf-8', 'replace')[:100]}")
+    return handler(call, escape(_unquoted(name)))
+
+
+def _unquoted(raw: bytes) -> str:
+    return unquote(raw, plus=False).decode("utf-8", "replace")
+
+
+def _model_object(name: bytes) -> bytes:
+    if not name.startswith(b"models/"):
+        name = b"models/" + name
+    return (b'{"name":"' + name + b'","version":"001","displayName":"' + name[7:]
+            + b'","inputTokenLimit":1048576,"outputTokenLimit":8192,'
+            b'"supportedGenerationMethods":["generateContent","countTokens","embedContent"]}')
+
+
+# -- what a request says ---------------------------------------------------------------------
+
+def _contents(doc: dict) -> list[tuple[str, str]]:
+    """(role, text) of each of ``contents`` (a Content, a list of them, or parts' text)."""
+    contents = request.required(doc, "contents")
+    if isinstance(contents, dict):
+        contents = [contents]
+    if not isinstance(contents, list):
+        raise request.wrong_type("contents", "an array of Content objects", contents)
+    items = []
+    for i, content in enumerate(contents):
+        if not isinstance(content, dict):
+            raise request.wrong_type(f"contents[{i}]", "a Content object", content)
+        role = content.get("role") or "user"
+        if role not in _ROLES:
+            raise ApiError(400, f"contents[{i}].role must be 'user' or 'model', got {role!r}",
+                           f"contents[{i}].role")
+        items.append((role, _parts_text(content, f"contents[{i}]")))
+    return items
+
+
+def _parts_text(content: dict, param: str) -> str:
+    parts = content.get("parts")
+    if not isinstance(parts, list):
+        raise request.wrong_type(f"{param}.parts", "an array of Part objects", parts)
+    texts = []
+    for j, part in enumerate(parts):
+        if not isinstance(part, dict):
+            raise request.wrong_type(f"{param}.parts[{j}]", "a Part object", part)
+        text = part.get("text")
+        if text is not None and not isinstance(text, str):
+            raise request.wrong_type(f"{param}.parts[{j}].text", "a string", text)
+        texts.append(text or "")
+    return "".join(texts)
+
+
+def _system(doc: dict) -> str:
+    system = doc.get("systemInstruction") or doc.get("system_instruction")
+    if system is None:
+        return ""
+    if isinstance(system, str):
+        return system
+    if not isinstance(system, dict):
+        raise request.wrong_type("systemInstruction", "a Content object", system)
+    return _parts_text(system, "systemInstruction")
+
+
+def _limit(doc: dict):
+    config = request.obj(doc, "generationConfig") or request.obj(doc, "generation_config") or {}
+    return request.token_limit(config, "maxOutputTokens", param="generationConfig.maxOutputTokens")
+
+
+# -- generateContent ---------------------------------------------------------------------------
+
+def generate(call: Call, model: bytes):
+    return _generate(call, model, stream=False)
+
+
+def stream_generate(call: Call, model: bytes):
+    return _generate(call, model, stream=True)
+
+
+def _generate(call: Call, model: bytes, stream: bool):
+    doc = request.parse(call.body)
+    items = _contents(doc)
+    limit = _limit(doc)
+    prompt = call.prompt_tokens = count_tokens(_system(doc), *(text for _, text in items))
+    user = [text for role, text in items if role == "user"]
+    p = plan(call, user[-1] if user else "", limit, whole=not stream)
+    finish = b"MAX_TOKENS" if p.length else b"STOP"
+    response_id = IDS.new(b"")
+    if not stream:
+        return call.whole(_response(p.text(), model, response_id, finish, prompt, p.total))
+    sse = b"alt=sse" in (call.query or b"")
+    head = b'{"candidates":[{"content":{"parts":[{"text":"'
+    ids = b'"modelVersion":"' + model + b'","responseId":"' + response_id + b'"}'
+    tail = b'"}],"role":"model"},"index":0}],' + ids
+    # the last token's response carries the finish reason and the usage, as Gemini's does
+    last = _response(b"\0", model, response_id, finish, prompt, p.total).partition(b"\0")[2]
+    end = _SSE_END if sse else b""
+
+    def closing(sent: int, reason: str) -> bytes:
+        if sent:                    # everything went out with the last token
+            return b"" if sse else b"]"
+        empty = _response(b"", model, response_id, reason.encode(), prompt, 0)
+        return b"data: " + empty + _SSE_END if sse else empty + b"]"
+
+    return call.streamed(StreamSpec(
+        content_type=SSE if sse else JSON, tokens=p.tokens, total=p.total,
+        opening=b"" if sse else b"[", first_prefix=(b"data: " if sse else b"") + head,
+        prefix=b"data: " + head if sse else b",\r\n" + head, suffix=tail + end,
+        last_suffix=last + end, finish=finish.decode(), closing=closing))
+
+
+def _response(text: bytes, model: bytes, response_id: bytes, finish: bytes, prompt: int,
+              completion: int) -> bytes:
+    return (b'{"candidates":[{"content":{"parts":[{"text":"' + text + b'"}],"role":"model"},'
+            b'"finishReason":"' + finish + b'","index":0}],"usageMetadata":{"promptTokenCount":%d,'
+            b'"candidatesTokenCount":%d,"totalTokenCount":%d,"promptTokensDetails":'
+            b'[{"modality":"TEXT","tokenCount":%d}]},"modelVersion":"' % (prompt, completion,
+                                                                         prompt + completion, prompt)
+            + model + b'","responseId":"' + response_id + b'"}')
+
+
+# -- countTokens, embedContent -----------------------------------------------------------------
+
+def count(call: Call, model: bytes):
+    doc = request.parse(call.body)
+    request_doc = request.obj(doc, "generateContentRequest")
+    source = request_doc if request_doc is not None else doc
+    tokens = count_tokens(_system(source), *(text for _, text in _contents(source)))
+    return call.whole(b'{"totalTokens":%d,"promptTokensDetails":[{"modality":"TEXT",'
+                      b'"tokenCount":%d}]}' % (tokens, tokens))
+
+
+def embed(call: Call, model: bytes):
+    doc = request.parse(call.body)
+    return call.whole(b'{"embedding":' + _embedding(doc, "") + b"}")
+
+
+def batch_embed(call: Call, model: bytes):
+    doc = request.parse(call.body)
+    requests = request.array(doc, "requests", required=True)
+    vectors = []
+    for i, item in enumerate(requests):
+        if not isinstance(item, dict):
+            raise request.wrong_type(f"requests[{i}]", "an EmbedContentRequest", item)
+        vectors.append(_embedding(item, f"requests[{i}]."))
+    return call.whole(b'{"embeddings":[' + b",".join(vectors) + b"]}")
+
+
+def _embedding(doc: dict, where: str) -> bytes:
+    from fastmock.providers.embeddings import DIMENSIONS, embedding   # floats: only here
+    content = request.obj(doc, "content", param=where + "content")
+    if content is None:
+        raise request.missing(where + "content")
+    text = _parts_text(content, where + "content")
+    dims = request.integer(doc, "outputDimensionality", 1, MAX_DIMENSIONS,
+                           param=where + "outputDimensionality") or DIMENSIONS
+    vector = embedding(text.encode(), dims)
+    return b'{"values":[' + ",".join(f"{v:.9g}" for v in vector).encode() + b"]}"
+
+
+_METHODS = {
+    b"generateContent": generate, b"streamGenerateContent": stream_generate,
+    b"countTokens": count, b"embedContent": embed, b"batchEmbedContents": batch_embed,
+}
