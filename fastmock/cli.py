@@ -106,6 +106,14 @@ def _rate_limit(text: str) -> tuple:
         raise UsageError(str(exc)) from None
 
 
+def _chaos(text: str) -> tuple:
+    from fastmock.chaos.settings import parse_odds   # loaded only with the flag
+    try:
+        return parse_odds(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _bool(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -162,6 +170,10 @@ OPTIONS = (
     ("--rate-limit", "rate_limit", _rate_limit,
      "provider rate limits per API key, e.g. requests=600/min,tokens=90000/min (also "
      "input_tokens, output_tokens; periods s, min, h, day): 429 with Retry-After when spent"),
+    ("--chaos", "chaos", _chaos,
+     "wire chaos drawn once per stream, e.g. fragment=0.1,reset=0.01 (conditions: fragment, "
+     "coalesce, keepalive, stall, crlf, duplicate, drop_done, malformed, close, reset, "
+     "truncate, trickle); seeded by --seed"),
 )
 # Flags that add to what they were given before instead of replacing it.
 REPEATABLE = frozenset(("fixtures",))

@@ -42,6 +42,8 @@ DEFAULTS = {
     "reasoning_field": "reasoning_content",   # OpenAI chat's reasoning delta field
     # provider rate limits per API key (fastmock.ratelimit.parse's Limits); None = none
     "rate_limit": None,
+    # wire chaos odds per stream, ((condition, probability), ...) (fastmock.chaos.settings)
+    "chaos": None,
 }
 
 

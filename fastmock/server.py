@@ -28,7 +28,8 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class App(Shared):
     """What every connection of one process shares."""
 
-    __slots__ = ("frames", "static", "scripts", "journal", "admission", "rate_limits")
+    __slots__ = ("frames", "static", "scripts", "journal", "admission", "rate_limits",
+                 "chaos_odds")
 
     def __init__(self, config, loop, frames: Frames, counters: Counters | None = None,
                  scripts=None) -> None:
@@ -55,6 +56,12 @@ class App(Shared):
             from fastmock.ratelimit import RateLimits
             self.rate_limits = RateLimits(config.rate_limit)
             self.keep_api_keys = True
+        # --chaos (fastmock.chaos.settings.Odds), None without: every stream draws its wire
+        # chaos from these odds, and the compiled provider path stands aside.
+        self.chaos_odds = None
+        if config.chaos:
+            from fastmock.chaos.settings import Odds
+            self.chaos_odds = Odds(config.chaos, config.seed)
 
     @property
     def fixtures(self):

@@ -38,15 +38,18 @@ class Whole:
 
 
 class Streamed:
-    __slots__ = ("spec", "delay_ms", "ttft_ms", "fail_after", "headers")
+    __slots__ = ("spec", "delay_ms", "ttft_ms", "fail_after", "headers", "chaos")
 
     def __init__(self, spec, delay_ms: int, ttft_ms: int, fail_after: int,
-                 headers: bytes = b"") -> None:
+                 headers: bytes = b"", chaos=None) -> None:
         self.spec = spec
         self.delay_ms = delay_ms
         self.ttft_ms = ttft_ms
         self.fail_after = fail_after
         self.headers = headers        # extra CRLF-ended header lines; never client input
+        # wire chaos (fastmock.chaos.settings.Chaos): the fixture's, then (dispatch) the
+        # stream's resolved settings; None = a plain stream
+        self.chaos = chaos
 
 
 def error_answer(status: int, body: bytes) -> Whole:
