@@ -76,9 +76,9 @@ def events(spec, chaos, delay_ms: int, ttft_ms: int, stamp, rng):
             frame = line_ends(spec.frame(n, stamp() if spec.stamp else b""))
             cut = _in_json(frame, rng) or max(1, len(frame) // 2)
             yield at, (frame[:cut], len(frame)), END_TRUNCATE
-        else:
-            last = due(n - 1) if n else 0
-            yield last, b"", END_RESET if chaos.fail_mode == "reset" else END_CLOSE
+        else:   # when token fail_after + 1 was due, as the truncated frame would be
+            yield from comments_until(at)
+            yield at, b"", END_RESET if chaos.fail_mode == "reset" else END_CLOSE
         return
     closing = split_events(spec.closing_bytes(n), sep)
     if chaos.drop_done and closing:
