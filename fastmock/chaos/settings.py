@@ -106,9 +106,9 @@ class Chaos:
         for name in Chaos.__slots__:
             value = getattr(self, name)
             if value != getattr(blank, name):
+                if name == "fragment_bytes":
+                    name, value = "fragment", f"bytes:{value}"
                 out[name] = value
-        if "fragment_bytes" in out:
-            out["fragment"] = f"bytes:{out.pop('fragment_bytes')}"
         return out
 
     def describe(self) -> str:
