@@ -11,13 +11,13 @@ No I/O and no asyncio here: bytes in, bytes out.
 """
 
 DEFAULT_TEXT = (
-    "Streaming is how large language models feel fast. Instead of waiting "
+    "Streaming is how large language models feel fast… Instead of waiting "
     "for the whole answer, the server sends each token as soon as it is ready, and the "
-    "client paints it on the screen right away. A mock server reproduces that rhythm "
+    "client paints it on the screen right away. A naïve mock reproduces that rhythm "
     "without a model: it splits a fixed text into tokens once at start-up, then writes "
     "them one by one with a short pause in between, flushing after every write so that "
     "nothing waits in a buffer. Server-sent events frame each token as a data line "
-    "followed by a blank line, and the stream ends with a done marker. Newline-delimited "
+    "followed by a blank line, and the stream ends with a 🏁 marker. Newline-delimited "
     "JSON does the same with one object per line, the way Ollama answers. Because the "
     "text never changes, the output is deterministic, which makes the mock useful for "
     "testing chat front ends, client libraries and gateways under load. The interesting "

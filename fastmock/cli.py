@@ -184,6 +184,10 @@ OPTIONS = (
     ("--rate-limit", "rate_limit", _read_by("fastmock.ratelimit", "parse"),
      "provider rate limits per API key, e.g. requests=600/min,tokens=90000/min (also "
      "input_tokens, output_tokens; periods s, min, h, day): 429 with Retry-After when spent"),
+    ("--chaos", "chaos", _read_by("fastmock.chaos.settings", "parse_odds"),
+     "wire chaos drawn once per stream, e.g. fragment=0.1,reset=0.01 (conditions: fragment, "
+     "coalesce, keepalive, stall, crlf, duplicate, drop_done, malformed, close, reset, "
+     "truncate, trickle); seeded by --seed"),
 )
 # Flags that add to what they were given before instead of replacing it.
 REPEATABLE = frozenset(("fixtures", "served_model_name"))

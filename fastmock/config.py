@@ -53,6 +53,8 @@ DEFAULTS = {
     # /v1/completions streams framed as vLLM frames them: the finish reason on the last
     # token's chunk, no empty closing chunk (vLLM's benchmark client counts that one)
     "completions_finish_on_last_token": False,
+    # wire chaos odds per stream, ((condition, probability), ...) (fastmock.chaos.settings)
+    "chaos": None,
 }
 
 

@@ -94,11 +94,19 @@ class HttpProtocol(Connection, asyncio.Protocol):
     def seed_stream(self, route, request, query: bytes | None, rid: bytes) -> None:
         """/stream-sse, /stream-loop and /stream-ndjson, with their per-request controls."""
         from fastmock import controls  # the first stream loads the control parser
-        config = self.app.config
+        app = self.app
+        config = app.config
         keep_alive, http10 = request.keep_alive, request.http10
         head_only = request.method == HEAD
         try:
             ctl = controls.parse(query, request.headers, config.delay_ms, config.ttft_ms)
+            if ctl.status < 400:
+                spec = route.handler(app, ctl.max_tokens)
+                chaos = None
+                if query or request.headers or app.chaos_odds is not None:
+                    from fastmock.chaos.settings import for_stream   # loaded when it may be asked
+                    chaos = for_stream(app.chaos_odds, query, request.headers, None, spec,
+                                       ctl.fail_after)
         except controls.InvalidControl as exc:
             self.respond(wire.openai_error(400, str(exc), exc.param, keep_alive=keep_alive,
                                            http10=http10, head_only=head_only, extra=line(rid)),
@@ -111,7 +119,7 @@ class HttpProtocol(Connection, asyncio.Protocol):
                          route.index, ctl.status, keep_alive)
             return
         ttft_ms, gaps = ctl.ttft_ms, None
-        latency = self.app.latency_for(request.headers)
+        latency = app.latency_for(request.headers)
         if latency is not None:     # a latency model: the TTFT and the gaps are drawn
             from fastmock._chunks import CHAT_MODEL
             from fastmock.latency import SpecError
@@ -124,16 +132,17 @@ class HttpProtocol(Connection, asyncio.Protocol):
                                                extra=line(rid)),
                              route.index, 400, keep_alive)
                 return
-        self.stream(route, request, route.handler(self.app, ctl.max_tokens), ctl.delay_ms,
-                    ttft_ms, ctl.fail_after, rid, gaps=gaps)
+        self.stream(route, request, spec, ctl.delay_ms, ttft_ms, ctl.fail_after, rid,
+                    chaos=chaos, gaps=gaps)
 
     def provider_api(self, route, request, path: bytes, query: bytes | None, rid: bytes) -> None:
         """OpenAI, Anthropic and Ollama: a whole answer (maybe late or cut) or a StreamSpec."""
         app = self.app
         fast = app.fast_path
-        if fast is None and app.rate_limits is None and app.latency is None:
-            # the first provider request loads the compiled path (never with rate limits
-            # or a latency model: it answers without their buckets and draws)
+        if fast is None and app.rate_limits is None and app.latency is None \
+                and app.chaos_odds is None:
+            # the first provider request loads the compiled path (never with rate limits,
+            # a latency model or --chaos: it answers without their buckets and draws)
             from fastmock._fastpath import FastPath
             fast = app.fast_path = FastPath(app)
         if fast is not None and fast.answer(self, request, path, query, rid):
@@ -142,7 +151,7 @@ class HttpProtocol(Connection, asyncio.Protocol):
         answer = dispatch.answer(route, request, path, query, self.app, rid)
         if isinstance(answer, dispatch.Streamed):
             self.stream(route, request, answer.spec, answer.delay_ms, answer.ttft_ms,
-                        answer.fail_after, rid, answer.headers, answer.gaps)
+                        answer.fail_after, rid, answer.headers, answer.chaos, answer.gaps)
             return
         keep_alive, head_only = request.keep_alive, request.method == HEAD
         data = wire.complete(answer.status, answer.content_type, answer.body,
@@ -168,17 +177,28 @@ class HttpProtocol(Connection, asyncio.Protocol):
                      route.index, status, keep_alive)
 
     def stream(self, route, request, spec, delay_ms: int, ttft_ms: int, fail_after: int,
-               rid: bytes, extra: bytes = b"", gaps=None) -> None:
+               rid: bytes, extra: bytes = b"", chaos=None, gaps=None) -> None:
         """A 200 stream of ``spec``: chunked on HTTP/1.1, delimited by the close on HTTP/1.0;
         the head alone for HEAD. ``rid``: its X-Request-Id; ``extra``: more header lines;
-        ``gaps``: a latency model's draws (fastmock.latency), else every ``delay_ms``."""
+        ``chaos``: its wire chaos (fastmock.chaos.settings.Chaos), sent by a schedule;
+        ``gaps``: a latency model's draws (fastmock.latency), else every ``delay_ms`` (a
+        chaos schedule keeps ``delay_ms``: the model gives it its time to first token)."""
         http10 = request.http10
         keep_alive = request.keep_alive and not http10
         head = wire.stream_head(spec.content_type, keep_alive, http10)
         at = head.index(b"\r\n") + 2
+        if chaos is not None:   # the settings that replay it, seed included
+            extra += b"X-Mock-Chaos: " + chaos.describe().encode() + b"\r\n"
         head = head[:at] + line(rid) + extra + head[at:]
         if request.method == HEAD:
             self.respond(head, route.index, 200, keep_alive)
+            return
+        if chaos is not None:
+            from fastmock.chaos.driver import Schedule
+            pacer = self.app.pacer
+            schedule = Schedule(spec, chaos, delay_ms, ttft_ms, not http10, pacer.stamp_now,
+                                pacer.now_ms())
+            self.start_scheduled(head, schedule, route.index, keep_alive, not http10)
             return
         self.start_stream(head, spec, route.index, keep_alive, not http10, delay_ms, ttft_ms,
                           fail_after, gaps)

@@ -29,7 +29,7 @@ class App(Shared):
     """What every connection of one process shares."""
 
     __slots__ = ("frames", "static", "scripts", "journal", "admission", "rate_limits",
-                 "latency", "_header_latency")
+                 "latency", "_header_latency", "chaos_odds")
 
     def __init__(self, config, loop, frames: Frames, counters: Counters | None = None,
                  scripts=None) -> None:
@@ -68,6 +68,12 @@ class App(Shared):
             self.latency = LatencyModel(config)
             self.slots = self.latency.slots
             self.slots.counters = self.counters
+        # --chaos (fastmock.chaos.settings.Odds), None without: every stream draws its wire
+        # chaos from these odds, and the compiled provider path stands aside.
+        self.chaos_odds = None
+        if config.chaos:
+            from fastmock.chaos.settings import Odds
+            self.chaos_odds = Odds(config.chaos, config.seed)
 
     @property
     def fixtures(self):

@@ -154,7 +154,7 @@ cdef class Connection(Streamer):
         A close-delimited (HTTP/1.0) stream has no such byte: it learns at its next write."""
         if self._fd < 0 or self._closing:   # no socket to look at (tests' fake transports)
             return
-        if self._whole:
+        if self._whole and type(self._closing_spec) is bytes:
             self._probed = PROBED_AHEAD
             self._send(PyBytes_AS_STRING(<bytes>self._closing_spec), 1)
         elif self._chunked:

@@ -41,7 +41,8 @@ cdef class Link(Paced):
     #   _in_message    the parser is inside a request (head or body): _req is set
     #   _streaming     an answer is going out over time (a StreamSpec, or answer_later's whole
     #                  answer sent late); requests parsed meanwhile queue in _pending
-    #   _whole         that answer is answer_later's whole answer
+    #   _whole         that answer is answer_later's whole answer, or a scheduled stream
+    #                  (start_scheduled: wire chaos; _closing_spec holds its schedule)
     #   _burst_pending a call_soon for an unpaced stream's next batch is scheduled and wanted
     #   _chunked       the stream's frames carry chunked framing (HTTP/1.1)
     #
@@ -53,7 +54,8 @@ cdef class Link(Paced):
     # Legal combinations, in the order a connection's life goes through them:
     #   idle         none of _closing, _streaming, _in_message; no _pending
     #   parsing      _in_message, alone or on top of answering (a request pipelined behind it)
-    #   answering    _streaming, with _whole or _chunked or neither; _burst_pending only when
+    #   answering    _streaming, with _whole or _chunked or neither, or both (a scheduled
+    #                stream on HTTP/1.1); _burst_pending only when
     #                neither _whole nor _write_paused; _pending only here (and, for a moment,
     #                while the queue is answered after the stream); _eof: close after the queue
     #   waiting      _pending without _streaming: only while _write_paused (the client does

@@ -12,6 +12,9 @@ cdef class Streamer(Composer):
                        int delay_ms, int ttft_ms, long long fail_after, Gaps gaps=*)
     cpdef answer_later(self, bytes data, int route, int status, bint keep_alive, int wait_ms,
                        Py_ssize_t cut_at)
+    cpdef start_scheduled(self, bytes head, schedule, int route, bint keep_alive, bint chunked)
+    cdef int _send_scheduled(self) except -1
+    cdef int _end_scheduled(self, long long ending) except -1
     cdef int _send_whole(self) except -1
     cdef int _send_sampled(self, long long now_ms) except -1
     cdef int _admitted(self, Slots slots) except -1

@@ -11,6 +11,16 @@ import logging
 
 log = logging.getLogger("fastmock")
 
+cdef extern from "<sys/socket.h>" nogil:
+    struct linger:
+        int l_onoff
+        int l_linger
+    enum: SO_LINGER
+cdef extern from "<netinet/in.h>" nogil:
+    enum: IPPROTO_TCP
+cdef extern from "<netinet/tcp.h>" nogil:
+    enum: TCP_NODELAY
+
 # Frames joined into one write when a stream is behind, or per burst of an
 # unpaced stream; bounds what one callback puts on the wire.
 cdef enum:
@@ -20,6 +30,10 @@ MAX_BATCH = BATCH_FRAMES
 # that stops reading pins up to 4 MB in the kernel (charged to the container on cgroup v2);
 # capped, ~45 KB, and one stream still moves ~50 MiB/s to a client that keeps up.
 cdef int STREAM_SNDBUF = 16384
+cdef enum:
+    # how a scheduled stream ends (fastmock.chaos.render's END_*)
+    END_CLEAN = -1                  # its end: the next request, or the close
+    END_RESET = -3                  # a cut by RST (SO_LINGER 0); any other: a cut by FIN
 cdef enum:
     PROBED = 1                      # a FIN came and a probe was sent (once a connection)
     PROBED_AHEAD = 2                # ... and it was the first byte of the whole answer due
@@ -96,7 +110,78 @@ cdef class Streamer(Composer):
         else:
             self._continue()
 
+    cpdef start_scheduled(self, bytes head, schedule, int route, bint keep_alive, bint chunked):
+        """Send ``head``, then each write ``schedule`` gives, when it says (a stream with wire
+        chaos: fastmock.chaos.driver.Schedule). It runs as answer_later's whole answer does
+        (_whole, _closing_spec holds the schedule), so a stream without chaos never looks at
+        it; each write is its own send(2) on a TCP_NODELAY socket."""
+        cdef Shared app = self.app
+        cdef int on = 1
+        if self._fd >= 0:
+            if self._stream_number == 0:
+                c_setsockopt(self._fd, SOL_SOCKET, SO_SNDBUF, &STREAM_SNDBUF, sizeof(int))
+            # uvloop sets it on every TCP transport; a chaos stream depends on it
+            c_setsockopt(self._fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(int))
+        self._streaming = True
+        self._whole = True
+        self._stream_number += 1
+        self._keep_alive = keep_alive
+        self._route = route
+        self._chunked = chunked
+        self._delay_ms = 0
+        self._sent = self._total = 0        # _sent: the token frames sent
+        self._fail_after = -1
+        self._closing_spec = schedule
+        self._next_ms = app.pacer.now_ms()
+        app.counters.add(ACTIVE_STREAMS, 1)
+        app.counters.count_request(route, 200)
+        if app.access_log is not None:
+            self._log_answer(200, len(head))
+        self._send_bytes(head)
+        if self._write_paused:
+            self._continue()
+        else:
+            self._send_scheduled()
+
+    cdef int _send_scheduled(self) except -1:
+        """Every write of a scheduled stream that is due (at most a batch), then wait."""
+        cdef Shared app = self.app
+        schedule = self._closing_spec
+        cdef long long now_ms = app.pacer.now_ms(), next_ms
+        cdef long long tokens
+        cdef int writes = 0
+        while True:
+            data, tokens, next_ms = schedule.step(now_ms)
+            if data:
+                self._send_bytes(data)
+            if tokens:
+                if self._sent == 0:         # the first token: its time to first token
+                    app.counters.observe(TTFT_BASE, self._route, _clock(app) - self._started)
+                self._sent += tokens
+                app.counters.add(TOKENS_SENT, tokens)
+            if next_ms < 0:
+                return self._end_scheduled(next_ms)
+            self._next_ms = next_ms
+            writes += 1
+            if (next_ms > now_ms or writes >= BATCH_FRAMES or self._write_paused
+                    or self._closing or not self._streaming):
+                break
+        self._continue()
+        return 0
+
+    cdef int _end_scheduled(self, long long ending) except -1:
+        cdef linger hard
+        if ending == END_CLEAN:
+            return self._end_stream()
+        if ending == END_RESET and self._fd >= 0:
+            hard.l_onoff = 1                # close() sends RST instead of FIN
+            hard.l_linger = 0
+            c_setsockopt(self._fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(linger))
+        return self._cut()
+
     cdef int _send_whole(self) except -1:
+        if type(self._closing_spec) is not bytes:
+            return self._send_scheduled()
         cdef bytes data = self._closing_spec
         cdef Py_ssize_t skip = 0
         if self._probed == PROBED_AHEAD:    # its first byte went out as a probe
@@ -377,7 +462,9 @@ cdef class Streamer(Composer):
         """Server, when the shutdown grace is over: end the stream cleanly and close."""
         if self._streaming and self.transport is not None:
             if self._whole:                 # what is still owed of a whole answer, if not cut
-                if self._fail_after >= 0:
+                if type(self._closing_spec) is not bytes:  # a scheduled stream's clean end
+                    self._send_bytes(self._closing_spec.finish())
+                elif self._fail_after >= 0:
                     pass
                 elif self._probed == PROBED_AHEAD:  # its first byte went out as a probe
                     self._probed = PROBED

@@ -38,16 +38,19 @@ class Whole:
 
 
 class Streamed:
-    __slots__ = ("spec", "delay_ms", "ttft_ms", "fail_after", "headers", "gaps")
+    __slots__ = ("spec", "delay_ms", "ttft_ms", "fail_after", "headers", "gaps", "chaos")
 
     def __init__(self, spec, delay_ms: int, ttft_ms: int, fail_after: int,
-                 headers: bytes = b"") -> None:
+                 headers: bytes = b"", chaos=None) -> None:
         self.spec = spec
         self.delay_ms = delay_ms
         self.ttft_ms = ttft_ms
         self.fail_after = fail_after
         self.headers = headers        # extra CRLF-ended header lines; never client input
         self.gaps = None              # a latency model's draws (fastmock.latency), or None
+        # wire chaos (fastmock.chaos.settings.Chaos): the fixture's, then (dispatch) the
+        # stream's resolved settings; None = a plain stream
+        self.chaos = chaos
 
 
 def error_answer(status: int, body: bytes) -> Whole:

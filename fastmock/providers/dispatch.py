@@ -48,6 +48,12 @@ def answer(route, request, path: bytes, query: bytes | None, app, request_id: by
             latency = app.latency_for(request.headers)
             if latency is not None and call.fixture is None:   # a fixture keeps its own pacing
                 paced(latency, request, call, result, config)
+            if isinstance(result, Streamed) and (query or request.headers
+                                                 or result.chaos is not None
+                                                 or app.chaos_odds is not None):
+                from fastmock.chaos.settings import for_stream
+                result.chaos = for_stream(app.chaos_odds, query, request.headers, result.chaos,
+                                          result.spec, result.fail_after)
     except controls.InvalidControl as exc:
         result = api.error(400, str(exc), exc.param)
     except ApiError as exc:
@@ -125,9 +131,12 @@ def record(journal, request, path: bytes, call, result, request_id: bytes) -> No
             return closing if isinstance(closing, bytes) else closing(sent, finish)
 
         spec.closing = counted
-        if result.fail_after >= 0:      # cut before its closing: the tokens it will send
-            entry.tokens = min(result.fail_after, spec.total) if spec.total >= 0 else \
-                result.fail_after
+        fail_after = result.fail_after
+        if result.chaos is not None:    # its wire chaos, as X-Mock-Chaos says it (seed too)
+            entry.chaos = result.chaos.as_dict()
+            fail_after = result.chaos.fail_after
+        if fail_after >= 0:             # cut before its closing: the tokens it will send
+            entry.tokens = min(fail_after, spec.total) if spec.total >= 0 else fail_after
     else:
         entry.status = result.status
         entry.ttft_ms = result.wait_ms

@@ -149,7 +149,7 @@ def streamed(call, fixture, scripts, spec: StreamSpec) -> Streamed:
             ttft = round(profile.delay_ms(0, ttft, scripts.rng))
     if fixture.truncate_after is not None and fail_after < 0:
         fail_after = fixture.truncate_after
-    return Streamed(spec, delay, ttft, fail_after)
+    return Streamed(spec, delay, ttft, fail_after, chaos=fixture.wire_chaos)
 
 
 def whole(call, fixture, body: bytes) -> Whole:

@@ -14,7 +14,8 @@ from support.server import LiveServer
 
 CLIENTS = {"test_sdk_openai.py": "openai", "test_sdk_anthropic.py": "anthropic",
            "test_sdk_ollama.py": "ollama", "test_sdk_structured.py": "openai",
-           "test_sdk_pytest_plugin.py": "openai", "test_sdk_fidelity.py": "openai"}
+           "test_sdk_pytest_plugin.py": "openai", "test_sdk_fidelity.py": "openai",
+           "test_sdk_chaos.py": "httpx_sse"}
 MISSING = sorted(name for name in CLIENTS.values() if importlib.util.find_spec(name) is None)
 if MISSING and os.environ.get("CI"):
     raise RuntimeError(f"required in CI: {', '.join(MISSING)} (pip install -e '.[sdk]')")

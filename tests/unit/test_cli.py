@@ -63,3 +63,26 @@ def test_a_bad_limit_exits_2_with_one_line_naming_it(args, env, words, capsys):
     assert exit_.value.code == 2
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("fastmock: error: ") and words in lines[0], lines
+
+
+def test_chaos_flag_variable_and_help(capsys):
+    odds = (("fragment", 0.1), ("reset", 0.01))
+    assert parse_config([], environ={}).chaos is None
+    assert parse_config(["--chaos", "fragment=0.1,reset=0.01"], environ={}).chaos == odds
+    assert parse_config([], environ={"FASTMOCK_CHAOS": "fragment=0.1,reset=0.01"}).chaos == odds
+    with pytest.raises(SystemExit):
+        parse_config(["--help"], environ={})
+    assert "  --chaos " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value, words", [
+    ("fragment=2", "chaos fragment: give a probability from 0 to 1"),
+    ("explode=0.1", "unknown chaos condition 'explode'"),
+    ("", "no chaos condition given"),
+])
+def test_a_bad_chaos_exits_2_with_one_line(value, words, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        parse_config(["--chaos", value], environ={})
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "--chaos" in lines[0] and words in lines[0], lines

@@ -196,11 +196,23 @@ def test_a_profile_without_tps_falls_back_to_the_default_delay():
     assert f.profile.delay_ms(0, 50, None) == 30 and f.profile.delay_ms(1, 50, None) == 50
 
 
-def test_chaos_is_validated_kept_and_reported_until_wired():
+def test_aimocks_chaos_fields_are_validated_kept_and_reported():
     docs, unimplemented = parse_body(json.dumps({"fixtures": [
         {"match": {}, "response": {"content": "hi"}, "chaos": {"dropRate": 0.5, "latencyMs": 10}}]}).encode())
     assert docs[0].chaos == {"dropRate": 0.5, "latencyMs": 10}
+    assert docs[0].wire_chaos is None
     assert unimplemented.names() == ["chaos"]
+
+
+def test_wire_chaos_fields_are_compiled_and_not_reported():
+    docs, unimplemented = parse_body(json.dumps({"fixtures": [
+        {"match": {}, "response": {"content": "hi"},
+         "chaos": {"fragment": "bytes:4", "crlf": True, "keepalive_ms": 100, "fail_after": 2,
+                   "fail_mode": "reset"}}]}).encode())
+    wire = docs[0].wire_chaos
+    assert (wire.fragment_bytes, wire.crlf, wire.keepalive_ms) == (4, True, 100)
+    assert (wire.fail_after, wire.fail_mode) == (2, "reset")
+    assert unimplemented.names() == []
 
 
 def test_unimplemented_fields_are_reported_once_by_name_with_a_count():
@@ -360,6 +372,10 @@ BAD_FIXTURES = [
     ({"match": {}, "response": {"content": "x"}, "chaos": {"latencyMs": 40000}},
      "chaos.latencyMs: must be at most 30000, got 40000"),
     ({"match": {}, "response": {"content": "x"}, "chaos": {"explode": 1}}, "chaos.explode: unknown field"),
+    ({"match": {}, "response": {"content": "x"}, "chaos": {"fragment": 1}},
+     "chaos.fragment: fragment must be a number of pieces from 2 to 64, or bytes:K, got '1'"),
+    ({"match": {}, "response": {"content": "x"}, "chaos": {"fail_mode": "boom"}},
+     "chaos.fail_mode: fail_mode must be close, reset or truncate, got 'boom'"),
 ]
 
 
