@@ -12,7 +12,7 @@ replays the stream exactly.
 from _random import Random
 
 from fastmock.controls import InvalidControl, query_values
-from fastmock.streamspec import NDJSON
+from fastmock.streamspec import NDJSON, SSE
 
 FAIL_MODES = ("close", "reset", "truncate")
 # name -> (header, lowest, highest) of the whole-number settings (0 = off)
@@ -285,6 +285,12 @@ def for_stream(odds: "Odds | None", query: bytes | None, headers: dict | None, f
     fixture's, over the server's odds; InvalidControl names a bad request setting."""
     asked = from_request(query, headers) if (query or headers) else None
     if asked is None and fixture is None and odds is None:
+        return None
+    if spec.content_type not in (SSE, NDJSON):   # Gemini's JSON-array stream: no events
+        if asked is not None:
+            raise InvalidControl(asked.describe().partition("=")[0] or "chaos",
+                                 "wire chaos cuts SSE events and NDJSON lines: this stream "
+                                 "is a JSON array (ask for alt=sse)")
         return None
     ndjson = spec.content_type == NDJSON
     if asked is not None:

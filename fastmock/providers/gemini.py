@@ -1,7 +1,7 @@
 """Gemini (Google AI's ``generativelanguage`` API), as ``google-genai`` calls it.
 
     POST /v1beta/models/{model}:generateContent                 (and /v1/models/...: the same)
-    POST /v1beta/models/{model}:streamGenerateContent?alt=sse   (SSE, CRLF line ends)
+    POST /v1beta/models/{model}:streamGenerateContent?alt=sse   (SSE)
     POST /v1beta/models/{model}:streamGenerateContent           (a JSON array, element by element)
     POST /v1beta/models/{model}:countTokens
     POST /v1beta/models/{model}:embedContent, :batchEmbedContents
@@ -32,7 +32,7 @@ STATUSES = {
     500: b"INTERNAL", 501: b"NOT_IMPLEMENTED", 503: b"UNAVAILABLE", 504: b"DEADLINE_EXCEEDED",
 }
 _ROLES = ("user", "model")
-_SSE_END = b"\r\n\r\n"
+_SSE_END = b"\n\n"
 MAX_DIMENSIONS = 3072
 
 

@@ -107,3 +107,21 @@ def test_without_alt_sse_the_stream_is_one_json_array_sent_element_by_element(ge
         ["Streaming ", "is ", "how ", "large "]
     assert items[-1]["candidates"][0]["finishReason"] == "MAX_TOKENS"
     assert items[-1]["usageMetadata"]["candidatesTokenCount"] == 4
+
+
+def test_wire_chaos_on_the_sse_stream_and_a_400_on_the_json_array(gemini):
+    server, client = gemini
+    config = types.GenerateContentConfig(max_output_tokens=5, http_options=types.HttpOptions(
+        headers={"X-Mock-Fragment": "3", "X-Mock-Crlf": "1", "X-Mock-Seed": "7"}))
+    chunks = list(client.models.generate_content_stream(model="gemini-2.0-flash",
+                                                        contents="hi", config=config))
+    assert "".join(c.text for c in chunks) == "Streaming is how large language "
+    chaos = chunks[0].sdk_http_response.headers.get("x-mock-chaos")
+    assert chaos and "fragment=3" in chaos and "crlf=1" in chaos, chunks[0].sdk_http_response
+    body = b'{"contents":[{"parts":[{"text":"hi"}]}]}'
+    raw = (b"POST /v1beta/models/g:streamGenerateContent?fragment=3 HTTP/1.1\r\nHost: t\r\n"
+           + b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    response, _ = parse_response(http_request(server, raw))
+    assert response.status == 400
+    error = response.json()["error"]
+    assert error["status"] == "INVALID_ARGUMENT" and "alt=sse" in error["message"]
