@@ -7,7 +7,8 @@ computes every rate from two successive snapshots, so the server keeps no histor
 
 The feed is the shared counters summed over the workers, as ``/metrics`` reads them:
 
-    {"time": 1234.5,               server's monotonic clock, seconds (rates divide by it)
+    {"time_ms": 1234567,           server's monotonic clock, whole ms (rates divide by it;
+                                   whole, so a HEAD's Content-Length is its GET's)
      "workers": 1,
      "gauges": ["open_connections", ...],        which counters are gauges, not totals
      "counters": {"open_connections": 2, "tokens_sent": 9120, ...},   every SLOTS name
@@ -69,7 +70,7 @@ def snapshot(counters, labels, admission=None) -> dict:
                 routes[route] = {"buckets": values[:-2], "sum": values[-2] / 1e6,
                                  "count": values[-1]}
         found[name] = {"bounds": list(bounds), "routes": routes}
-    doc = {"time": time.monotonic(), "workers": counters.rows,
+    doc = {"time_ms": int(time.monotonic() * 1000), "workers": counters.rows,
            "gauges": [name for name, slot in slots.items() if slot < layout["gauges"]],
            "counters": {name: counters.value(slot) for name, slot in slots.items()},
            "requests": requests, "histograms": found}
