@@ -10,7 +10,8 @@ import asyncio
 from fastmock import wire
 from fastmock._engine import Connection
 from fastmock.request_ids import client_id, line, request_id, spliced, test_id
-from fastmock.routes import API, CONTROL, LABELS, METRICS, OTHER, STATIC, STREAM, TABLE, find
+from fastmock.routes import (API, CONTROL, LABELS, METRICS, OTHER, PAGE, STATIC, STREAM, TABLE,
+                             find)
 
 HEAD = b"HEAD"
 OPTIONS = b"OPTIONS"
@@ -86,10 +87,14 @@ class HttpProtocol(Connection, asyncio.Protocol):
         elif route.kind == METRICS:
             render = route.handler()  # loaded by the first scrape, not at start
             text = render(self.app.counters, LABELS, self.app.admission)
-            self.respond(wire.complete(200, wire.PROMETHEUS_TEXT, text,
+            self.respond(wire.complete(200, route.content_type, text,
                                        keep_alive=keep_alive, http10=http10,
                                        head_only=method == HEAD, extra=line(rid)),
                          route.index, 200, keep_alive)
+        elif route.kind == PAGE:
+            gets, heads = route.handler()  # built by the first request, not at start
+            answer = (heads if method == HEAD else gets)[wire.variant(keep_alive, http10)]
+            self.respond(spliced(answer, rid), route.index, 200, keep_alive)
 
     def seed_stream(self, route, request, query: bytes | None, rid: bytes) -> None:
         """/stream-sse, /stream-loop and /stream-ndjson, with their per-request controls."""

@@ -4,32 +4,35 @@ Each route gives its kind (how it is answered), the methods it takes, its metric
 label and its handler. A label's slots in the shared counters follow from its place
 in LABELS: the two answers that belong to no route, then the routes in table order.
 
-The handlers of /metrics and of the provider APIs live in modules an idle server
+The handlers of /metrics, the dashboard and the provider APIs live in modules an idle server
 never loads; their routes name them through one small import function per module,
 called on the request (a plain import each time after the first: a dict lookup).
 """
 from fastmock import seed
-from fastmock.wire import ALLOW_CONTROL, ALLOW_GET, ALLOW_GET_POST, ALLOW_POST
+from fastmock.wire import ALLOW_CONTROL, ALLOW_GET, ALLOW_GET_POST, ALLOW_POST, JSON, PROMETHEUS_TEXT
 
 # Route kinds, and what their handler is
 STATIC = 0      # a whole response built once per server: handler(frames) -> (GET, HEAD variants)
 STREAM = 1      # a seed stream: handler(app, max_tokens) -> StreamSpec
-METRICS = 2     # rendered per request: handler() -> render(counters, labels, admission) -> bytes
+METRICS = 2     # the counters rendered per request, in the route's content type:
+                # handler() -> render(counters, labels, admission) -> bytes
 API = 3         # a provider API: handler() -> function(call) -> Whole | Streamed;
                 # api() -> the provider module, whose error() is the API's error shape
 CONTROL = 4     # the control API for tests: handler() -> function(app, request, query, test_id)
                 # -> (status, JSON body, extra header lines); errors in OpenAI's shape
+PAGE = 5        # a whole response built on the first request: handler() -> (GET variants,
+                # HEAD variants), as a STATIC route's
 
 
 class Route:
     """One row of the table (what protocol.HttpProtocol.handle reads)."""
 
     __slots__ = ("path", "kind", "allow", "methods", "handler", "api", "label", "prefix",
-                 "marker", "compiled", "index")
+                 "marker", "compiled", "content_type", "index")
 
     def __init__(self, path: bytes, kind: int, allow: bytes, handler, api=None, *,
                  label: str | None = None, prefix: bool = False, marker: bytes | None = None,
-                 compiled: str | None = None) -> None:
+                 compiled: str | None = None, content_type: bytes = JSON) -> None:
         self.path = path
         self.kind = kind
         self.allow = allow                # the Allow header of a 405 and of a preflight
@@ -40,6 +43,7 @@ class Route:
         self.prefix = prefix              # True: every path that starts with ``path``
         self.marker = marker              # a prefix route: only paths that hold these bytes
         self.compiled = compiled          # the request the compiled path answers (fastpath)
+        self.content_type = content_type  # a METRICS route's answer
         self.index = -1                   # its slots in the shared counters (set below)
 
 
@@ -83,6 +87,11 @@ def _control():
     return control_api
 
 
+def _ui():
+    from fastmock import ui
+    return ui
+
+
 TABLE = (
     # path                        kind     methods     handler                              API
     Route(b"/stream-sse",          STREAM,  ALLOW_GET,  seed.chat),
@@ -90,7 +99,8 @@ TABLE = (
     Route(b"/stream-ndjson",       STREAM,  ALLOW_GET,  seed.ollama_generate),
     Route(b"/api/data",            STATIC,  ALLOW_GET,  seed.api_data),
     Route(b"/health",              STATIC,  ALLOW_GET,  seed.health),
-    Route(b"/metrics",             METRICS, ALLOW_GET,  lambda: _metrics().render),
+    Route(b"/metrics",             METRICS, ALLOW_GET,  lambda: _metrics().render,
+          content_type=PROMETHEUS_TEXT),
     Route(b"/v1/chat/completions", API,     ALLOW_POST, lambda: _openai().chat,           _openai,
           compiled="chat"),
     Route(b"/v1/completions",      API,     ALLOW_POST, lambda: _openai().completions,    _openai,
@@ -123,6 +133,9 @@ TABLE = (
     Route(b"/__fastmock/fixtures", CONTROL, ALLOW_CONTROL, lambda: _control().fixtures),
     Route(b"/__fastmock/journal",  CONTROL, ALLOW_GET,     lambda: _control().journal),
     Route(b"/__fastmock/reset",    CONTROL, ALLOW_POST,    lambda: _control().reset),
+    # the live dashboard (issue 16): its page, and the counters it reads once a second
+    Route(b"/__fastmock/ui",       PAGE,    ALLOW_GET,     lambda: _ui().PAGE),
+    Route(b"/__fastmock/stats",    METRICS, ALLOW_GET,     lambda: _ui().stats),
 )
 
 # Metrics labels of answers that belong to no route, then one per route in table order.

@@ -23,6 +23,7 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 JSON = b"application/json"
 PROMETHEUS_TEXT = b"text/plain; version=0.0.4; charset=utf-8"
+HTML = b"text/html; charset=utf-8"
 
 COMMON_HEADERS = b"Server: fastmock\r\nAccess-Control-Allow-Origin: *\r\n"
 JSON_HEADERS = COMMON_HEADERS + b"Content-Type: " + JSON + b"\r\n"

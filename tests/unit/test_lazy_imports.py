@@ -31,14 +31,16 @@ LAZY = ("fastmock.accesslog", "fastmock.metrics", "fastmock.supervisor", "fastmo
         # scripted answers: loaded only with --fixtures or the control API
         "fastmock.fixtures",
         # provider rate limits: loaded only with --rate-limit
-        "fastmock.ratelimit")
+        "fastmock.ratelimit",
+        # the dashboard's page and feed: loaded by the first GET /__fastmock/ui or /stats
+        "fastmock.ui")
 idle = sorted(m for m in LAZY if m in sys.modules and m not in before)
 app = App(Config(access_log=True), loop, Frames())
 print(" ".join(idle) or "-", type(app.access_log).__name__)
 """
 
 
-def test_a_default_server_loads_no_access_log_metrics_workers_controls_or_provider_apis():
+def test_a_default_server_loads_no_access_log_metrics_workers_controls_provider_apis_or_dashboard():
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["-", "AccessLog"]
 
