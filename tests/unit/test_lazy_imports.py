@@ -32,6 +32,10 @@ LAZY = ("fastmock.accesslog", "fastmock.metrics", "fastmock.supervisor", "fastmo
         "fastmock.fixtures",
         # provider rate limits: loaded only with --rate-limit
         "fastmock.ratelimit",
+        # latency models: loaded only with a latency flag or X-Mock-TTFT / X-Mock-ITL
+        "fastmock.latency",
+        # wire chaos: loaded only with --chaos or a request that may ask for it
+        "fastmock.chaos",
         # the dashboard's page and feed: loaded by the first GET /__fastmock/ui or /stats
         "fastmock.ui")
 idle = sorted(m for m in LAZY if m in sys.modules and m not in before)
