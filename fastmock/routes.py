@@ -28,10 +28,10 @@ class Route:
     """One row of the table (what protocol.HttpProtocol.handle reads)."""
 
     __slots__ = ("path", "kind", "allow", "methods", "handler", "api", "label", "prefix",
-                 "marker", "compiled", "content_type", "index")
+                 "ends", "compiled", "content_type", "index")
 
     def __init__(self, path: bytes, kind: int, allow: bytes, handler, api=None, *,
-                 label: str | None = None, prefix: bool = False, marker: bytes | None = None,
+                 label: str | None = None, prefix: bool = False, ends: tuple | None = None,
                  compiled: str | None = None, content_type: bytes = JSON) -> None:
         self.path = path
         self.kind = kind
@@ -41,7 +41,7 @@ class Route:
         self.api = api
         self.label = label or path.decode()   # the metrics label
         self.prefix = prefix              # True: every path that starts with ``path``
-        self.marker = marker              # a prefix route: only paths that hold these bytes
+        self.ends = ends                  # a prefix route: only paths that end so
         self.compiled = compiled          # the request the compiled path answers (fastpath)
         self.content_type = content_type  # a METRICS route's answer
         self.index = -1                   # its slots in the shared counters (set below)
@@ -92,6 +92,9 @@ def _ui():
     return ui
 
 
+GEMINI_METHODS = (b":generateContent", b":streamGenerateContent", b":countTokens",
+                  b":embedContent", b":batchEmbedContents")
+
 TABLE = (
     # path                        kind     methods     handler                              API
     Route(b"/stream-sse",          STREAM,  ALLOW_GET,  seed.chat),
@@ -117,8 +120,11 @@ TABLE = (
           compiled="ollama_chat"),
     Route(b"/v1/models",           API,     ALLOW_GET,  lambda: _openai().list_models,    _openai),
     # Gemini's v1 methods share OpenAI's /v1/models/ prefix: a colon tells them apart
-    Route(b"/v1/models/",          API,     ALLOW_POST, lambda: _gemini().models,         _gemini,
-          label="/v1/models/{model}:{method}", prefix=True, marker=b":"),
+    # Gemini's methods, wherever Google puts the model: /v1beta/models/{model}:{method},
+    # /v1/models/... (google-genai 3's default, beside OpenAI's /v1/models/{id}), and
+    # Vertex AI's /v1(beta1)/publishers/google/models/... and /v1/projects/{p}/locations/{l}/...
+    Route(b"/v1",                  API,     ALLOW_POST, lambda: _gemini().models,         _gemini,
+          label="/v1*/models/{model}:{method}", prefix=True, ends=GEMINI_METHODS),
     Route(b"/api/tags",            API,     ALLOW_GET,  lambda: _ollama().tags,           _ollama),
     Route(b"/api/version",         API,     ALLOW_GET,  lambda: _ollama().version,        _ollama),
     Route(b"/v1/models/",          API,     ALLOW_GET,  lambda: _openai().get_model,      _openai,
@@ -156,7 +162,7 @@ def find(path: bytes):
     route = _EXACT.get(path)
     if route is None:
         for prefixed in _PREFIXED:
-            if path.startswith(prefixed.path) and (prefixed.marker is None
-                                                   or prefixed.marker in path):
+            if path.startswith(prefixed.path) and (prefixed.ends is None
+                                                   or path.endswith(prefixed.ends)):
                 return prefixed
     return route

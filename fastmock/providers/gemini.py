@@ -1,6 +1,8 @@
 """Gemini (Google AI's ``generativelanguage`` API), as ``google-genai`` calls it.
 
-    POST /v1beta/models/{model}:generateContent                 (and /v1/models/...: the same)
+    POST /v1beta/models/{model}:generateContent   (also under /v1/models/, google-genai 3's
+         default, and Vertex AI's /v1/projects/{p}/locations/{l}/publishers/google/models/
+         and /v1beta1/publishers/google/models/: the same answers)
     POST /v1beta/models/{model}:streamGenerateContent?alt=sse   (SSE)
     POST /v1beta/models/{model}:streamGenerateContent           (a JSON array, element by element)
     POST /v1beta/models/{model}:countTokens
@@ -24,7 +26,7 @@ from fastmock.providers.request import ApiError, escape
 from fastmock.streamspec import SSE, StreamSpec
 from fastmock.wire import JSON
 
-_VERSIONS = (b"/v1beta/models", b"/v1/models")   # google-genai 3 calls v1 by default
+_LISTING = b"/v1beta/models"
 # Google's canonical status names (google.rpc.Code), per HTTP status
 STATUSES = {
     400: b"INVALID_ARGUMENT", 401: b"UNAUTHENTICATED", 403: b"PERMISSION_DENIED",
@@ -46,12 +48,15 @@ def error(status: int, message: str, param: str | None = None) -> Whole:
 
 def models(call: Call):
     """Every request under /v1beta/models: the listing, one model, or ``{model}:{method}``."""
-    rest = call.path[len(_VERSIONS[0] if call.path.startswith(_VERSIONS[0]) else _VERSIONS[1]):]
-    if call.method in (b"GET", b"HEAD"):
+    path = call.path
+    if call.method in (b"GET", b"HEAD"):    # (only /v1beta/models routes a GET here)
+        rest = path[len(_LISTING):]
         if rest in (b"", b"/"):
             return call.whole(b'{"models":[' + b",".join(map(_model_object, call.frames.served))
                               + b"]}")
         return call.whole(_model_object(escape(_unquoted(rest[1:]))))
+    at = path.rfind(b"/models/")
+    rest = path[at + 7:] if at >= 0 else b""
     name, colon, method = rest[1:].rpartition(b":")
     handler = _METHODS.get(method) if colon and name else None
     if handler is None:

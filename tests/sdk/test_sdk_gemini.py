@@ -125,3 +125,28 @@ def test_wire_chaos_on_the_sse_stream_and_a_400_on_the_json_array(gemini):
     assert response.status == 400
     error = response.json()["error"]
     assert error["status"] == "INVALID_ARGUMENT" and "alt=sse" in error["message"]
+
+
+def test_vertex_ai_paths_answer_as_gemini(gemini):
+    """google-genai with vertexai=True: express mode (/v1beta1/publishers/google/models/...)
+    and a project's path (/v1beta1/projects/{p}/locations/{l}/publishers/google/models/...)."""
+    from google.oauth2.credentials import Credentials
+    server, _ = gemini
+    options = types.HttpOptions(base_url=server.base)
+    express = genai.Client(vertexai=True, api_key="k", http_options=options)
+    assert express.models.generate_content(model="gemini-2.0-flash",
+                                           contents="echo: express").text == "express"
+    project = genai.Client(vertexai=True, project="proj", location="us-central1",
+                           credentials=Credentials(token="t"), http_options=options)
+    assert project.models.generate_content(model="gemini-2.0-flash",
+                                           contents="echo: in a project").text == "in a project"
+    streamed = project.models.generate_content_stream(model="gemini-2.0-flash", contents="echo: a b c")
+    assert "".join(c.text for c in streamed) == "a b c"
+    assert project.models.count_tokens(model="gemini-2.0-flash", contents="one two").total_tokens == 2
+
+
+def test_an_openai_fine_tuned_model_id_with_colons_is_still_openais(gemini):
+    server, _ = gemini
+    raw = b"GET /v1/models/ft:gpt-4o:org:abc HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    response, _ = parse_response(http_request(server, raw))
+    assert response.status == 200 and response.json()["id"] == "ft:gpt-4o:org:abc"
