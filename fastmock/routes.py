@@ -72,6 +72,11 @@ def _gemini():
     return gemini
 
 
+def _cohere():
+    from fastmock.providers import cohere
+    return cohere
+
+
 def _anthropic():
     from fastmock.providers import anthropic
     return anthropic
@@ -120,6 +125,9 @@ TABLE = (
           compiled="ollama_chat"),
     Route(b"/v1/models",           API,     ALLOW_GET,  lambda: _openai().list_models,    _openai),
     # Gemini's v1 methods share OpenAI's /v1/models/ prefix: a colon tells them apart
+    # Cohere's v2 API
+    Route(b"/v2/chat",             API,     ALLOW_POST, lambda: _cohere().chat,           _cohere),
+    Route(b"/v2/embed",            API,     ALLOW_POST, lambda: _cohere().embed,          _cohere),
     # Gemini's methods, wherever Google puts the model: /v1beta/models/{model}:{method},
     # /v1/models/... (google-genai 3's default, beside OpenAI's /v1/models/{id}), and
     # Vertex AI's /v1(beta1)/publishers/google/models/... and /v1/projects/{p}/locations/{l}/...
