@@ -77,6 +77,11 @@ def _cohere():
     return cohere
 
 
+def _bedrock():
+    from fastmock.providers import bedrock
+    return bedrock
+
+
 def _anthropic():
     from fastmock.providers import anthropic
     return anthropic
@@ -125,6 +130,9 @@ TABLE = (
           compiled="ollama_chat"),
     Route(b"/v1/models",           API,     ALLOW_GET,  lambda: _openai().list_models,    _openai),
     # Gemini's v1 methods share OpenAI's /v1/models/ prefix: a colon tells them apart
+    # AWS Bedrock Runtime: /model/{modelId}/converse, converse-stream, invoke, ...-stream
+    Route(b"/model/",              API,     ALLOW_POST, lambda: _bedrock().model,         _bedrock,
+          label="/model/{modelId}/{operation}", prefix=True),
     # Cohere's v2 API
     Route(b"/v2/chat",             API,     ALLOW_POST, lambda: _cohere().chat,           _cohere),
     Route(b"/v2/embed",            API,     ALLOW_POST, lambda: _cohere().embed,          _cohere),

@@ -17,7 +17,7 @@ CLIENTS = {"test_sdk_openai.py": "openai", "test_sdk_anthropic.py": "anthropic",
            "test_sdk_pytest_plugin.py": "openai", "test_sdk_fidelity.py": "openai",
            "test_sdk_chaos.py": "httpx_sse", "test_sdk_ratelimit.py": "anthropic",
            "test_sdk_azure.py": "openai", "test_sdk_gemini.py": "google.genai",
-           "test_sdk_cohere.py": "cohere"}
+           "test_sdk_cohere.py": "cohere", "test_sdk_bedrock.py": "boto3"}
 def _installed(name: str) -> bool:
     try:
         return importlib.util.find_spec(name) is not None

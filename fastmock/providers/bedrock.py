@@ -1,0 +1,239 @@
+"""AWS Bedrock Runtime, as ``boto3.client("bedrock-runtime")`` calls it.
+
+    POST /model/{modelId}/converse                      Converse: one JSON answer
+    POST /model/{modelId}/converse-stream               ConverseStream: AWS event-stream frames
+    POST /model/{modelId}/invoke                        InvokeModel, an Anthropic Claude body
+    POST /model/{modelId}/invoke-with-response-stream   its stream: ``chunk`` events, each the
+                                                        base64 of one Anthropic event
+
+The streams are the binary ``application/vnd.amazon.eventstream`` framing: each message
+is a prelude (total and header lengths, their CRC-32), headers (``:event-type``,
+``:content-type``, ``:message-type``), the JSON payload and the CRC-32 of all of it.
+A token's message does not depend on the response, so a corpus's messages are made once
+and every stream sends them as pre-encoded frames. Errors carry Bedrock's
+``x-amzn-ErrorType`` header and ``{"message": ...}``, which boto3 raises as
+``ValidationException`` and the like. Scripted answers, tools and structured outputs
+are not wired for Bedrock yet.
+"""
+import base64
+import json
+import struct
+from binascii import crc32
+
+from fastmock.controls import unquote
+from fastmock.frames import json_string
+from fastmock.ids import IDS
+from fastmock.providers import anthropic, request
+from fastmock.providers.common import Call, Whole, count_tokens, plan
+from fastmock.providers.request import ApiError
+from fastmock.streamspec import StreamSpec
+from fastmock.wire import JSON, retry_after
+
+PREFIX = b"/model/"
+EVENT_STREAM = b"application/vnd.amazon.eventstream"
+ERROR_TYPES = {
+    400: b"ValidationException", 403: b"AccessDeniedException", 404: b"ResourceNotFoundException",
+    408: b"ModelTimeoutException", 424: b"ModelErrorException", 429: b"ThrottlingException",
+    500: b"InternalServerException", 503: b"ServiceUnavailableException",
+}
+_ROLES = ("user", "assistant")
+_CACHED = 4                 # token tuples whose messages are kept (the corpus and its cycle)
+
+
+def error(status: int, message: str, param: str | None = None) -> Whole:
+    if param and param not in message:
+        message = f"{param}: {message}"
+    kind = ERROR_TYPES.get(status, b"InternalServerException" if status >= 500
+                           else b"ValidationException")
+    return Whole(status, JSON, b'{"message":"' + json_string(message) + b'"}',
+                 b"x-amzn-ErrorType: " + kind + b"\r\n" + retry_after(status))
+
+
+def model(call: Call):
+    """Every request under /model/: ``{modelId}/{operation}``."""
+    model_id, _, operation = call.path[len(PREFIX):].rpartition(b"/")
+    handler = _OPERATIONS.get(operation)
+    if not model_id or handler is None:
+        raise ApiError(404, "unknown operation: " + call.path.decode("utf-8", "replace")[:100])
+    return handler(call, request.escape(unquote(model_id, plus=False).decode("utf-8", "replace")))
+
+
+# -- the event-stream framing ---------------------------------------------------------------
+
+def _header(name: bytes, value: bytes) -> bytes:
+    """One header of type 7 (a string): name length, name, type, value length, value."""
+    return bytes((len(name),)) + name + b"\x07" + struct.pack(">H", len(value)) + value
+
+
+def event_message(event_type: bytes, payload: bytes) -> bytes:
+    """One event-stream message of ``event_type`` carrying the JSON ``payload``."""
+    headers = (_header(b":event-type", event_type) + _header(b":content-type", JSON)
+               + _header(b":message-type", b"event"))
+    prelude = struct.pack(">II", 12 + len(headers) + len(payload) + 4, len(headers))
+    message = prelude + struct.pack(">I", crc32(prelude)) + headers + payload
+    return message + struct.pack(">I", crc32(message))
+
+
+class _Messages:
+    """Token tuples -> their messages, for the few tuples every stream shares."""
+
+    def __init__(self) -> None:
+        self._made = []     # (tokens, kind, messages), most recent last
+
+    def of(self, tokens: tuple, kind: str, make) -> tuple:
+        for known, known_kind, messages in self._made:
+            if known is tokens and known_kind == kind:
+                return messages
+        messages = tuple(make(token) for token in tokens)
+        self._made.append((tokens, kind, messages))
+        del self._made[:-_CACHED]
+        return messages
+
+
+_MESSAGES = _Messages()
+
+
+def _messages(p, kind: str, make) -> tuple:
+    """The messages of a plan's tokens: cached for a shared tuple (the corpus), made for an
+    answer's own (an echo)."""
+    return _MESSAGES.of(p.tokens, kind, make)
+
+
+# -- Converse -------------------------------------------------------------------------------
+
+def _conversation(doc: dict) -> tuple[str, list]:
+    messages = request.array(doc, "messages", required=True)
+    items = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise request.wrong_type(f"messages[{i}]", "a Message object", message)
+        role = message.get("role")
+        if role not in _ROLES:
+            raise ApiError(400, f"messages[{i}].role must be user or assistant", f"messages[{i}].role")
+        items.append((role, _blocks_text(message.get("content"), f"messages[{i}].content")))
+    system = doc.get("system")
+    return (_blocks_text(system, "system") if system is not None else ""), items
+
+
+def _blocks_text(blocks, param: str) -> str:
+    if not isinstance(blocks, list):
+        raise request.wrong_type(param, "an array of content blocks", blocks)
+    texts = []
+    for j, block in enumerate(blocks):
+        if not isinstance(block, dict):
+            raise request.wrong_type(f"{param}[{j}]", "a content block", block)
+        text = block.get("text")
+        if text is not None and not isinstance(text, str):
+            raise request.wrong_type(f"{param}[{j}].text", "a string", text)
+        texts.append(text or "")
+    return "".join(texts)
+
+
+def _converse_plan(call: Call, stream: bool):
+    doc = request.parse(call.body)
+    system, items = _conversation(doc)
+    config = request.obj(doc, "inferenceConfig") or {}
+    limit = request.token_limit(config, "maxTokens", param="inferenceConfig.maxTokens")
+    prompt = call.prompt_tokens = count_tokens(system, *(text for _, text in items))
+    p = plan(call, request.last_text(items), limit, whole=not stream)
+    return p, prompt, b"max_tokens" if p.length else b"end_turn"
+
+
+def _usage(prompt: int, completion: int) -> bytes:
+    return (b'{"inputTokens":%d,"outputTokens":%d,"totalTokens":%d}'
+            % (prompt, completion, prompt + completion))
+
+
+def converse(call: Call, model_id: bytes):
+    p, prompt, stop = _converse_plan(call, stream=False)
+    return call.whole(b'{"output":{"message":{"role":"assistant","content":[{"text":"'
+                      + p.text() + b'"}]}},"stopReason":"' + stop + b'","usage":'
+                      + _usage(prompt, p.total) + b',"metrics":{"latencyMs":%d}}'
+                      % max(call.ctl.ttft_ms, 0))
+
+
+def _delta(token: bytes) -> bytes:
+    return event_message(b"contentBlockDelta",
+                         b'{"contentBlockIndex":0,"delta":{"text":"' + token + b'"}}')
+
+
+def converse_stream(call: Call, model_id: bytes):
+    p, prompt, stop = _converse_plan(call, stream=True)
+
+    def closing(sent: int, reason: str) -> bytes:
+        return (event_message(b"contentBlockStop", b'{"contentBlockIndex":0}')
+                + event_message(b"messageStop", b'{"stopReason":"' + reason.encode() + b'"}')
+                + event_message(b"metadata", b'{"usage":' + _usage(prompt, sent)
+                                + b',"metrics":{"latencyMs":%d}}' % max(call.ctl.ttft_ms, 0)))
+
+    return call.streamed(StreamSpec(
+        content_type=EVENT_STREAM, tokens=_messages(p, "converse", _delta), total=p.total,
+        opening=event_message(b"messageStart", b'{"role":"assistant"}'),
+        finish=stop.decode(), closing=closing))
+
+
+# -- InvokeModel (Anthropic Claude bodies) ----------------------------------------------------
+
+def _claude_body(call: Call, model_id: bytes) -> dict:
+    doc = request.parse(call.body)
+    if "messages" not in doc:
+        raise ApiError(400, "fastmock's InvokeModel takes Anthropic Claude bodies "
+                            "(anthropic_version, max_tokens, messages); other models' bodies "
+                            "are answered by Converse", "messages")
+    doc.pop("anthropic_version", None)
+    doc["model"] = json.loads(b'"' + model_id + b'"')
+    return doc
+
+
+def invoke(call: Call, model_id: bytes):
+    """The Anthropic Messages answer, as Claude on Bedrock gives it."""
+    doc = _claude_body(call, model_id)
+    doc["stream"] = False
+    call.body = json.dumps(doc).encode()
+    return anthropic.messages(call)
+
+
+def _chunk(event: bytes) -> bytes:
+    return event_message(b"chunk", b'{"bytes":"' + base64.b64encode(event) + b'"}')
+
+
+def _claude_delta(token: bytes) -> bytes:
+    return _chunk(b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta",'
+                  b'"text":"' + token + b'"}}')
+
+
+def invoke_stream(call: Call, model_id: bytes):
+    """Anthropic's stream events, each the base64 ``bytes`` of a ``chunk`` event."""
+    doc = _claude_body(call, model_id)
+    limit = request.token_limit(doc, "max_tokens", required=True)
+    items = request.messages(doc, roles=_ROLES)
+    system = doc.get("system")
+    system_text = request.content_text(system, "system") if system is not None else ""
+    prompt = call.prompt_tokens = count_tokens(system_text, *(text for _, text in items))
+    p = plan(call, request.last_text(items), limit)
+    stop = b"max_tokens" if p.length else b"end_turn"
+    message = (b'{"id":"' + IDS.new(b"msg_bdrk_") + b'","type":"message","role":"assistant",'
+               b'"model":"' + model_id + b'","content":[],"stop_reason":null,'
+               b'"stop_sequence":null,"usage":{"input_tokens":%d,"output_tokens":0}}' % prompt)
+    opening = (_chunk(b'{"type":"message_start","message":' + message + b"}")
+               + _chunk(b'{"type":"content_block_start","index":0,"content_block":'
+                        b'{"type":"text","text":""}}'))
+
+    def closing(sent: int, reason: str) -> bytes:
+        return (_chunk(b'{"type":"content_block_stop","index":0}')
+                + _chunk(b'{"type":"message_delta","delta":{"stop_reason":"' + reason.encode()
+                         + b'","stop_sequence":null},"usage":{"output_tokens":%d}}' % sent)
+                + _chunk(b'{"type":"message_stop","amazon-bedrock-invocationMetrics":'
+                         b'{"inputTokenCount":%d,"outputTokenCount":%d,"invocationLatency":%d,'
+                         b'"firstByteLatency":%d}}' % (prompt, sent, max(call.ctl.ttft_ms, 0),
+                                                        max(call.ctl.ttft_ms, 0))))
+
+    return call.streamed(StreamSpec(
+        content_type=EVENT_STREAM, tokens=_messages(p, "claude", _claude_delta), total=p.total,
+        opening=opening, finish=stop.decode(), closing=closing))
+
+
+_OPERATIONS = {
+    b"converse": converse, b"converse-stream": converse_stream,
+    b"invoke": invoke, b"invoke-with-response-stream": invoke_stream,
+}
