@@ -148,9 +148,12 @@ TABLE = (
     # Gemini (v1beta): GET the models, POST /v1beta/models/{model}:{method}
     Route(b"/v1beta/models",       API,     ALLOW_GET_POST, lambda: _gemini().models,     _gemini,
           label="/v1beta/models/{model}", prefix=True),
-    # Azure OpenAI: chat, completions and embeddings under /openai/deployments/{name}/
+    # Azure OpenAI: chat, completions and embeddings under /openai/deployments/{name}/, and
+    # the v1 API's OpenAI paths under /openai/v1/
     Route(b"/openai/deployments/", API,     ALLOW_POST, lambda: _azure().deployments,     _openai,
           label="/openai/deployments/{deployment}", prefix=True),
+    Route(b"/openai/v1/",          API,     ALLOW_POST, lambda: _azure().v1,              _openai,
+          label="/openai/v1/{operation}", prefix=True),
     # the control API (issue 15): under /__fastmock/, which no provider uses
     Route(b"/__fastmock/fixtures", CONTROL, ALLOW_CONTROL, lambda: _control().fixtures),
     Route(b"/__fastmock/journal",  CONTROL, ALLOW_GET,     lambda: _control().journal),

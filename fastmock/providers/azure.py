@@ -3,6 +3,8 @@
     POST /openai/deployments/{deployment}/chat/completions?api-version=2024-10-21
     POST /openai/deployments/{deployment}/completions?api-version=...
     POST /openai/deployments/{deployment}/embeddings?api-version=...
+    POST /openai/v1/chat/completions, /completions, /responses, /embeddings   (the v1 API:
+         OpenAI's paths under /openai/v1/, the model in the body, api-version optional)
 
 Azure answers a request without ``api-version``, or for an operation it does not know,
 with ``404 {"error": {"code": "404", "message": "Resource not found"}}``, and so does
@@ -23,6 +25,8 @@ OPERATIONS = {
     b"completions": lambda: openai.completions,
     b"embeddings": lambda: embeddings.embeddings,
 }
+V1_PREFIX = b"/openai/v1/"
+V1_OPERATIONS = {**OPERATIONS, b"responses": lambda: openai.responses_api}
 _API_VERSION = (b"api-version",)
 _NOT_FOUND = b'{"error":{"code":"404","message":"Resource not found"}}'
 
@@ -34,6 +38,14 @@ def deployments(call: Call):
         return Whole(404, JSON, _NOT_FOUND)
     if call.body.lstrip().startswith(b"{") and b'"model"' not in call.body:
         call.body = _with_model(call.body, controls.unquote(deployment, plus=False))
+    return handler()(call)
+
+
+def v1(call: Call):
+    """Azure's v1 API: OpenAI's requests as they are, under /openai/v1/."""
+    handler = V1_OPERATIONS.get(call.path[len(V1_PREFIX):].rstrip(b"/"))
+    if handler is None:
+        return Whole(404, JSON, _NOT_FOUND)
     return handler()(call)
 
 

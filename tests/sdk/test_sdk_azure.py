@@ -70,3 +70,34 @@ def test_a_body_without_model_takes_the_deployment_and_a_bad_body_is_openais_400
             assert response.json()["model"] == "my dep"
         else:
             assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_the_v1_api_under_openai_v1_with_the_openai_client(azure):
+    server, _ = azure
+    client = openai.OpenAI(base_url=server.base + "/openai/v1/", api_key="azure-key",
+                           default_query={"api-version": "preview"}, max_retries=0, timeout=30)
+    with client:
+        chat = client.chat.completions.create(model="gpt4o-prod", max_tokens=3,
+                                              messages=[{"role": "user", "content": "hi"}])
+        assert chat.choices[0].message.content == "Streaming is how "
+        answer = client.responses.create(model="gpt4o-prod", input="hi", max_output_tokens=3)
+        assert answer.output_text == "Streaming is how "
+        vectors = client.embeddings.create(model="embed", input="a", dimensions=4)
+        assert len(vectors.data[0].embedding) == 4
+        with pytest.raises(openai.NotFoundError):
+            client.post("/images/generations", body={}, cast_to=object)
+
+
+def test_the_async_client(azure):
+    server, _ = azure
+
+    async def run():
+        client = openai.AsyncAzureOpenAI(azure_endpoint=server.base, api_key="k",
+                                         api_version="2024-10-21", max_retries=0, timeout=30)
+        async with client:
+            stream = await client.chat.completions.create(
+                model="dep", max_tokens=4, stream=True, messages=[{"role": "user", "content": "hi"}])
+            return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+
+    import asyncio
+    assert asyncio.run(run()) == "Streaming is how large "
