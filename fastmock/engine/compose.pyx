@@ -88,6 +88,7 @@ cdef Pieces _intern_pieces(spec):
         pieces.first_prefix, pieces.prefix, pieces.suffix = key[0], key[1], key[2]
         pieces.last_suffix, pieces.seq_base, pieces.seq_tail = key[3], key[4], key[5]
         pieces.stamp, pieces.finish = key[6], key[7]
+        pieces.length = key[7] in ("length", "max_tokens")
         if len(_pieces) < PIECES_MAX:
             _pieces[key] = pieces
     return pieces
