@@ -25,7 +25,7 @@ ECHO_PREFIX = "echo:"
 
 
 class Whole:
-    __slots__ = ("status", "content_type", "body", "headers", "wait_ms", "cut")
+    __slots__ = ("status", "content_type", "body", "headers", "wait_ms", "cut", "generated")
 
     def __init__(self, status: int, content_type: bytes, body: bytes, headers: bytes = b"",
                  wait_ms: int = 0, cut: bool = False) -> None:
@@ -35,10 +35,12 @@ class Whole:
         self.headers = headers        # extra CRLF-ended header lines; never client input
         self.wait_ms = wait_ms
         self.cut = cut
+        self.generated = None         # a generated answer's (prompt tokens, tokens, length
+                                      # ended it), for vLLM's metrics; None: not one
 
 
 class Streamed:
-    __slots__ = ("spec", "delay_ms", "ttft_ms", "fail_after", "headers", "gaps")
+    __slots__ = ("spec", "delay_ms", "ttft_ms", "fail_after", "headers", "gaps", "prompt_tokens")
 
     def __init__(self, spec, delay_ms: int, ttft_ms: int, fail_after: int,
                  headers: bytes = b"") -> None:
@@ -48,6 +50,7 @@ class Streamed:
         self.fail_after = fail_after
         self.headers = headers        # extra CRLF-ended header lines; never client input
         self.gaps = None              # a latency model's draws (fastmock.latency), or None
+        self.prompt_tokens = 0        # the request's, for vLLM's metrics
 
 
 def error_answer(status: int, body: bytes) -> Whole:
@@ -59,7 +62,7 @@ class Call:
     """One provider request, as the API modules see it."""
 
     __slots__ = ("method", "path", "query", "headers", "body", "ctl", "frames", "stamp", "echo",
-                 "script", "fixture", "tokens", "prompt_tokens")
+                 "script", "fixture", "tokens", "prompt_tokens", "length")
 
     def __init__(self, method: bytes, path: bytes, query, headers, body: bytes, ctl,
                  frames, stamp, script=None) -> None:
@@ -79,6 +82,8 @@ class Call:
         self.fixture = None
         self.tokens = 0
         self.prompt_tokens = 0        # what the handler counted (the rate limits take it)
+        self.length = None            # plan(): True when the body's limit ended the answer;
+                                      # None: nothing was generated (vLLM's metrics)
 
     def whole(self, body: bytes, status: int = 200, content_type: bytes = JSON) -> Whole:
         """A non-streamed answer under this request's controls (TTFT wait, fail_after cut)."""
@@ -145,6 +150,7 @@ def plan(call: Call, prompt: str, body_limit, whole: bool = False,
     else:
         p = Plan(tokens, natural, False)
     call.tokens = p.total
+    call.length = p.length
     return p
 
 
