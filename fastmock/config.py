@@ -49,6 +49,8 @@ DEFAULTS = {
     "latency_profile": None,       # Profiles, in file order
     "max_num_seqs": None,          # streams generating at once per process; None = no limit
     "itl_load_factor": None,       # K in itl x (1 + K x running / max_num_seqs)
+    # the families /metrics serves: "fastmock", "vllm" (vLLM's names) or "both"
+    "metrics_format": "both",
 }
 
 
