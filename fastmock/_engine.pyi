@@ -4,6 +4,13 @@
 BOUNDS: tuple[float, ...]
 SLOTS: dict[str, int]
 LAYOUT: dict[str, int]
+VLLM_LAYOUT: dict[str, int]
+VLLM_TTFT_BOUNDS: tuple[float, ...]
+VLLM_ITL_BOUNDS: tuple[float, ...]
+VLLM_E2E_BOUNDS: tuple[float, ...]
+VLLM_TOKEN_BOUNDS: tuple[int, ...]
+MAX_MODEL_LEN: int
+def one_two_five(largest: int) -> tuple[int, ...]: ...
 
 class Counters:
     rows: int
@@ -181,9 +188,11 @@ MAX_BATCH: int
 class Streamer(Composer):
     def start_stream(self, head: bytes, spec, route: int, keep_alive: bool, chunked: bool,
                      delay_ms: int, ttft_ms: int, fail_after: int,
-                     gaps: Gaps | None = None) -> None: ...
+                     gaps: Gaps | None = None, prompt_tokens: int = 0) -> None: ...
     def answer_later(self, data: bytes, route: int, status: int, keep_alive: bool,
                      wait_ms: int, cut_at: int) -> None: ...
+    def count_whole(self, prompt_tokens: int, tokens: int, length: bool, cut: bool,
+                    wait_ms: int) -> None: ...
     def pause_writing(self) -> None: ...
     def resume_writing(self) -> None: ...
     def end_stream_now(self) -> None: ...
