@@ -78,11 +78,18 @@ def _log_level(text: str) -> str:
 
 
 LOG_FORMATS = ("clf", "json")
+METRICS_FORMATS = ("fastmock", "vllm", "both")
 
 
 def _log_format(text: str) -> str:
     if text.lower() not in LOG_FORMATS:
         raise UsageError(f"{text!r} is not one of {', '.join(LOG_FORMATS)}")
+    return text.lower()
+
+
+def _metrics_format(text: str) -> str:
+    if text.lower() not in METRICS_FORMATS:
+        raise UsageError(f"{text!r} is not one of {', '.join(METRICS_FORMATS)}")
     return text.lower()
 
 
@@ -163,6 +170,9 @@ OPTIONS = (
      "requests kept for GET /__fastmock/journal, per process (default 1000; 0 = off)"),
     ("--log-format", "log_format", _log_format,
      "access log lines: clf (Common Log Format) or json (one JSON object a line; default clf)"),
+    ("--metrics-format", "metrics_format", _metrics_format,
+     "the families /metrics serves: fastmock, vllm (vLLM's names, types and buckets) or "
+     "both (default both)"),
     ("--fixtures", "fixtures", _paths,
      "scripted answers: an aimock fixture file or a directory of them (repeatable)"),
     ("--reasoning-field", "reasoning_field", _reasoning_field,

@@ -55,6 +55,8 @@ DEFAULTS = {
     "completions_finish_on_last_token": False,
     # wire chaos odds per stream, ((condition, probability), ...) (fastmock.chaos.settings)
     "chaos": None,
+    # the families /metrics serves: "fastmock", "vllm" (vLLM's names) or "both"
+    "metrics_format": "both",
 }
 
 

@@ -1,7 +1,8 @@
 """``GET /metrics``: the shared counters in the Prometheus text format.
 
 The counters live in memory every worker shares (fastmock._engine), so any
-worker renders the totals of all of them.
+worker renders the totals of all of them. ``--metrics-format`` chooses the
+families: fastmock's own (here), vLLM's (fastmock.vllm_metrics), or both.
 """
 from fastmock._engine import BOUNDS, LAYOUT, SLOTS
 
@@ -33,9 +34,21 @@ _MEMORY = (
 )
 
 
-def render(counters, labels, admission=None) -> bytes:
+def render(counters, labels, admission=None, config=None) -> bytes:
     """The /metrics text; ``labels``: the route labels, in the order of the counters' slots;
-    ``admission`` (fastmock.admission, or None): the memory gauges when it watches memory."""
+    ``admission`` (fastmock.admission, or None): the memory gauges when it watches memory;
+    ``config``: --metrics-format and what vLLM's families read (None: fastmock's alone)."""
+    fmt = config.metrics_format if config is not None else "fastmock"
+    lines = own(counters, labels, admission) if fmt != "vllm" else []
+    if fmt != "fastmock":
+        from fastmock import vllm_metrics
+        lines += vllm_metrics.render(counters, config)
+    lines.append("")
+    return "\n".join(lines).encode()
+
+
+def own(counters, labels, admission) -> list:
+    """fastmock's families, as lines."""
     lines = ["# HELP fastmock_requests_total HTTP requests answered, by route and status.",
              "# TYPE fastmock_requests_total counter"]
     statuses, low = LAYOUT["statuses"], LAYOUT["status_low"]
@@ -70,5 +83,4 @@ def render(counters, labels, admission=None) -> bytes:
                 lines.append(f'fastmock_{name}_bucket{{route="{route}",le="{le}"}} {cumulative}')
             lines.append(f'fastmock_{name}_sum{{route="{route}"}} {values[-2] / 1e6:.6f}')
             lines.append(f'fastmock_{name}_count{{route="{route}"}} {count}')
-    lines.append("")
-    return "\n".join(lines).encode()
+    return lines

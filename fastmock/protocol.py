@@ -86,7 +86,7 @@ class HttpProtocol(Connection, asyncio.Protocol):
             self.control(route, request, None if q < 0 else url[q + 1:], rid)
         elif route.kind == METRICS:
             render = route.handler()  # loaded by the first scrape, not at start
-            text = render(self.app.counters, LABELS, self.app.admission)
+            text = render(self.app.counters, LABELS, self.app.admission, self.app.config)
             self.respond(wire.complete(200, route.content_type, text,
                                        keep_alive=keep_alive, http10=http10,
                                        head_only=method == HEAD, extra=line(rid)),
@@ -156,8 +156,12 @@ class HttpProtocol(Connection, asyncio.Protocol):
         answer = dispatch.answer(route, request, path, query, self.app, rid)
         if isinstance(answer, dispatch.Streamed):
             self.stream(route, request, answer.spec, answer.delay_ms, answer.ttft_ms,
-                        answer.fail_after, rid, answer.headers, answer.chaos, answer.gaps)
+                        answer.fail_after, rid, answer.headers, answer.chaos, answer.gaps,
+                        answer.prompt_tokens)
             return
+        if answer.generated is not None:
+            prompt_tokens, tokens, length = answer.generated
+            self.count_whole(prompt_tokens, tokens, length, answer.cut, answer.wait_ms)
         keep_alive, head_only = request.keep_alive, request.method == HEAD
         data = wire.complete(answer.status, answer.content_type, answer.body,
                              keep_alive=keep_alive, http10=request.http10, head_only=head_only,
@@ -182,12 +186,14 @@ class HttpProtocol(Connection, asyncio.Protocol):
                      route.index, status, keep_alive)
 
     def stream(self, route, request, spec, delay_ms: int, ttft_ms: int, fail_after: int,
-               rid: bytes, extra: bytes = b"", chaos=None, gaps=None) -> None:
+               rid: bytes, extra: bytes = b"", chaos=None, gaps=None,
+               prompt_tokens: int = 0) -> None:
         """A 200 stream of ``spec``: chunked on HTTP/1.1, delimited by the close on HTTP/1.0;
         the head alone for HEAD. ``rid``: its X-Request-Id; ``extra``: more header lines;
         ``chaos``: its wire chaos (fastmock.chaos.settings.Chaos), sent by a schedule;
         ``gaps``: a latency model's draws (fastmock.latency), else every ``delay_ms`` (a
-        chaos schedule keeps ``delay_ms``: the model gives it its time to first token)."""
+        chaos schedule keeps ``delay_ms``: the model gives it its time to first token);
+        ``prompt_tokens``: the request's (vLLM's metrics)."""
         http10 = request.http10
         keep_alive = request.keep_alive and not http10
         head = wire.stream_head(spec.content_type, keep_alive, http10)
@@ -206,4 +212,4 @@ class HttpProtocol(Connection, asyncio.Protocol):
             self.start_scheduled(head, schedule, route.index, keep_alive, not http10)
             return
         self.start_stream(head, spec, route.index, keep_alive, not http10, delay_ms, ttft_ms,
-                          fail_after, gaps)
+                          fail_after, gaps, prompt_tokens)

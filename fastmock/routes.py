@@ -15,7 +15,7 @@ from fastmock.wire import ALLOW_CONTROL, ALLOW_GET, ALLOW_GET_POST, ALLOW_POST, 
 STATIC = 0      # a whole response built once per server: handler(frames) -> (GET, HEAD variants)
 STREAM = 1      # a seed stream: handler(app, max_tokens) -> StreamSpec
 METRICS = 2     # the counters rendered per request, in the route's content type:
-                # handler() -> render(counters, labels, admission) -> bytes
+                # handler() -> render(counters, labels, admission, config) -> bytes
 API = 3         # a provider API: handler() -> function(call) -> Whole | Streamed;
                 # api() -> the provider module, whose error() is the API's error shape
 CONTROL = 4     # the control API for tests: handler() -> function(app, request, query, test_id)

@@ -3,6 +3,7 @@ cdef class Pieces:
     cdef readonly long long seq_base, seq2_base
     cdef readonly bint stamp
     cdef readonly object finish
+    cdef readonly bint length         # finish says the length limit ended it (vLLM's "length")
 
 
 cdef class Composer(Link):

@@ -89,6 +89,7 @@ cdef Pieces _intern_pieces(spec):
         pieces.last_suffix, pieces.seq_base, pieces.seq_tail = key[3], key[4], key[5]
         pieces.stamp, pieces.finish = key[6], key[7]
         pieces.seq2_base, pieces.seq2_tail = key[8], key[9]
+        pieces.length = key[7] in ("length", "max_tokens", "MAX_TOKENS")   # OpenAI, Anthropic and Bedrock, Gemini and Cohere
         if len(_pieces) < PIECES_MAX:
             _pieces[key] = pieces
     return pieces

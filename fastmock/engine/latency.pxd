@@ -21,6 +21,7 @@ cdef class Gaps:
     cdef Slots slots
     cdef uint64_t state           # the stream's own PRNG (splitmix64)
     cdef double at                # when its next frame is due, ms (fractions kept)
+    cdef double gap               # the gap next_due drew last, ms (before the frame due at `at`)
     cdef long long ttft_ms        # while it waits for a slot: its time to first token
     cdef bint running             # it holds a slot (not waiting)
 

@@ -107,7 +107,7 @@ cdef class Gaps:
         self.itl = itl
         self.slots = slots
         self.state = seed
-        self.at = 0.0
+        self.at = self.gap = 0.0
         self.ttft_ms = 0
         self.running = False
 
@@ -119,6 +119,7 @@ cdef class Gaps:
             gap *= 1.0 + slots.load_factor * slots.running / (
                 slots.max_num_seqs if slots.max_num_seqs > 0 else DEFAULT_MAX_NUM_SEQS)
         self.at += gap
+        self.gap = gap
         return llround(self.at)
 
     def total(self, Py_ssize_t gaps):

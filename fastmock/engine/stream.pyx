@@ -44,10 +44,13 @@ cdef class Streamer(Composer):
     # -- starting ----------------------------------------------------------------------
 
     cpdef start_stream(self, bytes head, spec, int route, bint keep_alive, bint chunked,
-                       int delay_ms, int ttft_ms, long long fail_after, Gaps gaps=None):
+                       int delay_ms, int ttft_ms, long long fail_after, Gaps gaps=None,
+                       long long prompt_tokens=0):
         """Send ``head`` and stream ``spec`` (a StreamSpec), paced by the shared Pacer:
         every ``delay_ms``, or with ``gaps`` (a latency model) at drawn times, once one of
-        the app's slots (Shared.slots) is free."""
+        the app's slots (Shared.slots) is free. ``prompt_tokens``: the request's prompt,
+        as its usage counts it (vLLM's metrics)."""
+        cdef bint waiting = False
         cdef Shared app = self.app
         cdef long long now_ms = app.pacer.now_ms()
         if self._stream_number == 0 and self._fd >= 0:
@@ -66,9 +69,13 @@ cdef class Streamer(Composer):
             self._delay_ms = SAMPLED
             if not app.slots.take(self, gaps, now_ms, ttft_ms):
                 self._next_ms = WAITING     # until a stream ends (_admitted)
+                waiting = True
         self._set_spec(spec)
         app.counters.add(ACTIVE_STREAMS, 1)
         app.counters.count_request(route, 200)
+        app.counters.vllm_started(prompt_tokens)
+        if not waiting:
+            app.counters.vllm_queued(0.0)
         if app.access_log is not None:
             self._log_answer(200, len(head))
         if spec.opening:
@@ -179,6 +186,15 @@ cdef class Streamer(Composer):
             c_setsockopt(self._fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(linger))
         return self._cut()
 
+    cpdef count_whole(self, long long prompt_tokens, long long tokens, bint length, bint cut,
+                      int wait_ms):
+        """A provider's whole answer of ``tokens`` generated, before respond() or
+        answer_later(): vLLM's metrics, its end-to-end latency until it is due; ``cut``
+        (fail_after) is an abort."""
+        cdef int reason = FINISHED_ABORT if cut else FINISHED_LENGTH if length else FINISHED_STOP
+        self.app.counters.vllm_whole(prompt_tokens, tokens, reason,
+                                     _clock(self.app) - self._started + wait_ms * 0.001)
+
     cdef int _send_whole(self) except -1:
         if type(self._closing_spec) is not bytes:
             return self._send_scheduled()
@@ -223,13 +239,16 @@ cdef class Streamer(Composer):
         drawn time has come too."""
         cdef Gaps gaps = self.app.slots.gaps_of(self)
         cdef long long k = 1, due
+        cdef double drawn[BATCH_FRAMES]     # the gap before each frame (vLLM's metrics)
         if gaps.at < self._next_ms:         # it was paused: go on from when it resumed
             gaps.at = self._next_ms
+        drawn[0] = gaps.gap
         due = gaps.next_due()
         while due <= now_ms and k < BATCH_FRAMES:
+            drawn[k] = gaps.gap
             k += 1
             due = gaps.next_due()
-        self._send_frames(k, None)
+        self._send_frames(k, None, drawn)
         self._next_ms = due
         return 0
 
@@ -238,6 +257,7 @@ cdef class Streamer(Composer):
         cdef Gaps gaps = slots.gaps_of(self)
         self._next_ms = self.app.pacer.now_ms() + gaps.ttft_ms
         gaps.at = self._next_ms
+        self.app.counters.vllm_queued(_clock(self.app) - self._started)
         self._continue()
         return 0
 
@@ -283,8 +303,9 @@ cdef class Streamer(Composer):
         self.app.pacer.remove(self)
         self._burst_pending = False
 
-    cdef int _send_frames(self, long long k, bytes head) except -1:
-        """Send frames sent..sent+k-1 (clipped to the limits) in one write after ``head``.
+    cdef int _send_frames(self, long long k, bytes head, const double *drawn=NULL) except -1:
+        """Send frames sent..sent+k-1 (clipped to the limits) in one write after ``head``;
+        ``drawn``: a sampled stream's gap before each of them, ms.
 
         Only what the kernel takes is sent: when it takes part of the write, the frame it
         cut goes to the transport (which pauses the stream until the client reads) and the
@@ -298,6 +319,8 @@ cdef class Streamer(Composer):
         cdef bytes stamp = self.app.pacer.stamp() if self._pieces.stamp else None
         cdef bint ending
         cdef Counters counters = self.app.counters
+        cdef long long i
+        cdef double seconds
         if k > BATCH_FRAMES:
             k = BATCH_FRAMES
         if 0 <= total < sent + k:
@@ -353,7 +376,20 @@ cdef class Streamer(Composer):
                 ending = False
         k = end - sent
         if sent == 0 and end > 0:           # the first token: its time to first token
-            counters.observe(TTFT_BASE, self._route, _clock(self.app) - self._started)
+            seconds = _clock(self.app) - self._started
+            counters.observe(TTFT_BASE, self._route, seconds)
+            counters.vllm_first_token(seconds)
+        # vLLM's inter-token latency: the gap each token after the first was due after the
+        # one before, as scheduled (not read off the clock): k of one paced stream are one
+        # bucket's k; an unpaced stream's gaps are 0
+        i = 1 if sent == 0 else 0
+        if self._delay_ms >= 0:
+            if k > i:
+                counters.vllm_gaps(self._delay_ms * 0.001, k - i)
+        elif drawn != NULL:
+            while i < k:
+                counters.vllm_gaps(drawn[i] * 0.001, 1)
+                i += 1
         self._sent = end
         if self._delay_ms > 0:              # (a sampled stream's next time is drawn)
             self._next_ms += k * self._delay_ms
@@ -431,6 +467,13 @@ cdef class Streamer(Composer):
 
     cdef void _stop_stream(self):
         """Forget the stream: its timers, its pieces, its place in the gauges."""
+        cdef double seconds = _clock(self.app) - self._started
+        cdef int reason = FINISHED_ABORT    # the client left, a cut, a failure, the shutdown
+        if not self._whole:                 # (a whole answer was counted by count_whole)
+            if self._sent == self._total:   # it said all it had to: why it ended
+                reason = FINISHED_LENGTH if self._pieces is not None and self._pieces.length \
+                    else FINISHED_STOP
+            self.app.counters.vllm_finished(reason, self._sent, seconds)
         self._stop_timers()
         self._streaming = False
         self._whole = False
@@ -441,7 +484,7 @@ cdef class Streamer(Composer):
                 (<Streamer>following)._admitted(slots)
         self._drop_spec()
         self.app.counters.add(ACTIVE_STREAMS, -1)
-        self.app.counters.observe(DURATION_BASE, self._route, _clock(self.app) - self._started)
+        self.app.counters.observe(DURATION_BASE, self._route, seconds)
 
     cdef int _end_stream(self) except -1:
         """The last frame is written; go on with the next request or close."""

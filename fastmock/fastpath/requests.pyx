@@ -335,6 +335,8 @@ cdef class FastPath:
             self.embeddings[key] = PyBytes_FromStringAndSize(b.data + HEAD_ROOM,
                                                              b.size - HEAD_ROOM)
         self._journal(api, body, 0 if p == NULL else p.total)
+        if p != NULL and api != EMBEDDINGS:     # vLLM's metrics: a generated answer
+            conn.count_whole(body.tokens + body.tokens2, p.total, p.length, False, self.ttft_ms)
         self._send(conn, api, b.data + HEAD_ROOM, b.size - HEAD_ROOM, keep_alive, http10)
         buf_trim(b)
         return True
@@ -453,7 +455,7 @@ cdef class FastPath:
             head = heads[wire.CHUNKED_KEEP_ALIVE if keep_alive else wire.CHUNKED_CLOSE]
         head = b"".join((self.status_line, ID_HEADER_HEAD, self.rid, b"\r\n", head))
         conn.start_stream(head, spec, self.route_index[<int>api], keep_alive, not http10,
-                          self.delay_ms, self.ttft_ms, -1)
+                          self.delay_ms, self.ttft_ms, -1, None, body.tokens + body.tokens2)
         return True
 
 

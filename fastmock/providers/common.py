@@ -25,7 +25,7 @@ ECHO_PREFIX = "echo:"
 
 
 class Whole:
-    __slots__ = ("status", "content_type", "body", "headers", "wait_ms", "cut")
+    __slots__ = ("status", "content_type", "body", "headers", "wait_ms", "cut", "generated")
 
     def __init__(self, status: int, content_type: bytes, body: bytes, headers: bytes = b"",
                  wait_ms: int = 0, cut: bool = False) -> None:
@@ -35,10 +35,13 @@ class Whole:
         self.headers = headers        # extra CRLF-ended header lines; never client input
         self.wait_ms = wait_ms
         self.cut = cut
+        self.generated = None         # a generated answer's (prompt tokens, tokens, length
+                                      # ended it), for vLLM's metrics; None: not one
 
 
 class Streamed:
-    __slots__ = ("spec", "delay_ms", "ttft_ms", "fail_after", "headers", "gaps", "chaos")
+    __slots__ = ("spec", "delay_ms", "ttft_ms", "fail_after", "headers", "gaps", "chaos",
+                 "prompt_tokens")
 
     def __init__(self, spec, delay_ms: int, ttft_ms: int, fail_after: int,
                  headers: bytes = b"", chaos=None) -> None:
@@ -51,6 +54,7 @@ class Streamed:
         # wire chaos (fastmock.chaos.settings.Chaos): the fixture's, then (dispatch) the
         # stream's resolved settings; None = a plain stream
         self.chaos = chaos
+        self.prompt_tokens = 0        # the request's, for vLLM's metrics
 
 
 def error_answer(status: int, body: bytes) -> Whole:
@@ -62,7 +66,7 @@ class Call:
     """One provider request, as the API modules see it."""
 
     __slots__ = ("method", "path", "query", "headers", "body", "ctl", "frames", "stamp", "echo",
-                 "script", "config", "fixture", "tokens", "prompt_tokens")
+                 "script", "config", "fixture", "tokens", "prompt_tokens", "length")
 
     def __init__(self, method: bytes, path: bytes, query, headers, body: bytes, ctl,
                  frames, stamp, script=None, config=None) -> None:
@@ -83,6 +87,8 @@ class Call:
         self.fixture = None
         self.tokens = 0
         self.prompt_tokens = 0        # what the handler counted (the rate limits take it)
+        self.length = None            # plan(): True when the body's limit ended the answer;
+                                      # None: nothing was generated (vLLM's metrics)
 
     def whole(self, body: bytes, status: int = 200, content_type: bytes = JSON) -> Whole:
         """A non-streamed answer under this request's controls (TTFT wait, fail_after cut)."""
@@ -156,6 +162,7 @@ def plan(call: Call, prompt: str, body_limit, whole: bool = False,
                             "holds the whole text at once", why)
     p = Plan(cycled(tokens) if total > natural else tokens, total, length)
     call.tokens = p.total
+    call.length = p.length
     return p
 
 

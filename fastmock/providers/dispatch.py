@@ -65,6 +65,8 @@ def answer(route, request, path: bytes, query: bytes | None, app, request_id: by
     except Exception:  # a bug must cost one 500, never the connection
         log.exception("error while answering %s", path.decode("latin-1"))
         result = api.error(500, "internal server error")
+    if call is not None:
+        generated(call, result)
     if verdict is not None and verdict.allowed:
         limited(api, limits, verdict, call, result)
     journal = app.request_journal()
@@ -87,6 +89,15 @@ def paced(latency, request, call, result, config) -> None:
         result.ttft_ms, result.gaps = ttft_ms, gaps
     else:
         result.wait_ms = ttft_ms + round(gaps.total(max(call.tokens - 1, 0)))
+
+
+def generated(call, result) -> None:
+    """What vLLM's metrics count of a request: a stream's prompt (the engine counts the
+    rest), a whole generated answer's prompt, tokens and finish."""
+    if isinstance(result, Streamed):
+        result.prompt_tokens = call.prompt_tokens
+    elif call.length is not None and result.status < 300:
+        result.generated = (call.prompt_tokens, call.tokens, call.length)
 
 
 # -- rate limits (--rate-limit, fastmock.ratelimit) ------------------------------------------

@@ -19,10 +19,11 @@ The feed is the shared counters summed over the workers, as ``/metrics`` reads t
      "memory": {"charge": ..., "limit": ..., "high": ..., "shedding": false}}  (under a limit)
 
 Every histogram the counters have is listed: each ``<name>_base`` key of LAYOUT but
-``requests_base`` (``ttft``, ``duration``, and ``itl`` once the counters hold one), a row
-per route of len(bounds) + 1 buckets (not cumulative), the sum in µs and the count. Its
-bounds are the engine's ``HISTOGRAM_BOUNDS[name]`` when it has one, else ``BOUNDS``.
-A route's histogram appears once it has counted something.
+``requests_base`` (``ttft``, ``duration``), a row per route of len(bounds) + 1 buckets
+(not cumulative), the sum in seconds and the count; its bounds are the engine's
+``HISTOGRAM_BOUNDS[name]`` when it has one, else ``BOUNDS``. A route's histogram appears
+once it has counted something. ``itl`` is vLLM's inter-token latency histogram
+(VLLM_LAYOUT, its own bounds), kept for every stream together: one row, "all streams".
 """
 import json
 import os
@@ -30,6 +31,8 @@ import time
 
 from fastmock import _engine
 from fastmock.wire import HTML, whole_responses
+
+ALL_STREAMS = "all streams"     # the row of a histogram that is not kept per route
 
 
 def _page() -> bytes:
@@ -70,6 +73,13 @@ def snapshot(counters, labels, admission=None) -> dict:
                 routes[route] = {"buckets": values[:-2], "sum": values[-2] / 1e6,
                                  "count": values[-1]}
         found[name] = {"bounds": list(bounds), "routes": routes}
+    itl = _engine.VLLM_LAYOUT.get("itl")
+    if itl is not None and "itl" not in found:  # vLLM's inter-token latency, every stream's
+        bounds = _engine.VLLM_ITL_BOUNDS
+        values = counters.values(itl, len(bounds) + 3)
+        found["itl"] = {"bounds": list(bounds), "routes": {ALL_STREAMS: {
+            "buckets": values[:-2], "sum": values[-2] / 1e6, "count": values[-1]}}
+            if values[-1] else {}}
     doc = {"time_ms": int(time.monotonic() * 1000), "workers": counters.rows,
            "gauges": [name for name, slot in slots.items() if slot < layout["gauges"]],
            "counters": {name: counters.value(slot) for name, slot in slots.items()},
@@ -81,6 +91,6 @@ def snapshot(counters, labels, admission=None) -> dict:
     return doc
 
 
-def stats(counters, labels, admission=None) -> bytes:
+def stats(counters, labels, admission=None, config=None) -> bytes:
     """GET /__fastmock/stats: the feed as JSON."""
     return json.dumps(snapshot(counters, labels, admission), separators=(",", ":")).encode()

@@ -79,8 +79,10 @@ def test_the_feed_after_known_traffic(server):
     assert doc["requests"] == {"/health": {"200": 3, "405": 1},
                                "/stream-sse": {"200": 3, "429": 2}, "other": {"404": 1}}
     names = {key[:-len("_base")] for key in LAYOUT if key.endswith("_base")} - {"requests"}
-    assert set(doc["histograms"]) == names >= {"ttft", "duration"}
-    own = getattr(_engine, "HISTOGRAM_BOUNDS", {})
+    assert set(doc["histograms"]) == names | {"itl"} >= {"ttft", "duration"}   # itl: vLLM's
+    itl = doc["histograms"]["itl"]["routes"]["all streams"]
+    assert itl["count"] == 15 - 3      # every token after each stream's first (5 ms apart)
+    own = {"itl": _engine.VLLM_ITL_BOUNDS, **getattr(_engine, "HISTOGRAM_BOUNDS", {})}
     for name, histogram in doc["histograms"].items():
         assert histogram["bounds"] == list(own.get(name, BOUNDS))
         for h in histogram["routes"].values():

@@ -96,10 +96,20 @@ def test_the_feed_sums_every_workers_row():
     assert sent.pop("time_ms") >= doc.pop("time_ms") and sent == doc
 
 
-def test_an_itl_histogram_is_listed_once_the_counters_have_one(monkeypatch):
-    """The engine names it ``itl_base`` in LAYOUT (its own bounds in HISTOGRAM_BOUNDS["itl"]
-    when they are not BOUNDS); here it borrows the TTFT slots to show it is read."""
-    assert "itl" not in ui.snapshot(counted(), LABELS)["histograms"] or "itl_base" in LAYOUT
+def test_the_itl_histogram_is_vllms_kept_for_every_stream():
+    counters = counted()
+    assert ui.snapshot(counters, LABELS)["histograms"]["itl"] == {
+        "bounds": list(_engine.VLLM_ITL_BOUNDS), "routes": {}}
+    counters.observe_gaps_py(0.03, 5)
+    itl = ui.snapshot(counters, LABELS)["histograms"]["itl"]["routes"]
+    assert list(itl) == [ui.ALL_STREAMS] and itl[ui.ALL_STREAMS]["count"] == 5
+    assert itl[ui.ALL_STREAMS]["buckets"][_engine.VLLM_ITL_BOUNDS.index(0.05)] == 5
+    assert abs(itl[ui.ALL_STREAMS]["sum"] - 0.15) < 1e-6
+
+
+def test_an_itl_histogram_kept_per_route_would_be_listed_instead(monkeypatch):
+    """A LAYOUT ``itl_base`` (its own bounds in HISTOGRAM_BOUNDS["itl"] when they are not
+    BOUNDS) wins over vLLM's; here it borrows the TTFT slots to show it is read."""
     monkeypatch.setitem(LAYOUT, "itl_base", LAYOUT["ttft_base"])
     doc = ui.snapshot(counted(), LABELS)
     assert doc["histograms"]["itl"] == doc["histograms"]["ttft"]
