@@ -44,9 +44,12 @@ def label_value(text: str) -> str:
 
 
 def served_model(config) -> str:
-    """The model name vLLM would label with: --model, else the seed endpoints' default."""
+    """The model name vLLM would label with: --model, else the first --served-model-name,
+    else the seed endpoints' default."""
     if config is not None and config.model:
         return config.model
+    if config is not None and config.served_model_name:
+        return config.served_model_name[0]
     from fastmock._chunks import CHAT_MODEL
     return CHAT_MODEL
 
