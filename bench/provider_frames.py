@@ -6,7 +6,9 @@
 For each API in turn (the order rotating by round), --streams concurrent streams of
 --tokens tokens at --delay-ms are opened on 127.0.0.1 and read to their end; the server's
 CPU (utime + stime from /proc) over the load is divided by the frames the streams carry
-(--tokens each: the token frames, which are what a stream is made of). Every API's figure
+(--tokens each: the token frames, which are what a stream is made of). ``sse-model`` is
+/stream-sse under a latency model (X-Mock-ITL: a uniform gap of 15-25 ms, drawn per
+frame): the cost of the model per frame (issue 16: at most 1.1x). Every API's figure
 is divided by /stream-sse's in the same round; the table gives medians over the rounds.
 The server is pinned to core 0 and this script to core 1 when the machine has two.
 
@@ -32,9 +34,11 @@ ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HI = "In a few sentences, why does streaming make a chat interface feel fast?"
 
-# name -> (path, body or None); the token count and pacing come from the controls
+# name -> (path, body or None[, header lines]); the token count and pacing come from the
+# controls. "sse-model": /stream-sse under a latency model (its gaps drawn per frame).
 APIS = {
     "sse": ("/stream-sse", None),
+    "sse-model": ("/stream-sse", None, "X-Mock-ITL: uniform:min=15ms,max=25ms\r\n"),
     "openai": ("/v1/chat/completions", {"model": "m", "stream": True,
                                         "messages": [{"role": "user", "content": HI}]}),
     "anthropic": ("/v1/messages", {"model": "c", "stream": True, "max_tokens": 100000,
@@ -63,11 +67,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def request(path: str, body, tokens: int, delay_ms: int) -> bytes:
+def request(path: str, body, tokens: int, delay_ms: int, headers: str = "") -> bytes:
     join = "&" if "?" in path else "?"
-    target = f"{path}{join}max_tokens={tokens}&delay_ms={delay_ms}"
+    target = f"{path}{join}max_tokens={tokens}"
+    if not headers:
+        target += f"&delay_ms={delay_ms}"
     if body is None:
-        return f"GET {target} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n".encode()
+        return f"GET {target} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n{headers}\r\n".encode()
     data = json.dumps(body).encode()
     return (f"POST {target} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n").encode() + data
@@ -91,8 +97,8 @@ async def load(port: int, raw: bytes, streams: int, ramp_s: float) -> int:
 
 
 def measure(pid: int, port: int, api: str, args) -> dict:
-    path, body = APIS[api]
-    raw = request(path, body, args.tokens, args.delay_ms)
+    path, body, *headers = APIS[api]
+    raw = request(path, body, args.tokens, args.delay_ms, *headers)
     before = cpu_seconds(pid)
     started = time.monotonic()
     ok = asyncio.run(load(port, raw, args.streams, 1.0))
