@@ -1,8 +1,8 @@
 """The live dashboard: ``GET /__fastmock/ui`` and the feed it reads, ``GET /__fastmock/stats``.
 
-The page (dashboard.html beside this file: HTML, CSS and plain JS, no external
-resource) is read once, when the first request to either route imports this module,
-and answered from those bytes ever after. It asks for the feed once a second and
+The page (fastmock.ui.page: HTML, CSS and plain JS, no external resource) is encoded
+once, when the first request to either route imports this module, and answered from
+those bytes ever after. It asks for the feed once a second and
 computes every rate from two successive snapshots, so the server keeps no history.
 
 The feed is the shared counters summed over the workers, as ``/metrics`` reads them:
@@ -26,21 +26,16 @@ once it has counted something. ``itl`` is vLLM's inter-token latency histogram
 (VLLM_LAYOUT, its own bounds), kept for every stream together: one row, "all streams".
 """
 import json
-import os
 import time
 
 from fastmock import _engine
+from fastmock.ui import page
 from fastmock.wire import HTML, whole_responses
 
 ALL_STREAMS = "all streams"     # the row of a histogram that is not kept per route
 
 
-def _page() -> bytes:
-    with open(os.path.join(os.path.dirname(__file__), "dashboard.html"), "rb") as file:
-        return file.read()
-
-
-PAGE = whole_responses(HTML, _page())     # (GET variants, HEAD variants)
+PAGE = whole_responses(HTML, page.HTML.encode())     # (GET variants, HEAD variants)
 
 
 def histograms() -> list[tuple[str, int, tuple[float, ...]]]:

@@ -1,30 +1,27 @@
-"""The dashboard's page and feed (fastmock.ui) without a server: the page is the packaged
-file's bytes, self-contained and small; the feed sums the shared counters and lists every
+"""The dashboard's page and feed (fastmock.ui) without a server: the page is its module's
+text as bytes, self-contained and small; the feed sums the shared counters and lists every
 histogram they have, an inter-token latency one included once the engine names it."""
 from __future__ import annotations
 
 import json
-import pathlib
 import re
-import tomllib
 
-import fastmock
 from fastmock import _engine, ui
+from fastmock.ui import page
 from fastmock._engine import BOUNDS, LAYOUT, SLOTS, Counters
 from fastmock.routes import LABELS, PAGE, find
 from fastmock.wire import CLOSE, KEEP_ALIVE, KEEP_ALIVE_10
 from support.fakes import Client
 from support.http import FRESH_ID_LINE, parse_responses
 
-PACKAGE = pathlib.Path(fastmock.__file__).parent
-FILE = PACKAGE / "ui" / "dashboard.html"
+BODY = page.HTML.encode()
 
 
 # -- the page ----------------------------------------------------------------------------
 
-def test_the_page_is_the_packaged_file_read_once():
+def test_the_page_is_its_module_encoded_once():
     gets, heads = ui.PAGE
-    body = FILE.read_bytes()
+    body = BODY
     for variant in (KEEP_ALIVE, KEEP_ALIVE_10, CLOSE):
         assert gets[variant] == heads[variant] + body
         assert b"\r\nContent-Type: text/html; charset=utf-8\r\n" in heads[variant]
@@ -33,22 +30,13 @@ def test_the_page_is_the_packaged_file_read_once():
 
 
 def test_the_page_is_small_and_loads_nothing_from_elsewhere():
-    text = FILE.read_text("utf-8")
-    assert len(FILE.read_bytes()) < 32_000
+    text = page.HTML
+    assert len(BODY) < 32_000
     # no script, style sheet, font or image from a URL: the one address is the SVG namespace
     assert re.findall(r"https?://[^\"' ]+", text) == ["http://www.w3.org/2000/svg"]
     assert not re.search(r"\bsrc\s*=|@import|url\(|@font-face", text)
     assert re.findall(r"<link[^>]*>", text) == ['<link rel="icon" href="data:,">']
     assert 'fetch(FEED' in text and 'const FEED = "stats"' in text    # relative: /__fastmock/stats
-
-
-def test_the_page_ships_in_the_wheel_and_the_sdist():
-    root = PACKAGE.parent
-    config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert "fastmock.ui" in config["packages"]
-    assert config["package-data"]["fastmock.ui"] == ["dashboard.html"]
-    assert "fastmock.ui" not in config.get("exclude-package-data", {})
-    assert "include fastmock/ui/dashboard.html" in (root / "MANIFEST.in").read_text()
 
 
 def test_the_page_is_answered_from_its_bytes_with_a_request_id(loop):
@@ -58,7 +46,7 @@ def test_the_page_is_answered_from_its_bytes_with_a_request_id(loop):
     [whole] = get.responses()
     [head] = parse_responses(head_only.data(), head_only=True)
     assert whole.status == head.status == 200
-    assert whole.body == FILE.read_bytes() and head.body == b""
+    assert whole.body == BODY and head.body == b""
     assert whole.header("x-request-id") == "mine"
     assert FRESH_ID_LINE.search(b"".join(head_only.transport.writes))    # data() drops it
 

@@ -1,4 +1,8 @@
-<!doctype html>
+"""The dashboard's page: HTML, CSS and plain JS with inline SVG, no external resource.
+
+A Python module rather than a data file, so the page ships wherever the package does;
+fastmock.ui encodes it once, on the first request to the dashboard's routes."""
+HTML = r'''<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -360,3 +364,4 @@ poll();
 </script>
 </body>
 </html>
+'''
