@@ -37,6 +37,7 @@ ERROR_TYPES = {
     500: b"InternalServerException", 503: b"ServiceUnavailableException",
 }
 _ROLES = ("user", "assistant")
+_BLOCK = "content block"            # what a 400 calls one of a message's content items
 _CACHED = 4                 # token tuples whose messages are kept (the corpus and its cycle)
 
 
@@ -110,23 +111,11 @@ def _conversation(doc: dict) -> tuple[str, list]:
         role = message.get("role")
         if role not in _ROLES:
             raise ApiError(400, f"messages[{i}].role must be user or assistant", f"messages[{i}].role")
-        items.append((role, _blocks_text(message.get("content"), f"messages[{i}].content")))
+        items.append((role, request.blocks_text(message.get("content"), f"messages[{i}].content",
+                                                _BLOCK)))
     system = doc.get("system")
-    return (_blocks_text(system, "system") if system is not None else ""), items
-
-
-def _blocks_text(blocks, param: str) -> str:
-    if not isinstance(blocks, list):
-        raise request.wrong_type(param, "an array of content blocks", blocks)
-    texts = []
-    for j, block in enumerate(blocks):
-        if not isinstance(block, dict):
-            raise request.wrong_type(f"{param}[{j}]", "a content block", block)
-        text = block.get("text")
-        if text is not None and not isinstance(text, str):
-            raise request.wrong_type(f"{param}[{j}].text", "a string", text)
-        texts.append(text or "")
-    return "".join(texts)
+    system_text = request.blocks_text(system, "system", _BLOCK) if system is not None else ""
+    return system_text, items
 
 
 def _converse_plan(call: Call, stream: bool):

@@ -98,18 +98,7 @@ def _contents(doc: dict) -> list[tuple[str, str]]:
 
 
 def _parts_text(content: dict, param: str) -> str:
-    parts = content.get("parts")
-    if not isinstance(parts, list):
-        raise request.wrong_type(f"{param}.parts", "an array of Part objects", parts)
-    texts = []
-    for j, part in enumerate(parts):
-        if not isinstance(part, dict):
-            raise request.wrong_type(f"{param}.parts[{j}]", "a Part object", part)
-        text = part.get("text")
-        if text is not None and not isinstance(text, str):
-            raise request.wrong_type(f"{param}.parts[{j}].text", "a string", text)
-        texts.append(text or "")
-    return "".join(texts)
+    return request.blocks_text(content.get("parts"), f"{param}.parts", "Part object")
 
 
 def _system(doc: dict) -> str:

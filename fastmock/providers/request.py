@@ -139,6 +139,22 @@ def model(doc: dict) -> bytes:
 
 # -- text in messages ---------------------------------------------------------------------
 
+def blocks_text(blocks, param: str, noun: str) -> str:
+    """The text of an array of objects each with an optional ``text`` string (Gemini's
+    parts, Bedrock's content blocks), joined; ``noun`` names one in a 400."""
+    if not isinstance(blocks, list):
+        raise wrong_type(param, f"an array of {noun}s", blocks)
+    texts = []
+    for j, block in enumerate(blocks):
+        if not isinstance(block, dict):
+            raise wrong_type(f"{param}[{j}]", f"a {noun}", block)
+        text = block.get("text")
+        if text is not None and not isinstance(text, str):
+            raise wrong_type(f"{param}[{j}].text", "a string", text)
+        texts.append(text or "")
+    return "".join(texts)
+
+
 def content_text(content, param: str, part_types: tuple = ("text",)) -> str:
     """The text of a message's ``content``: a string, or an array of typed parts.
 
