@@ -28,6 +28,7 @@ import os
 from fnmatch import fnmatchcase
 
 from fastmock._engine import Distribution, Gaps, Slots, mix
+from fastmock.controls import InvalidControl
 
 TTFT_HEADER = b"x-mock-ttft"
 ITL_HEADER = b"x-mock-itl"
@@ -43,11 +44,7 @@ _PARAMS = {
 
 
 class SpecError(ValueError):
-    """A latency spec that cannot be read; the message says why (``param``: the header)."""
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
+    """A latency spec that cannot be read; the message says why."""
 
 
 def _duration(name: str, text: str) -> float:
@@ -189,8 +186,8 @@ class LatencyModel:
             name = _HEADER_NAMES[header]
             try:
                 found = parse(text.decode("latin-1"))
-            except SpecError as exc:
-                raise SpecError(f"{name}: {exc}", name) from None
+            except SpecError as exc:    # a request's control: a 400 naming the header
+                raise InvalidControl(name, f"{name}: {exc}") from None
             if len(self._specs) < 256:
                 self._specs[text] = found
         return found

@@ -112,6 +112,13 @@ class HttpProtocol(Connection, asyncio.Protocol):
                     from fastmock.chaos.settings import for_stream   # loaded when it may be asked
                     chaos = for_stream(app.chaos_odds, query, request.headers, None, spec,
                                        ctl.fail_after)
+                ttft_ms, gaps = ctl.ttft_ms, None
+                latency = app.latency_for(request.headers)
+                if latency is not None:     # a latency model: the TTFT and the gaps are drawn
+                    from fastmock._chunks import CHAT_MODEL
+                    ttft_ms, gaps = latency.plan(ctl, request.headers,
+                                                 config.model or CHAT_MODEL, 0,
+                                                 config.delay_ms, config.ttft_ms)
         except controls.InvalidControl as exc:
             self.respond(wire.openai_error(400, str(exc), exc.param, keep_alive=keep_alive,
                                            http10=http10, head_only=head_only, extra=line(rid)),
@@ -123,20 +130,6 @@ class HttpProtocol(Connection, asyncio.Protocol):
                                            http10=http10, head_only=head_only, extra=line(rid)),
                          route.index, ctl.status, keep_alive)
             return
-        ttft_ms, gaps = ctl.ttft_ms, None
-        latency = app.latency_for(request.headers)
-        if latency is not None:     # a latency model: the TTFT and the gaps are drawn
-            from fastmock._chunks import CHAT_MODEL
-            from fastmock.latency import SpecError
-            try:
-                ttft_ms, gaps = latency.plan(ctl, request.headers, config.model or CHAT_MODEL,
-                                             0, config.delay_ms, config.ttft_ms)
-            except SpecError as exc:
-                self.respond(wire.openai_error(400, str(exc), exc.param, keep_alive=keep_alive,
-                                               http10=http10, head_only=head_only,
-                                               extra=line(rid)),
-                             route.index, 400, keep_alive)
-                return
         self.stream(route, request, spec, ctl.delay_ms, ttft_ms, ctl.fail_after, rid,
                     chaos=chaos, gaps=gaps)
 

@@ -11,6 +11,7 @@ import pytest
 from fastmock import latency
 from fastmock._engine import Slots, mix
 from fastmock.config import Config
+from fastmock.controls import InvalidControl
 from fastmock.controls import parse as parse_controls
 from fastmock.latency import SpecError, load_profiles, parse
 
@@ -143,7 +144,7 @@ def test_a_request_gets_its_own_spec_then_its_controls_then_the_profile_then_the
     headers = {b"x-mock-ttft": b"constant:1s", b"x-mock-itl": b"constant:1ms"}
     ttft, gaps = m.plan(set_by_query, headers, "gpt-4o", 0, 50, 0)
     assert ttft == 1000 and gaps.total(3) == 3                           # its own specs
-    with pytest.raises(SpecError, match="X-Mock-ITL: 'slow'") as caught:
+    with pytest.raises(InvalidControl, match="X-Mock-ITL: 'slow'") as caught:   # a control's 400
         m.plan(plain, {b"x-mock-itl": b"slow"}, None, 0, 50, 0)
     assert caught.value.param == "X-Mock-ITL"
 
