@@ -25,7 +25,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from support.http import get, http_request, read_response
-from support.server import children, replaced, socket_count, wait_for
+from support.server import children, replaced, streams_on_every_worker, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -252,15 +252,7 @@ def scrapes(server, n: int = 10) -> list[Scrape]:
 
 def test_every_worker_reports_the_totals_of_all(two_workers):
     server = two_workers
-    workers = children(server.proc.pid)
-    base = {pid: socket_count(pid) for pid in workers}
-    held = [server.connect() for _ in range(30)]
-    try:
-        for sock in held:
-            sock.sendall(get("/stream-loop?delay_ms=200"))
-            sock.recv(100)
-        # the kernel spread the 30 connections over both workers (else this proves nothing)
-        assert all(socket_count(pid) > base[pid] for pid in workers), (base, workers)
+    with streams_on_every_worker(server, 30, close=abort):
         for _ in range(200):
             fetch(server, "/health")
         for _ in range(20):
@@ -275,9 +267,6 @@ def test_every_worker_reports_the_totals_of_all(two_workers):
             assert s.histogram(TTFT)[2] == 50
         tokens = [s.value("fastmock_tokens_sent_total") for s in results]
         assert tokens == sorted(tokens) and tokens[0] >= 60 + 30   # /stream-loop keeps going
-    finally:
-        for sock in held:
-            abort(sock)
     assert wait_for(lambda: all(s.value("fastmock_active_streams") == 0 for s in scrapes(server, 4)))
     final = scrapes(server)
     counts = [s.requests("/metrics", 200) for s in final]

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from support.apis import post
 from support.http import get, http_request
-from support.server import children, socket_count, wait_for
+from support.server import streams_on_every_worker, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -215,15 +215,7 @@ def test_metrics_format_chooses_the_families(start_server, fmt, fastmock, vllm):
 
 def test_every_worker_reports_the_vllm_totals_of_all(two_workers):
     server = two_workers
-    workers = children(server.proc.pid)
-    base = {pid: socket_count(pid) for pid in workers}
-    held = [server.connect() for _ in range(20)]
-    try:
-        for sock in held:
-            sock.sendall(get("/stream-loop?delay_ms=200"))
-            sock.recv(100)
-        # the kernel spread the connections over both workers (else this proves nothing)
-        assert all(socket_count(pid) > base[pid] for pid in workers), (base, workers)
+    with streams_on_every_worker(server, 20):
         for _ in range(20):
             fetch(server, "/stream-sse?max_tokens=3")
         for s in [scrape(server) for _ in range(10)]:
@@ -233,8 +225,5 @@ def test_every_worker_reports_the_vllm_totals_of_all(two_workers):
             assert s.value("vllm:request_generation_tokens_count") == 20
             assert s.value("vllm:request_generation_tokens_sum") == 60
             assert s.value("vllm:kv_cache_usage_perc") == 20 / (256 * 2)
-    finally:
-        for sock in held:
-            sock.close()
     assert wait_for(lambda: all(s.value("vllm:request_success_total", finished_reason="abort") == 20
                                 for s in [scrape(server) for _ in range(4)]))

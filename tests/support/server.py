@@ -1,6 +1,7 @@
 """A fastmock process for the tests that start one, and what /proc says about it."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -114,3 +115,22 @@ def wait_for(predicate, timeout: float = 5.0, interval: float = 0.02):
             return value
         time.sleep(interval)
     return predicate()
+
+
+@contextlib.contextmanager
+def streams_on_every_worker(server, n: int, close=None):
+    """``n`` open /stream-loop streams (a token every 200 ms) that the kernel spread over
+    every worker of ``server`` (asserted: else a test of the workers' sums proves nothing);
+    each socket is closed on the way out, by ``close(sock)`` when given."""
+    workers = children(server.proc.pid)
+    base = {pid: socket_count(pid) for pid in workers}
+    held = [server.connect() for _ in range(n)]
+    try:
+        for sock in held:
+            sock.sendall(b"GET /stream-loop?delay_ms=200 HTTP/1.1\r\nHost: test\r\n\r\n")
+            sock.recv(100)
+        assert all(socket_count(pid) > base[pid] for pid in workers), (base, workers)
+        yield held
+    finally:
+        for sock in held:
+            (close or socket.socket.close)(sock)
