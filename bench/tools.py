@@ -246,7 +246,7 @@ def tool_vllm(srv: Fastmock, tok: str, logdir: str, args) -> list[dict]:
                      "tpot_ms": r["mean_tpot_ms"], "output_tokens": r["mean_output_tokens"],
                      "prompt_tokens": r["mean_prompt_tokens"], "completed": r["completed"],
                      "requests": r["requests"], "raw": r,
-                     "command": " ".join(os.path.relpath(a) if a.startswith(BENCH) else a
+                     "command": " ".join(os.path.relpath(a, os.path.dirname(BENCH)) if a.startswith(BENCH) else a
                                          for a in argv)})
     return rows
 
@@ -264,6 +264,7 @@ def tool_llmperf(srv: Fastmock, tok: str, logdir: str, args) -> list[dict]:
              "itl_ms": r["mean_inter_token_latency_ms"], "output_tokens": r["mean_output_tokens"],
              "itl_expected_ms": (TTFT_MS + (n - 1) * ITL_MS) / n, "completed": r["requests"],
              "requests": REQUESTS, "raw": r,
+             "command": " ".join(os.path.relpath(a, os.path.dirname(BENCH)) if a.startswith(BENCH) else a for a in argv),
              "note": "LLMPerf's inter_token_latency is (TTFT + all gaps) / output tokens"}]
 
 
@@ -314,7 +315,7 @@ def tool_aiperf(srv: Fastmock, tok: str, logdir: str, args) -> list[dict]:
              "output_tokens": r["output_sequence_length"]["avg"],
              "prompt_tokens": r["input_sequence_length"]["avg"],
              "completed": r["request_count"]["avg"], "requests": REQUESTS,
-             "command": " ".join(argv).replace(BENCH + "/", "bench/")}]
+             "command": "HF_HOME=bench/.tools/hf " + " ".join(argv).replace(BENCH + "/", "bench/")}]
 
 
 def check_tokenizer(tok: str, logdir: str, args) -> dict:
@@ -398,7 +399,7 @@ def write_results(rows: list[dict], tokenizer_check: dict | None) -> None:
 RESULTS_MD = """# The benchmarking tools against fastmock
 
 Written by `python bench/tools.py` ({date}; the tools installed by `python bench/tools.py
---install`). fastmock ran as `fastmock --host 127.0.0.1 --port PORT {flags}`; every tool
+--install`). fastmock ran as `fastmock --host 127.0.0.1 --port $PORT {flags}`; every tool
 sent {requests} streamed chat requests (and vLLM's client as many completions), {concurrency}
 at a time, each asking 100 tokens with `ignore_eos` (prompts of 64 tokens), after one
 warm-up request of each kind to the server. The columns give each tool's own mean
@@ -479,6 +480,9 @@ def main() -> int:
                 rows.append({"tool": name, "error": f"{type(exc).__name__}: {exc}"})
     finally:
         srv.stop()
+    for row in rows:  # the port changes from run to run
+        if "command" in row:
+            row["command"] = row["command"].replace(srv.url, "http://127.0.0.1:$PORT")
     write_results(rows, tokenizer_check)
     return 0
 
