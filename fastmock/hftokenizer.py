@@ -40,7 +40,8 @@ import sys
 from fastmock.frames import split_tokens
 
 UNK = "<unk> "
-# GET /v1/models's max_model_len (vLLM's context length)
+# GET /v1/models's max_model_len (providers/openai.py MAX_MODEL_LEN; not imported: it loads
+# the provider code)
 MODEL_MAX_LENGTH = 32768
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -51,7 +52,8 @@ CHAT_TEMPLATE = (
 
 
 def vocabulary(text: str) -> dict:
-    """Token -> id: the corpus's tokens with their trailing space, in order of first use."""
+    """Token -> id: ``<unk>``, a lone space, then the corpus's tokens in order of first use,
+    each with its trailing space (the last one, which may lack it, also as it stands)."""
     vocab = {UNK: 0, " ": 1}
     for token in split_tokens(text):
         for form in (token if token.endswith(" ") else token + " ", token):
