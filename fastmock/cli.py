@@ -217,7 +217,10 @@ _BY_FLAG.update({flag: (dest, None) for flag, dest, _ in SWITCHES})
 
 def usage() -> str:
     """The --help text."""
-    lines = [f"usage: {PROG} [options]", "", DESCRIPTION, "", "options:",
+    lines = [f"usage: {PROG} [options]", f"       {PROG} tokenizer DIR [--text-file FILE]", "",
+             DESCRIPTION, "", "commands:",
+             "  tokenizer DIR         write a Hugging Face tokenizer that counts tokens as fastmock",
+             "                        does (see fastmock tokenizer --help)", "", "options:",
              "  -h, --help            show this help message and exit"]
     entries = [(f"{flag} {dest.upper()}", text) for flag, dest, _, text in OPTIONS]
     entries += [(flag, text) for flag, _, text in SWITCHES]
@@ -307,7 +310,11 @@ def _check_text_fits(config: Config) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = parse_config(argv)
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["tokenizer"]:  # a sub-command, not a flag: the server never loads it
+        from fastmock.hftokenizer import main as tokenizer
+        return tokenizer(args[1:])
+    config = parse_config(args)
     logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s fastmock: %(message)s")
     from fastmock import nossl
