@@ -24,6 +24,7 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 JSON = b"application/json"
 PROMETHEUS_TEXT = b"text/plain; version=0.0.4; charset=utf-8"
 HTML = b"text/html; charset=utf-8"
+TEXT = b"text/plain; charset=utf-8"
 
 # The headers page code on another origin may read (the Fetch standard hides every other
 # one but the CORS-safelisted few): a 429's Retry-After and the rate-limit state, the ids.
@@ -135,6 +136,14 @@ def retry_after(status: int) -> bytes:
 def openai_error(status: int, message: str, param: str | None = None, *, keep_alive: bool = True,
                  http10: bool = False, head_only: bool = False, extra: bytes = b"") -> bytes:
     return complete(status, JSON, openai_error_body(status, message, param),
+                    keep_alive=keep_alive, http10=http10, head_only=head_only,
+                    extra=retry_after(status) + extra)
+
+
+def ollama_error(status: int, message: str, *, keep_alive: bool = True, http10: bool = False,
+                 head_only: bool = False, extra: bytes = b"") -> bytes:
+    """An error in Ollama's shape, ``{"error": "..."}`` (what ollama-js and ollama-python read)."""
+    return complete(status, JSON, b'{"error":"' + json_string(message) + b'"}',
                     keep_alive=keep_alive, http10=http10, head_only=head_only,
                     extra=retry_after(status) + extra)
 
