@@ -211,21 +211,31 @@ OLLAMA_PREFIX, OLLAMA_SUFFIX = ollama_line_pieces(OLLAMA_GENERATE)
 
 
 cpdef bytes ollama_done(bytes splice, bytes stamp, tuple field, bytes text, str done_reason,
-                        long prompt_count=0, long eval_count=0, long long elapsed_ns=-1):
+                        long prompt_count=0, long eval_count=0, long long elapsed_ns=-1,
+                        bint context=False):
     """The closing ``done: true`` line (newline included), ``text`` in its text field.
 
     Its durations hold together: total_duration (``elapsed_ns``, at least 3) is
     load_duration (1) + prompt_eval_duration (1) + eval_duration (the rest), as
     Ollama's own do. ``elapsed_ns`` < 0: no counts nor durations (a load request).
+    ``context`` (/api/generate): Ollama's ``context`` after done_reason, the token ids of
+    prompt and answer, here 1 .. prompt_count + eval_count (ollama_context).
     """
     cdef bytes line = (splice + stamp + b'",' + field[0] + text + field[1]
                        + b'"done":true,"done_reason":"' + done_reason.encode() + b'"')
     if elapsed_ns < 0:
         return line + b'}\n'
+    if context:
+        line += b',"context":' + ollama_context(prompt_count + eval_count)
     cdef long long total = max(elapsed_ns, 3)
     return line + (b',"total_duration":%d,"load_duration":1,"prompt_eval_count":%d,'
                    b'"prompt_eval_duration":1,"eval_count":%d,"eval_duration":%d}\n'
                    % (total, prompt_count, eval_count, total - 2))
+
+
+cpdef bytes ollama_context(long long n):
+    """A final /api/generate object's ``context``: ``[1,2,...,n]`` (stand-in token ids)."""
+    return b"[" + b",".join([b"%d" % i for i in range(1, n + 1)]) + b"]"
 
 
 cpdef bytes api_data_body(Corpus corpus, bytes model):

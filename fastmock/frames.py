@@ -35,7 +35,7 @@ USAGE_TOTAL, USAGE_DETAILS, USAGE_END = _chunks.USAGE_TOTAL, _chunks.USAGE_DETAI
 # the Ollama line shape, for /api/generate and /api/chat (see _chunks)
 ollama_splice = _chunks.ollama_splice
 ollama_line_pieces = _chunks.ollama_line_pieces
-ollama_done = _chunks.ollama_done
+ollama_done, ollama_context = _chunks.ollama_done, _chunks.ollama_context
 OLLAMA_GENERATE, OLLAMA_CHAT = _chunks.OLLAMA_GENERATE, _chunks.OLLAMA_CHAT
 DEFAULT_TEXT = _chunks.DEFAULT_TEXT
 STATIC_CREATED, STATIC_CREATED_AT = _chunks.STATIC_CREATED, _chunks.STATIC_CREATED_AT
@@ -46,7 +46,7 @@ EXTENSION_FILE = _chunks.__file__
 class Frames:
     """Everything pre-encoded for one corpus and model name."""
 
-    __slots__ = ("corpus", "chat_model", "ollama_model", "served", "ollama_served",
+    __slots__ = ("corpus", "chat_model", "ollama_model", "served", "ollama_served", "ollama_pulled",
                  "_ollama_splice", "_chat_head", "_chat_tail")
 
     def __init__(self, text: str = DEFAULT_TEXT, model: str | None = None,
@@ -59,7 +59,12 @@ class Frames:
         self.ollama_model = json_string(model or _chunks.OLLAMA_MODEL)
         # the model lists (GET /v1/models, /api/tags): escaped names
         self.served = tuple(json_string(name) for name in served) or (self.chat_model,)
-        self.ollama_served = tuple(json_string(name) for name in served) or (self.ollama_model,)
+        # /api/tags: --model and every --served-model-name (once each, in order), then the
+        # models pulled since start (POST /api/pull adds them), as Ollama lists what it has
+        self.ollama_served = tuple(dict.fromkeys(
+            ((self.ollama_model,) if model else ()) + tuple(json_string(name) for name in served)
+        )) or (self.ollama_model,)
+        self.ollama_pulled = []
         self._ollama_splice = ollama_splice(self.ollama_model)
         # Shared by every chat stream: the splice before the id's counted digits (one per
         # process), and the splice after them (one per second: it holds "created").

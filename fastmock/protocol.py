@@ -9,7 +9,7 @@ import asyncio
 
 from fastmock import wire
 from fastmock._engine import Connection
-from fastmock.request_ids import client_id, line, request_id, spliced, test_id
+from fastmock.request_ids import client_id, line, lines, request_id, spliced, test_id
 from fastmock.routes import (API, CONTROL, LABELS, METRICS, OTHER, PAGE, STATIC, STREAM, TABLE,
                              find)
 
@@ -66,17 +66,19 @@ class HttpProtocol(Connection, asyncio.Protocol):
         rid = request_id(request.headers)
         if route is None:
             message = "no route for " + path.decode("utf-8", "replace")[:200]
-            self.respond(wire.openai_error(404, message, keep_alive=keep_alive, http10=http10,
-                                           head_only=method == HEAD, extra=line(rid)),
+            # under /api/: Ollama's error shape, which its clients can read
+            error = wire.ollama_error if path.startswith(b"/api/") else wire.openai_error
+            self.respond(error(404, message, keep_alive=keep_alive, http10=http10,
+                               head_only=method == HEAD, extra=line(rid)),
                          OTHER, 404, keep_alive)
         elif method not in route.methods:
             self.respond(wire.method_not_allowed(route.allow, method.decode("latin-1"),
                                                  keep_alive=keep_alive, http10=http10,
-                                                 extra=line(rid)),
+                                                 extra=lines(rid, route.anthropic)),
                          route.index, 405, keep_alive)
         elif method == OPTIONS:
             self.respond(wire.preflight(route.allow, keep_alive=keep_alive, http10=http10,
-                                        extra=line(rid)),
+                                        extra=lines(rid, route.anthropic)),
                          route.index, 204, keep_alive)
         elif route.kind == STREAM:
             self.seed_stream(route, request, None if q < 0 else url[q + 1:], rid)
@@ -158,7 +160,7 @@ class HttpProtocol(Connection, asyncio.Protocol):
         keep_alive, head_only = request.keep_alive, request.method == HEAD
         data = wire.complete(answer.status, answer.content_type, answer.body,
                              keep_alive=keep_alive, http10=request.http10, head_only=head_only,
-                             extra=answer.headers + line(rid))
+                             extra=answer.headers + lines(rid, route.anthropic))
         if answer.wait_ms <= 0 and not answer.cut:
             self.respond(data, route.index, answer.status, keep_alive)
             return
@@ -193,7 +195,7 @@ class HttpProtocol(Connection, asyncio.Protocol):
         at = head.index(b"\r\n") + 2
         if chaos is not None:   # the settings that replay it, seed included
             extra += b"X-Mock-Chaos: " + chaos.describe().encode() + b"\r\n"
-        head = head[:at] + line(rid) + extra + head[at:]
+        head = head[:at] + lines(rid, route.anthropic) + extra + head[at:]
         if request.method == HEAD:
             self.respond(head, route.index, 200, keep_alive)
             return

@@ -39,6 +39,18 @@ def line(rid: bytes) -> bytes:
     return ID_HEADER_HEAD + rid + b"\r\n"
 
 
+# Anthropic's own header: its SDKs read ``request-id`` (``req_...``), as ``message._request_id``.
+# Anthropic's routes send it after X-Request-Id, with the same id.
+ANTHROPIC_ID_HEAD = b"request-id: "
+
+
+def lines(rid: bytes, anthropic: bool) -> bytes:
+    """The id lines of an answer: X-Request-Id, and Anthropic's request-id on its routes."""
+    if anthropic:
+        return ID_HEADER_HEAD + rid + b"\r\n" + ANTHROPIC_ID_HEAD + rid + b"\r\n"
+    return ID_HEADER_HEAD + rid + b"\r\n"
+
+
 def spliced(response: bytes, rid: bytes) -> bytes:
     """A whole pre-encoded response (or head) with the X-Request-Id line after its status line."""
     at = response.index(b"\r\n") + 2

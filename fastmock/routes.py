@@ -28,7 +28,7 @@ class Route:
     """One row of the table (what protocol.HttpProtocol.handle reads)."""
 
     __slots__ = ("path", "kind", "allow", "methods", "handler", "api", "label", "prefix",
-                 "ends", "compiled", "content_type", "index")
+                 "ends", "compiled", "content_type", "index", "anthropic")
 
     def __init__(self, path: bytes, kind: int, allow: bytes, handler, api=None, *,
                  label: str | None = None, prefix: bool = False, ends: tuple | None = None,
@@ -45,6 +45,7 @@ class Route:
         self.compiled = compiled          # the request the compiled path answers (fastpath)
         self.content_type = content_type  # a METRICS route's answer
         self.index = -1                   # its slots in the shared counters (set below)
+        self.anthropic = api is _anthropic  # its answers carry Anthropic's request-id too
 
 
 def _metrics():
@@ -124,6 +125,8 @@ TABLE = (
           compiled="embeddings"),
     Route(b"/v1/messages",         API,     ALLOW_POST, lambda: _anthropic().messages, _anthropic,
           compiled="messages"),
+    Route(b"/v1/messages/count_tokens", API, ALLOW_POST, lambda: _anthropic().count_tokens,
+          _anthropic),
     Route(b"/api/generate",        API,     ALLOW_POST, lambda: _ollama().generate,       _ollama,
           compiled="generate"),
     Route(b"/api/chat",            API,     ALLOW_POST, lambda: _ollama().chat,           _ollama,
@@ -143,6 +146,13 @@ TABLE = (
           label="/v1*/models/{model}:{method}", prefix=True, ends=GEMINI_METHODS),
     Route(b"/api/tags",            API,     ALLOW_GET,  lambda: _ollama().tags,           _ollama),
     Route(b"/api/version",         API,     ALLOW_GET,  lambda: _ollama().version,        _ollama),
+    Route(b"/api/embed",           API,     ALLOW_POST, lambda: _ollama().embed,          _ollama),
+    Route(b"/api/embeddings",      API,     ALLOW_POST, lambda: _ollama().embeddings,     _ollama),
+    Route(b"/api/show",            API,     ALLOW_POST, lambda: _ollama().show,           _ollama),
+    Route(b"/api/ps",              API,     ALLOW_GET,  lambda: _ollama().ps,             _ollama),
+    Route(b"/api/pull",            API,     ALLOW_POST, lambda: _ollama().pull,           _ollama),
+    # Ollama's root: clients probe it before they talk to the API
+    Route(b"/",                    STATIC,  ALLOW_GET,  seed.ollama_root),
     Route(b"/v1/models/",          API,     ALLOW_GET,  lambda: _openai().get_model,      _openai,
           label="/v1/models/{id}", prefix=True),    # one label for every model id
     # Gemini (v1beta): GET the models, POST /v1beta/models/{model}:{method}

@@ -24,6 +24,11 @@ def health(frames: Frames, shedding: bool = False) -> tuple:
     return _document(HEALTH_SHEDDING_BODY if shedding else HEALTH_BODY)
 
 
+def ollama_root(frames: Frames) -> tuple:
+    """GET /: what Ollama's root answers, the probe its clients and UIs send first."""
+    return wire.whole_responses(wire.TEXT, b"Ollama is running")
+
+
 def _document(body: bytes) -> tuple:
     """(GET variants, HEAD variants) of a 200 JSON document, indexed by KEEP_ALIVE /
     KEEP_ALIVE_10 / CLOSE."""

@@ -24,8 +24,20 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 JSON = b"application/json"
 PROMETHEUS_TEXT = b"text/plain; version=0.0.4; charset=utf-8"
 HTML = b"text/html; charset=utf-8"
+TEXT = b"text/plain; charset=utf-8"
 
-COMMON_HEADERS = b"Server: fastmock\r\nAccess-Control-Allow-Origin: *\r\n"
+# The headers page code on another origin may read (the Fetch standard hides every other
+# one but the CORS-safelisted few): a 429's Retry-After and the rate-limit state, the ids.
+# Named one by one: ``*`` is no wildcard here for every browser, and none has prefixes.
+EXPOSE_HEADERS = (
+    b"Retry-After, X-Request-Id, request-id, "
+    b"x-ratelimit-limit-requests, x-ratelimit-limit-tokens, x-ratelimit-remaining-requests, "
+    b"x-ratelimit-remaining-tokens, x-ratelimit-reset-requests, x-ratelimit-reset-tokens, "
+    + b", ".join(b"anthropic-ratelimit-%s-%s" % (kind, what)
+                 for kind in (b"requests", b"tokens", b"input-tokens", b"output-tokens")
+                 for what in (b"limit", b"remaining", b"reset")))
+COMMON_HEADERS = (b"Server: fastmock\r\nAccess-Control-Allow-Origin: *\r\n"
+                  b"Access-Control-Expose-Headers: " + EXPOSE_HEADERS + b"\r\n")
 JSON_HEADERS = COMMON_HEADERS + b"Content-Type: " + JSON + b"\r\n"
 ALLOW_GET = b"GET, HEAD, OPTIONS"
 ALLOW_POST = b"POST, OPTIONS"
@@ -124,6 +136,14 @@ def retry_after(status: int) -> bytes:
 def openai_error(status: int, message: str, param: str | None = None, *, keep_alive: bool = True,
                  http10: bool = False, head_only: bool = False, extra: bytes = b"") -> bytes:
     return complete(status, JSON, openai_error_body(status, message, param),
+                    keep_alive=keep_alive, http10=http10, head_only=head_only,
+                    extra=retry_after(status) + extra)
+
+
+def ollama_error(status: int, message: str, *, keep_alive: bool = True, http10: bool = False,
+                 head_only: bool = False, extra: bytes = b"") -> bytes:
+    """An error in Ollama's shape, ``{"error": "..."}`` (what ollama-js and ollama-python read)."""
+    return complete(status, JSON, b'{"error":"' + json_string(message) + b'"}',
                     keep_alive=keep_alive, http10=http10, head_only=head_only,
                     extra=retry_after(status) + extra)
 

@@ -11,7 +11,7 @@ cdef enum:
     CONNECTIONS_REJECTED = 6
     CONNECTIONS_SHED = 7         # answered 503 because memory was short (fastmock.admission)
     GAUGES = 3                   # slots 0..GAUGES-1 are gauges, reset when a worker dies
-    MAX_ROUTES = 32
+    MAX_ROUTES = 48              # labels: the two fixed ones and one per route (routes.LABELS)
     STATUS_LOW = 100
     STATUSES = 500               # 100..599
     BUCKETS = 17                 # finite bounds + Inf

@@ -275,7 +275,7 @@ cdef bytes RESPONSE_2 = b',"instructions":null,"max_output_tokens":'
 cdef bytes RESPONSE_3 = (b',"parallel_tool_calls":true,"previous_response_id":null,"reasoning":'
                          b'{"effort":null,"summary":null},"store":false,"temperature":1.0,"text":'
                          b'{"format":{"type":"text"}},"tool_choice":"auto","tools":[],"top_p":1.0,'
-                         b'"truncation":"disabled","usage":')
+                         b'"truncation":"disabled"')
 cdef bytes PART_1 = b'{"type":"output_text","text":"'
 cdef bytes PART_2 = b'","annotations":[],"logprobs":[]}'
 
@@ -321,11 +321,10 @@ cdef int response_usage(Buf *b, long long prompt, long long sent) noexcept:
 cdef int response_tail(Buf *b, Body *body, long long sent, bint with_usage) except -1:
     """response() after its "output": value."""
     put_b(b, RESPONSE_3)
-    if with_usage:
+    if with_usage:                  # a response in progress has none: the key is left out
+        put_b(b, b',"usage":')
         response_usage(b, body.tokens + body.tokens2, sent)
-    else:
-        put_b(b, b"null")
-    put_b(b, b',"user":null,"metadata":{}}')
+    put_b(b, b',"metadata":{}}')
     return 0
 
 
@@ -445,6 +444,9 @@ cdef int response_closing(Buf *b, ResponseIds *ids, Body *body, Corpus corpus, l
 
 # -- Anthropic messages ----------------------------------------------------------------------------
 
+# anthropic.usage(): between input_tokens and output_tokens
+cdef bytes MESSAGE_CACHE = b',"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":'
+
 cdef int message_head(Buf *b, Body *body) except -1:
     """A message's head, with a new id, up to its content."""
     put_b(b, b'{"id":"')
@@ -463,7 +465,7 @@ cdef int message_document(Buf *b, Corpus corpus, Body *body, Plan *p) except -1:
     put_b(b, b'"}],"stop_reason":"max_tokens' if p.length else b'"}],"stop_reason":"end_turn')
     put_b(b, b'","stop_sequence":null,"usage":{"input_tokens":')
     put_int(b, body.tokens + body.tokens2)
-    put_b(b, b',"output_tokens":')
+    put_b(b, MESSAGE_CACHE)
     put_int(b, p.total)
     put_b(b, b"}}")
     return 0
@@ -485,7 +487,8 @@ cdef int message_opening(Buf *b, Body *body) except -1:
     message_head(b, body)
     put_b(b, b'[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":')
     put_int(b, body.tokens + body.tokens2)
-    put_b(b, b',"output_tokens":0}}}\n\n')
+    put_b(b, MESSAGE_CACHE)
+    put_b(b, b'0}}}\n\n')
     message_event(b, "content_block_start")
     put_b(b, b',"index":0,"content_block":{"type":"text","text":""}}\n\n')
     message_event(b, "ping")
@@ -501,7 +504,7 @@ cdef int message_closing(Buf *b, long long prompt, long long sent, const char *f
     put(b, finish, strlen(finish))
     put_b(b, b'","stop_sequence":null},"usage":{"input_tokens":')
     put_int(b, prompt)
-    put_b(b, b',"output_tokens":')
+    put_b(b, MESSAGE_CACHE)
     put_int(b, sent)
     put_b(b, b"}}\n\n")
     message_event(b, "message_stop")
@@ -524,7 +527,9 @@ cdef bytes OLLAMA_CHAT_CLOSE = b'"},'
 
 cdef int ollama_done(Buf *b, bytes model_head, bint chat, Corpus corpus, long long sent,
                      const char *finish, long long prompt, long long total_ns) except -1:
-    """providers.ollama._answer()'s done(): the final object, with its newline."""
+    """providers.ollama._answer()'s done(): the final object, with its newline; /api/generate's
+    with its context (frames.ollama_context)."""
+    cdef long long i
     put_b(b, model_head)
     put_stamp(b)
     put_b(b, b'",')
@@ -535,6 +540,13 @@ cdef int ollama_done(Buf *b, bytes model_head, bint chat, Corpus corpus, long lo
     put_b(b, b'"done":true,"done_reason":"')
     put(b, finish, strlen(finish))
     put_b(b, b'",')
+    if not chat:
+        put_b(b, b'"context":[')
+        for i in range(1, prompt + sent + 1):
+            if i > 1:
+                put(b, ",", 1)
+            put_int(b, i)
+        put_b(b, b"],")
     if total_ns < 3:
         total_ns = 3
     put_b(b, b'"total_duration":')

@@ -9,6 +9,7 @@ from libc.string cimport memcmp
 
 from fastmock import routes, wire
 from fastmock._engine import FRESH_ID_KIND, ID_HEADER_HEAD
+from fastmock.request_ids import ANTHROPIC_ID_HEAD
 
 # The requests it answers, in the order of the Api enum (fields.pyx); their paths are the
 # route table's.
@@ -42,7 +43,7 @@ cdef bytes MESSAGE_PREFIX = (b'event: content_block_delta\ndata: {"type":"conten
 cdef enum:
     EMBEDDINGS_KEPT = 4
     EMBEDDINGS_KEPT_SIZE = 32768
-    HEAD_ROOM = 512                 # in front of a document in _out: for its HTTP head
+    HEAD_ROOM = 1280                # in front of a document in _out: for its HTTP head
 
 
 # -- the request, from the bytes of one read ---------------------------------------------------
@@ -203,7 +204,7 @@ cdef class FastPath:
             ends.append(end.replace(b"Content-Length: 0\r\n", b""))
         self.whole_head = head
         self.whole_ends = tuple(ends)
-        if len(head) + 128 + 40 + max(len(end) for end in ends) > HEAD_ROOM:
+        if len(head) + 2 * 128 + 14 + 40 + max(len(end) for end in ends) > HEAD_ROOM:
             raise ValueError("the 200 head does not fit in front of a document")
         self.status_line = wire.status_line(200)
         cut = len(self.status_line)
@@ -350,8 +351,10 @@ cdef class FastPath:
         cdef bytes end = <bytes>self.whole_ends[(1 if http10 else 0) if keep_alive else 2]
         cdef bytes rid = self.rid
         cdef Py_ssize_t rid_size = PyBytes_GET_SIZE(rid)
-        cdef Py_ssize_t head_size = PyBytes_GET_SIZE(self.whole_head) + rid_size + 18
+        cdef Py_ssize_t fixed = PyBytes_GET_SIZE(self.whole_head)
         cdef Py_ssize_t end_size = PyBytes_GET_SIZE(end)
+        cdef bint anthropic = api == MESSAGES   # its request-id line follows X-Request-Id
+        cdef Py_ssize_t head_size, at
         cdef int n = 24
         cdef Py_ssize_t v = size
         cdef char *out
@@ -362,20 +365,27 @@ cdef class FastPath:
             v //= 10
             if v == 0:
                 break
+        head_size = (fixed + rid_size + (14 + rid_size if anthropic else 0) + 18 + 24 - n
+                     + end_size)
         if in_place:
-            out = body - (head_size + 24 - n + end_size)
+            out = body - head_size
         else:
-            data = PyBytes_FromStringAndSize(NULL, head_size + 24 - n + end_size + size)
+            data = PyBytes_FromStringAndSize(NULL, head_size + size)
             out = PyBytes_AS_STRING(data)
-        memcpy(out, PyBytes_AS_STRING(self.whole_head), head_size - rid_size - 18)
-        memcpy(out + head_size - rid_size - 18, PyBytes_AS_STRING(rid), rid_size)
-        memcpy(out + head_size - 18, b"\r\nContent-Length: ", 18)
-        memcpy(out + head_size, digits + n, 24 - n)
-        memcpy(out + head_size + 24 - n, PyBytes_AS_STRING(end), end_size)
+        memcpy(out, PyBytes_AS_STRING(self.whole_head), fixed)
+        memcpy(out + fixed, PyBytes_AS_STRING(rid), rid_size)
+        at = fixed + rid_size
+        if anthropic:
+            memcpy(out + at, b"\r\nrequest-id: ", 14)
+            memcpy(out + at + 14, PyBytes_AS_STRING(rid), rid_size)
+            at += 14 + rid_size
+        memcpy(out + at, b"\r\nContent-Length: ", 18)
+        memcpy(out + at + 18, digits + n, 24 - n)
+        memcpy(out + at + 18 + 24 - n, PyBytes_AS_STRING(end), end_size)
         if in_place:
             data = PyBytes_FromStringAndSize(out, body + size - out)
         else:
-            memcpy(out + head_size + 24 - n + end_size, body, size)
+            memcpy(out + head_size, body, size)
         if self.ttft_ms > 0:
             conn.answer_later(data, self.route_index[<int>api], 200, keep_alive, self.ttft_ms, -1)
         else:
@@ -453,7 +463,11 @@ cdef class FastPath:
             head = heads[wire.RAW_CLOSE]
         else:
             head = heads[wire.CHUNKED_KEEP_ALIVE if keep_alive else wire.CHUNKED_CLOSE]
-        head = b"".join((self.status_line, ID_HEADER_HEAD, self.rid, b"\r\n", head))
+        if api == MESSAGES:
+            head = b"".join((self.status_line, ID_HEADER_HEAD, self.rid, b"\r\n",
+                             ANTHROPIC_ID_HEAD, self.rid, b"\r\n", head))
+        else:
+            head = b"".join((self.status_line, ID_HEADER_HEAD, self.rid, b"\r\n", head))
         conn.start_stream(head, spec, self.route_index[<int>api], keep_alive, not http10,
                           self.delay_ms, self.ttft_ms, -1, None, body.tokens + body.tokens2)
         return True

@@ -9,7 +9,8 @@ skips data without one.
 from fastmock.frames import json_string
 from fastmock.providers import request, structured
 from fastmock.ids import IDS
-from fastmock.providers.common import Call, Whole, count_tokens, error_answer, plan
+from fastmock.providers.common import Call, Whole, error_answer, plan
+from fastmock.providers.common import count_tokens as count_tokens_of
 from fastmock.streamspec import SSE, StreamSpec
 
 # Anthropic's error "type" per status (its ErrorType); 4xx default to invalid_request_error.
@@ -33,6 +34,13 @@ def error(status: int, message: str, param: str | None = None) -> Whole:
     return error_answer(status, error_body(status, message))
 
 
+def usage(prompt: int, output: int) -> bytes:
+    """A message's ``usage``: the cache fields are there, 0 (no prompt cache here), in whole
+    answers and in ``message_start`` / ``message_delta`` alike, as Anthropic sends them."""
+    return (b'{"input_tokens":%d,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,'
+            b'"output_tokens":%d}' % (prompt, output))
+
+
 def _event(kind: bytes, fields: bytes) -> bytes:
     return b"event: " + kind + b'\ndata: {"type":"' + kind + b'"' + fields + b"}\n\n"
 
@@ -45,7 +53,7 @@ def messages(call: Call):
     system = doc.get("system")
     system_text = request.content_text(system, "system") if system is not None else ""
     stream = request.boolean(doc, "stream")
-    prompt = call.prompt_tokens = count_tokens(system_text, *(text for _, text in items))
+    prompt = call.prompt_tokens = count_tokens_of(system_text, *(text for _, text in items))
     if call.script is not None:     # scripted answers: the fixture's, when one matches
         answer = call.script.messages(call, doc, model, prompt, stream)
         if answer is not None:
@@ -58,10 +66,22 @@ def messages(call: Call):
     head = _head(model)
     if not stream:
         return call.whole(head + b'[{"type":"text","text":"' + p.text() + b'"}],"stop_reason":"'
-                          + stop + b'","stop_sequence":null,"usage":{"input_tokens":%d,'
-                          b'"output_tokens":%d}}' % (prompt, p.total))
+                          + stop + b'","stop_sequence":null,"usage":' + usage(prompt, p.total)
+                          + b"}")
     return call.streamed(_stream(head, prompt, p, stop, b'{"type":"text","text":""}',
                                  b'"delta":{"type":"text_delta","text":"'))
+
+
+def count_tokens(call: Call):
+    """POST /v1/messages/count_tokens: ``{"input_tokens": N}``, N counted as messages counts
+    its prompt (system and messages; tools and thinking add nothing here)."""
+    doc = request.parse(call.body)
+    request.model(doc)
+    items = request.messages(doc, roles=("user", "assistant"))
+    system = doc.get("system")
+    system_text = request.content_text(system, "system") if system is not None else ""
+    prompt = call.prompt_tokens = count_tokens_of(system_text, *(text for _, text in items))
+    return call.whole(b'{"input_tokens":%d}' % prompt)
 
 
 def _forced_tool_use(call: Call, forced, model: bytes, prompt: int, limit, stream: bool):
@@ -76,8 +96,7 @@ def _forced_tool_use(call: Call, forced, model: bytes, prompt: int, limit, strea
         # a call cut short by max_tokens is no call: its input would not be an object
         content = b"[]" if p.length else b"[" + block + forced.raw() + b"}]"
         return call.whole(head + content + b',"stop_reason":"' + stop + b'","stop_sequence":'
-                          b'null,"usage":{"input_tokens":%d,"output_tokens":%d}}'
-                          % (prompt, p.total))
+                          b'null,"usage":' + usage(prompt, p.total) + b"}")
     return call.streamed(_stream(head, prompt, p, stop, block + b"{}}",
                                  b'"delta":{"type":"input_json_delta","partial_json":"'))
 
@@ -91,16 +110,14 @@ def _head(model: bytes) -> bytes:
 def _stream(head: bytes, prompt: int, p, stop: bytes, block: bytes, delta: bytes) -> StreamSpec:
     """One content block (``block`` at its start) streamed as ``delta`` events of the plan."""
     opening = (_event(b"message_start", b',"message":' + head + b'[],"stop_reason":null,'
-                      b'"stop_sequence":null,"usage":{"input_tokens":%d,"output_tokens":0}}'
-                      % prompt)
+                      b'"stop_sequence":null,"usage":' + usage(prompt, 0) + b"}")
                + _event(b"content_block_start", b',"index":0,"content_block":' + block)
                + _event(b"ping", b""))
 
     def closing(sent: int, finish: str) -> bytes:
         return (_event(b"content_block_stop", b',"index":0')
                 + _event(b"message_delta", b',"delta":{"stop_reason":"' + finish.encode()
-                         + b'","stop_sequence":null},"usage":{"input_tokens":%d,'
-                         b'"output_tokens":%d}' % (prompt, sent))
+                         + b'","stop_sequence":null},"usage":' + usage(prompt, sent))
                 + _event(b"message_stop", b""))
 
     return StreamSpec(

@@ -203,7 +203,7 @@ def invoke_stream(call: Call, model_id: bytes):
     stop = b"max_tokens" if p.length else b"end_turn"
     message = (b'{"id":"' + IDS.new(b"msg_bdrk_") + b'","type":"message","role":"assistant",'
                b'"model":"' + model_id + b'","content":[],"stop_reason":null,'
-               b'"stop_sequence":null,"usage":{"input_tokens":%d,"output_tokens":0}}' % prompt)
+               b'"stop_sequence":null,"usage":' + anthropic.usage(prompt, 0) + b"}")
     opening = (_chunk(b'{"type":"message_start","message":' + message + b"}")
                + _chunk(b'{"type":"content_block_start","index":0,"content_block":'
                         b'{"type":"text","text":""}}'))

@@ -360,7 +360,8 @@ class _Response:
         self.limit_json = b"null" if limit is None else b"%d" % limit
 
     def document(self, status: bytes, output: bytes, usage: bytes) -> bytes:
-        """The response object with ``status``, the ``output`` array and ``usage``."""
+        """The response object with ``status``, the ``output`` array and ``usage`` (b"": none;
+        the spec lets neither ``usage`` nor ``user`` be null, so they are left out)."""
         incomplete = b'{"reason":"max_output_tokens"}' if status == b"incomplete" else b"null"
         return (b'{"id":"' + self.rid + b'","object":"response","created_at":%d,"status":"'
                 % self.created + status + b'","background":false,"error":null,'
@@ -369,7 +370,8 @@ class _Response:
                 + b'","output":' + output + b',"parallel_tool_calls":true,"previous_response_id":'
                 b'null,"reasoning":{"effort":null,"summary":null},"store":false,"temperature":1.0,'
                 b'"text":{"format":{"type":"text"}},"tool_choice":"auto","tools":[],"top_p":1.0,'
-                b'"truncation":"disabled","usage":' + usage + b',"user":null,"metadata":{}}')
+                b'"truncation":"disabled"' + (b',"usage":' + usage if usage else b"")
+                + b',"metadata":{}}')
 
     def usage(self, sent: int) -> bytes:
         prompt = self.prompt
@@ -379,7 +381,7 @@ class _Response:
 
     def opening(self) -> bytes:
         """``response.created`` and ``response.in_progress`` (sequence numbers 0 and 1)."""
-        pending = b'"response":' + self.document(b"in_progress", b"[]", b"null")
+        pending = b'"response":' + self.document(b"in_progress", b"[]", b"")
         return (_event(b"response.created", 0, pending)
                 + _event(b"response.in_progress", 1, pending))
 

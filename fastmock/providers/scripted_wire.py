@@ -345,8 +345,8 @@ def openai_responses(call, fixture, scripts, model: bytes, prompt: int, stream: 
                 + model + b'","output":' + output + b',"parallel_tool_calls":true,'
                 b'"previous_response_id":null,"reasoning":{"effort":null,"summary":null},'
                 b'"store":false,"temperature":1.0,"text":{"format":{"type":"text"}},'
-                b'"tool_choice":"auto","tools":[],"top_p":1.0,"truncation":"disabled","usage":'
-                + usage_json + b',"user":null,"metadata":{}}')
+                b'"tool_choice":"auto","tools":[],"top_p":1.0,"truncation":"disabled"'
+                + (b',"usage":' + usage_json if usage_json else b"") + b',"metadata":{}}')
 
     def item(o: int, part: Part, n: int, done: bool) -> bytes:
         """Output item ``o``, with the first ``n`` chunks of its text."""
@@ -418,7 +418,7 @@ def openai_responses(call, fixture, scripts, model: bytes, prompt: int, stream: 
         return out + event(b"response.output_item.done",
                            b'"output_index":%d,"item":' % o + item(o, part, n, True))
 
-    pending = response(b"in_progress", b"[]", b"null")
+    pending = response(b"in_progress", b"[]", b"")     # no usage yet: left out
     opening = (event(b"response.created", b'"response":' + pending)
                + event(b"response.in_progress", b'"response":' + pending))
     frames, seq_after = [], []
@@ -472,6 +472,7 @@ def anthropic_error(reply) -> Whole:
 
 
 def anthropic_messages(call, fixture, scripts, model: bytes, prompt: int, stream: bool):
+    from fastmock.providers.anthropic import usage as message_usage
     r = fixture.response
     if r.kind == ERROR:
         return anthropic_error(r.error)
@@ -502,8 +503,8 @@ def anthropic_messages(call, fixture, scripts, model: bytes, prompt: int, stream
                               + part.call.name_json + b'","input":' + part.call.arguments_raw
                               + b"}")
         return whole(call, fixture, head + b"[" + b",".join(blocks) + b'],"stop_reason":"'
-                     + stop.encode() + b'","stop_sequence":null,"usage":{"input_tokens":%d,'
-                     b'"output_tokens":%d}}' % usage(total))
+                     + stop.encode() + b'","stop_sequence":null,"usage":'
+                     + message_usage(*usage(total)) + b"}")
 
     def start(b: int, part: Part) -> bytes:
         if part.kind == REASONING:
@@ -543,16 +544,14 @@ def anthropic_messages(call, fixture, scripts, model: bytes, prompt: int, stream
         else:
             tokens += chunks
     opening = (_event(b"message_start", b',"message":' + head + b'[],"stop_reason":null,'
-                      b'"stop_sequence":null,"usage":{"input_tokens":%d,"output_tokens":0}}'
-                      % usage(0)[0])
+                      b'"stop_sequence":null,"usage":' + message_usage(usage(0)[0], 0) + b"}")
                + _event(b"ping", b""))
 
     def closing(sent: int, finish: str) -> bytes:
         taken = layout.taken(sent)
         out = stop_block(len(taken) - 1, taken[-1][0]) if taken else b""
         return (out + _event(b"message_delta", b',"delta":{"stop_reason":"' + finish.encode()
-                             + b'","stop_sequence":null},"usage":{"input_tokens":%d,'
-                             b'"output_tokens":%d}' % usage(sent))
+                             + b'","stop_sequence":null},"usage":' + message_usage(*usage(sent)))
                 + _event(b"message_stop", b""))
 
     return streamed(call, fixture, scripts, StreamSpec(
@@ -609,7 +608,8 @@ def ollama(call, fixture, scripts, model: bytes, prompt: int, stream: bool, chat
         field = (text_open, b'"' + extra + text_close[1:])
         p, c = usage_counts(r, prompt, layout.tokens(total)[0])
         took = time.monotonic_ns() - started + call.ctl.ttft_ms * 1_000_000
-        line = ollama_done(splice, call.stamp(), field, b"".join(text), word, p, c, took)
+        line = ollama_done(splice, call.stamp(), field, b"".join(text), word, p, c, took,
+                           not chat)          # /api/generate's final object has a context
         return whole(call, fixture, line[:-1])
 
     tokens = []
@@ -625,7 +625,7 @@ def ollama(call, fixture, scripts, model: bytes, prompt: int, stream: bool, chat
     def closing(sent: int, finish: str) -> bytes:
         p, c = usage_counts(r, prompt, layout.tokens(sent)[0])
         return ollama_done(splice, call.stamp(), field, b"", finish, p, c,
-                           time.monotonic_ns() - started)
+                           time.monotonic_ns() - started, not chat)
 
     return streamed(call, fixture, scripts, StreamSpec(
         content_type=NDJSON, tokens=tuple(tokens), total=total, splice=splice, stamp=True,

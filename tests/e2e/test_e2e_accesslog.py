@@ -57,4 +57,4 @@ def test_an_error_after_a_request_is_not_logged_with_its_line(start_server):
     http_request(server, get("/health") + b"GARBAGE\r\n\r\n")
     first, second = access_lines(server, 2)
     assert '"GET /health HTTP/1.1" 200 ' in first
-    assert second.endswith(tuple(f'"-" 400 {n}' for n in range(1, 1000))), second
+    assert re.search(r'"-" 400 [1-9][0-9]*$', second), second       # its size, whatever it is

@@ -22,7 +22,8 @@ KNOWN_HEADERS = {"server", "access-control-allow-origin", "content-type", "conte
                  "connection", "retry-after", "allow", "cache-control", "x-accel-buffering",
                  "transfer-encoding", "access-control-allow-methods",
                  "access-control-allow-headers", "access-control-max-age",
-                 "x-request-id"}     # ours: a client id only when it is a safe token, else fresh
+                 "access-control-expose-headers",   # a constant list of names (wire.py)
+                 "x-request-id", "request-id"}     # ours: a client id only when it is a safe token, else fresh
 
 
 def exchange(server, raw: bytes):

@@ -41,7 +41,8 @@ STATUS_LINE = re.compile(rb"HTTP/1\.1 ([1-5]\d\d) ([\x20-\x7e]+)\r\n")
 HEADER_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+): ([\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)\r\n")
 PLAIN_STATUSES = {100, 200, 204, 400, 404, 405, 408, 413, 414, 431, 500, 501, 505}
 CONTENT_TYPES = {"application/json", "text/event-stream", "application/x-ndjson",
-                 "text/plain; version=0.0.4; charset=utf-8"}
+                 "text/plain; version=0.0.4; charset=utf-8",
+                 "text/plain; charset=utf-8"}         # GET /: "Ollama is running"
 
 
 # -- what gets sent ------------------------------------------------------------------------------

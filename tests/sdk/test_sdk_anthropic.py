@@ -277,3 +277,62 @@ def test_a_forced_call_of_an_unknown_tool_is_a_bad_request(api_server):
                           tools=[WEATHER], tool_choice={"type": "tool", "name": "nope"})
     assert caught.value.body["error"]["type"] == "invalid_request_error"
     assert_health(api_server)
+
+
+# -- issue 17, point 6: count_tokens, request-id, the cache fields of usage ----------------------
+
+CACHE = {"cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+
+
+def test_count_tokens(api_server):
+    with client(api_server) as c:
+        counted = c.messages.count_tokens(model="claude-x", system=SYSTEM, messages=MESSAGES)
+        raw = c.messages.with_raw_response.count_tokens(model="claude-x", messages=MESSAGES)
+    assert counted.input_tokens == PROMPT
+    assert raw.parse().input_tokens == prompt_tokens(USER)
+    assert raw.headers["request-id"].startswith("req_")
+    assert raw.headers["request-id"] == raw.headers["x-request-id"]
+
+    async def main():
+        async with aclient(api_server) as c:
+            return await c.messages.count_tokens(model="claude-x", messages=MESSAGES)
+    assert run(main()).input_tokens == prompt_tokens(USER)
+
+
+@pytest.mark.parametrize("body, word", [
+    ({"messages": MESSAGES}, "model"),
+    ({"model": "m"}, "messages"),
+    ({"model": "m", "messages": "hi"}, "messages"),
+])
+def test_count_tokens_bad_input(api_server, body, word):
+    import httpx
+    response = httpx.post(api_server.base + "/v1/messages/count_tokens", json=body, timeout=10)
+    assert response.status_code == 400
+    doc = response.json()
+    assert doc["type"] == "error" and doc["error"]["type"] == "invalid_request_error"
+    assert word in doc["error"]["message"]
+    assert response.headers["request-id"].startswith("req_")
+    assert_health(api_server)
+
+
+def test_request_id_and_cache_usage_whole_and_streamed(api_server):
+    with client(api_server) as c:
+        message = c.messages.create(model="claude-x", max_tokens=100, messages=MESSAGES)
+        with c.messages.stream(model="claude-x", max_tokens=100, messages=MESSAGES) as stream:
+            events = list(stream)
+            final = stream.get_final_message()
+            streamed_id = stream.response.headers["request-id"]
+        own = c.messages.with_raw_response.create(model="claude-x", max_tokens=5,
+                                                  messages=MESSAGES,
+                                                  extra_headers={"X-Request-Id": "req_mine"})
+    assert message._request_id.startswith("req_") and streamed_id.startswith("req_")
+    assert message._request_id != streamed_id
+    assert own.headers["request-id"] == own.headers["x-request-id"] == "req_mine"
+    for usage in (message.usage, final.usage):
+        assert usage.cache_creation_input_tokens == 0 and usage.cache_read_input_tokens == 0
+    start = next(e for e in events if e.type == "message_start").message.usage
+    delta = next(e for e in events if e.type == "message_delta").usage
+    assert start.model_dump(include=set(CACHE)) == CACHE
+    assert delta.model_dump(include=set(CACHE)) == CACHE
+    assert (start.input_tokens, start.output_tokens) == (prompt_tokens(USER), 0)
+    assert delta.output_tokens == 100       # max_tokens: the corpus is longer

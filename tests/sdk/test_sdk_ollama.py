@@ -210,3 +210,93 @@ def test_hostile_model_names_come_back_intact(api_server):
                             options={"num_predict": 2}))
         assert {p.model for p in parts} == {HOSTILE}
         assert c.generate(model="m", prompt="echo: " + HOSTILE).response == HOSTILE
+
+
+# -- issue 17, point 6: embeddings, the model management API, the root, context -----------------
+
+def test_embed_and_embeddings(api_server):
+    from fastmock.providers.embeddings import embedding
+    with client(api_server) as c:
+        one = c.embed(model="nomic-embed-text", input="hello")
+        two = c.embed(model="nomic-embed-text", input=["hello", "world"], dimensions=8)
+        old = c.embeddings(model="nomic-embed-text", prompt="hello")
+    assert one.model == "nomic-embed-text" and len(one.embeddings) == 1
+    assert len(one.embeddings[0]) == 768 and one.prompt_eval_count == prompt_tokens("hello")
+    assert one.total_duration > 0 and one.load_duration > 0
+    assert [len(v) for v in two.embeddings] == [8, 8] and two.embeddings[0] != two.embeddings[1]
+    # deterministic: embeddings.embedding() of the text, as /v1/embeddings gives it
+    assert two.embeddings[1] == pytest.approx(list(embedding(b"world", 8)), abs=1e-7)
+    assert list(old.embedding) == pytest.approx(one.embeddings[0], abs=1e-7)
+    assert abs(sum(x * x for x in old.embedding) - 1.0) < 1e-4
+
+    async def main():
+        async with aclient(api_server) as c:
+            return await c.embed(model="m", input="hello")
+    assert run(main()).embeddings == one.embeddings
+
+
+def test_show_and_ps(api_server):
+    with client(api_server) as c:
+        shown = c.show("llama3.2")
+        running = c.ps()
+    assert "FROM llama3.2" in shown.modelfile and shown.template and shown.parameters
+    assert shown.details.family == "llama" and shown.details.format == "gguf"
+    assert shown.modelinfo["general.architecture"] == "llama"
+    assert "completion" in shown.capabilities
+    [model] = running.models
+    assert model.model == "mock-llama3" and model.size_vram > 0 and model.expires_at is not None
+    assert model.details.parameter_size == "8.0B"
+
+
+def test_pull_streams_progress_and_lists_the_model(start_server):
+    server = start_server("--delay-ms", "1", "--model", "house", "--served-model-name", "a,b")
+    with client(server) as c:
+        assert [m.model for m in c.list().models] == ["house", "a", "b"]
+        progress = list(c.pull("qwen3", stream=True))
+        assert progress[0].status == "pulling manifest" and progress[-1].status == "success"
+        layers = [p for p in progress if p.digest]
+        assert layers and layers[-1].completed == layers[-1].total > 0
+        assert c.pull("phi4:mini").status == "success"        # stream: false, one object
+        assert c.pull("qwen3").status == "success"             # pulled again: listed once
+        assert [m.model for m in c.list().models] == ["house", "a", "b", "qwen3:latest",
+                                                      "phi4:mini"]
+    assert_health(server)
+
+
+def test_generate_context(api_server):
+    with client(api_server) as c:
+        whole = c.generate(model="llama3.2", prompt=USER)
+        *_, final = c.generate(model="llama3.2", prompt=USER, stream=True)
+        chat = c.chat(model="llama3.2", messages=MESSAGES)
+    size = prompt_tokens(USER) + len(TOKENS)
+    assert whole.context == final.context == list(range(1, size + 1))
+    assert "context" not in chat.model_dump(exclude_none=True)
+
+
+def test_unknown_api_path_is_an_ollama_error(api_server):
+    with client(api_server) as c:
+        with pytest.raises(ollama.ResponseError) as info:
+            c._request_raw("POST", "/api/nothing-here", json={})
+    assert info.value.status_code == 404 and "no route for /api/nothing-here" in info.value.error
+    raw = httpx.get(api_server.base + "/api/nothing", timeout=10)
+    assert raw.status_code == 404 and raw.json() == {"error": "no route for /api/nothing"}
+
+
+@pytest.mark.parametrize("path, body, word", [
+    ("/api/embed", {"model": "m"}, "input"),
+    ("/api/embed", {"model": "m", "input": [1, 2]}, "input"),
+    ("/api/embed", {"model": "m", "input": "x", "dimensions": 0}, "dimensions"),
+    ("/api/embed", {"model": "m", "input": ["x"] * 100, "dimensions": 3072}, "at most"),
+    ("/api/embeddings", {"model": "m"}, "prompt"),
+    ("/api/embeddings", {"prompt": "x"}, "model"),
+    ("/api/show", {}, "model"),
+    ("/api/show", {"model": 3}, "model"),
+    ("/api/pull", {"model": ""}, "model"),
+    ("/api/pull", {"model": "x", "stream": "yes"}, "stream"),
+])
+def test_bad_input_is_a_400_in_ollama_shape(api_server, path, body, word):
+    response = httpx.post(api_server.base + path, json=body, timeout=10)
+    assert response.status_code == 400
+    doc = response.json()
+    assert set(doc) == {"error"} and word in doc["error"]
+    assert_health(api_server)

@@ -250,6 +250,8 @@ def test_metrics_labels_follow_the_table():
     assert [route.index for route in TABLE] == list(range(2, 2 + len(TABLE)))
     assert all(LABELS[route.index] == route.label for route in TABLE)
     assert len(set(LABELS)) == len(LABELS)
+    from fastmock._engine import LAYOUT
+    assert len(LABELS) <= LAYOUT["max_routes"]      # each label has its counter slots
 
 
 def test_a_model_id_in_the_path_is_percent_decoded_but_keeps_its_plus():
