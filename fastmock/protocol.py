@@ -152,7 +152,7 @@ class HttpProtocol(Connection, asyncio.Protocol):
         if isinstance(answer, dispatch.Streamed):
             self.stream(route, request, answer.spec, answer.delay_ms, answer.ttft_ms,
                         answer.fail_after, rid, answer.headers, answer.chaos, answer.gaps,
-                        answer.prompt_tokens)
+                        answer.prompt_tokens, answer.expose)
             return
         if answer.generated is not None:
             prompt_tokens, tokens, length = answer.generated
@@ -160,7 +160,8 @@ class HttpProtocol(Connection, asyncio.Protocol):
         keep_alive, head_only = request.keep_alive, request.method == HEAD
         data = wire.complete(answer.status, answer.content_type, answer.body,
                              keep_alive=keep_alive, http10=request.http10, head_only=head_only,
-                             extra=answer.headers + lines(rid, route.anthropic))
+                             extra=answer.headers + lines(rid, route.anthropic),
+                             expose=answer.expose)
         if answer.wait_ms <= 0 and not answer.cut:
             self.respond(data, route.index, answer.status, keep_alive)
             return
@@ -182,13 +183,14 @@ class HttpProtocol(Connection, asyncio.Protocol):
 
     def stream(self, route, request, spec, delay_ms: int, ttft_ms: int, fail_after: int,
                rid: bytes, extra: bytes = b"", chaos=None, gaps=None,
-               prompt_tokens: int = 0) -> None:
+               prompt_tokens: int = 0, expose: bytes = b"") -> None:
         """A 200 stream of ``spec``: chunked on HTTP/1.1, delimited by the close on HTTP/1.0;
         the head alone for HEAD. ``rid``: its X-Request-Id; ``extra``: more header lines;
         ``chaos``: its wire chaos (fastmock.chaos.settings.Chaos), sent by a schedule;
         ``gaps``: a latency model's draws (fastmock.latency), else every ``delay_ms`` (a
         chaos schedule keeps ``delay_ms``: the model gives it its time to first token);
-        ``prompt_tokens``: the request's (vLLM's metrics)."""
+        ``prompt_tokens``: the request's (vLLM's metrics); ``expose``: the names in ``extra``
+        page code may read (wire.exposing)."""
         http10 = request.http10
         keep_alive = request.keep_alive and not http10
         head = wire.stream_head(spec.content_type, keep_alive, http10)
@@ -196,6 +198,8 @@ class HttpProtocol(Connection, asyncio.Protocol):
         if chaos is not None:   # the settings that replay it, seed included
             extra += b"X-Mock-Chaos: " + chaos.describe().encode() + b"\r\n"
         head = head[:at] + lines(rid, route.anthropic) + extra + head[at:]
+        if expose:
+            head = wire.exposing(head, expose)
         if request.method == HEAD:
             self.respond(head, route.index, 200, keep_alive)
             return

@@ -181,6 +181,19 @@ class RateLimits:
             return self._anthropic_headers(verdict)
         return b""
 
+    def names(self, api: str) -> bytes:
+        """The names headers() sends for API ``api``, comma-separated: the answers add them
+        to Access-Control-Expose-Headers (wire.exposing), so page code can read them."""
+        if api == OPENAI:
+            sets = [b"x-ratelimit-%s-" + _OPENAI_NAMES[limit.kind]
+                    for limit in self.limits if limit.kind in _OPENAI_NAMES]
+        elif api == ANTHROPIC:
+            sets = [b"anthropic-ratelimit-" + limit.kind.replace("_", "-").encode() + b"-%s"
+                    for limit in self.limits]
+        else:
+            return b""
+        return b", ".join(name % what for name in sets for what in (b"limit", b"remaining", b"reset"))
+
     def refusal(self, api: str, verdict: Verdict) -> tuple:
         """A refused request's 429: (the error body in OpenAI's shape, or None for the API's
         own ``error()``; its message; the header lines, Retry-After included)."""

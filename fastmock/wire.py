@@ -27,17 +27,13 @@ HTML = b"text/html; charset=utf-8"
 TEXT = b"text/plain; charset=utf-8"
 
 # The headers page code on another origin may read (the Fetch standard hides every other
-# one but the CORS-safelisted few): a 429's Retry-After and the rate-limit state, the ids.
-# Named one by one: ``*`` is no wildcard here for every browser, and none has prefixes.
-EXPOSE_HEADERS = (
-    b"Retry-After, X-Request-Id, request-id, "
-    b"x-ratelimit-limit-requests, x-ratelimit-limit-tokens, x-ratelimit-remaining-requests, "
-    b"x-ratelimit-remaining-tokens, x-ratelimit-reset-requests, x-ratelimit-reset-tokens, "
-    + b", ".join(b"anthropic-ratelimit-%s-%s" % (kind, what)
-                 for kind in (b"requests", b"tokens", b"input-tokens", b"output-tokens")
-                 for what in (b"limit", b"remaining", b"reset")))
-COMMON_HEADERS = (b"Server: fastmock\r\nAccess-Control-Allow-Origin: *\r\n"
-                  b"Access-Control-Expose-Headers: " + EXPOSE_HEADERS + b"\r\n")
+# one but the CORS-safelisted few): a 429's or 503's Retry-After, and the ids. Named one by
+# one (``*`` is no wildcard in older browsers). The rate-limit headers, sent only under
+# --rate-limit, are added to the list on the answers that carry them (exposing()), so every
+# other answer stays short.
+EXPOSE_HEADERS = b"Retry-After, X-Request-Id, request-id"
+EXPOSE_LINE = b"Access-Control-Expose-Headers: " + EXPOSE_HEADERS + b"\r\n"
+COMMON_HEADERS = b"Server: fastmock\r\nAccess-Control-Allow-Origin: *\r\n" + EXPOSE_LINE
 JSON_HEADERS = COMMON_HEADERS + b"Content-Type: " + JSON + b"\r\n"
 ALLOW_GET = b"GET, HEAD, OPTIONS"
 ALLOW_POST = b"POST, OPTIONS"
@@ -91,12 +87,23 @@ def variant(keep_alive: bool, http10: bool) -> int:
 
 
 def complete(status: int, content_type: bytes, body: bytes, *, keep_alive: bool = True,
-             http10: bool = False, head_only: bool = False, extra: bytes = b"") -> bytes:
-    """A whole response with a Content-Length body (``extra``: more CRLF-ended header lines)."""
+             http10: bool = False, head_only: bool = False, extra: bytes = b"",
+             expose: bytes = b"") -> bytes:
+    """A whole response with a Content-Length body (``extra``: more CRLF-ended header lines;
+    ``expose``: the names of those page code may read too, as exposing() adds them)."""
     head = (status_line(status) + COMMON_HEADERS + b"Content-Type: " + content_type + b"\r\n"
             + extra + b"Content-Length: %d\r\n" % len(body)
             + _CONNECTION_LINES[variant(keep_alive, http10)] + b"\r\n")
+    if expose:
+        head = exposing(head, expose)
     return head if head_only else head + body
+
+
+def exposing(head: bytes, names: bytes) -> bytes:
+    """``head`` (which has COMMON_HEADERS) with ``names`` (comma-separated) added to its
+    Access-Control-Expose-Headers: one line, as the header is sent once."""
+    return head.replace(EXPOSE_LINE, b"Access-Control-Expose-Headers: " + EXPOSE_HEADERS
+                        + b", " + names + b"\r\n", 1)
 
 
 def whole_responses(content_type: bytes, body: bytes) -> tuple[tuple, tuple]:

@@ -43,7 +43,7 @@ cdef bytes MESSAGE_PREFIX = (b'event: content_block_delta\ndata: {"type":"conten
 cdef enum:
     EMBEDDINGS_KEPT = 4
     EMBEDDINGS_KEPT_SIZE = 32768
-    HEAD_ROOM = 1280                # in front of a document in _out: for its HTTP head
+    HEAD_ROOM = 768                 # in front of a document in _out: for its HTTP head
 
 
 # -- the request, from the bytes of one read ---------------------------------------------------

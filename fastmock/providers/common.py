@@ -25,7 +25,8 @@ ECHO_PREFIX = "echo:"
 
 
 class Whole:
-    __slots__ = ("status", "content_type", "body", "headers", "wait_ms", "cut", "generated")
+    __slots__ = ("status", "content_type", "body", "headers", "expose", "wait_ms", "cut",
+                 "generated")
 
     def __init__(self, status: int, content_type: bytes, body: bytes, headers: bytes = b"",
                  wait_ms: int = 0, cut: bool = False) -> None:
@@ -33,6 +34,7 @@ class Whole:
         self.content_type = content_type
         self.body = body
         self.headers = headers        # extra CRLF-ended header lines; never client input
+        self.expose = b""             # names of those page code may read (wire.exposing)
         self.wait_ms = wait_ms
         self.cut = cut
         self.generated = None         # a generated answer's (prompt tokens, tokens, length
@@ -40,8 +42,8 @@ class Whole:
 
 
 class Streamed:
-    __slots__ = ("spec", "delay_ms", "ttft_ms", "fail_after", "headers", "gaps", "chaos",
-                 "prompt_tokens")
+    __slots__ = ("spec", "delay_ms", "ttft_ms", "fail_after", "headers", "expose", "gaps",
+                 "chaos", "prompt_tokens")
 
     def __init__(self, spec, delay_ms: int, ttft_ms: int, fail_after: int,
                  headers: bytes = b"", chaos=None) -> None:
@@ -50,6 +52,7 @@ class Streamed:
         self.ttft_ms = ttft_ms
         self.fail_after = fail_after
         self.headers = headers        # extra CRLF-ended header lines; never client input
+        self.expose = b""             # names of those page code may read (wire.exposing)
         self.gaps = None              # a latency model's draws (fastmock.latency), or None
         # wire chaos (fastmock.chaos.settings.Chaos): the fixture's, then (dispatch) the
         # stream's resolved settings; None = a plain stream

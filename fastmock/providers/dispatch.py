@@ -103,6 +103,7 @@ def refused(api, limits, verdict) -> Whole:
     body, message, headers = limits.refusal(api.__name__, verdict)
     result = api.error(429, message) if body is None else Whole(429, JSON, body)
     result.headers = headers
+    result.expose = limits.names(api.__name__)
     return result
 
 
@@ -115,6 +116,7 @@ def limited(api, limits, verdict, call, result) -> None:
         elif result.status < 400:
             limits.spend(verdict, call.prompt_tokens, call.tokens)
     result.headers += limits.headers(api.__name__, verdict)
+    result.expose = limits.names(api.__name__)
 
 
 # -- the journal (issue 15) -----------------------------------------------------------------
