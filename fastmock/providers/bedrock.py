@@ -12,8 +12,10 @@ is a prelude (total and header lengths, their CRC-32), headers (``:event-type``,
 A token's message does not depend on the response, so a corpus's messages are made once
 and every stream sends them as pre-encoded frames. Errors carry Bedrock's
 ``x-amzn-ErrorType`` header and ``{"message": ...}``, which boto3 raises as
-``ValidationException`` and the like. Scripted answers, tools and structured outputs
-are not wired for Bedrock yet.
+``ValidationException`` and the like. A fixture answers Converse in its own blocks
+(``providers.scripted_cloud``: text, ``toolUse``, ``reasoningContent``) and InvokeModel
+as Anthropic's Messages API does; ``toolConfig`` is checked, and ``toolUse`` /
+``toolResult`` blocks in the history are taken as they come.
 """
 import base64
 import json
@@ -38,6 +40,8 @@ ERROR_TYPES = {
 }
 _ROLES = ("user", "assistant")
 _BLOCK = "content block"            # what a 400 calls one of a message's content items
+_TOOLS = ("toolSpec", "systemTool", "cachePoint")      # a Tool is one of these
+_CHOICES = ("auto", "any", "tool")                      # a ToolChoice is one of these
 _CACHED = 4                 # token tuples whose messages are kept (the corpus and its cycle)
 
 
@@ -118,14 +122,60 @@ def _conversation(doc: dict) -> tuple[str, list]:
     return system_text, items
 
 
-def _converse_plan(call: Call, stream: bool):
+def _tool_config(doc: dict) -> None:
+    """``toolConfig``: its ``tools`` (``toolSpec`` with a name and an ``inputSchema``,
+    ``systemTool`` or ``cachePoint``) and ``toolChoice``; a 400 naming the field at fault."""
+    config = request.obj(doc, "toolConfig")
+    if config is None:
+        return
+    tools = request.array(config, "tools", required=True, param="toolConfig.tools")
+    if not tools:
+        raise ApiError(400, "toolConfig.tools must hold at least one tool", "toolConfig.tools")
+    for i, tool in enumerate(tools):
+        where = f"toolConfig.tools[{i}]"
+        if not isinstance(tool, dict) or len(tool) != 1 or next(iter(tool)) not in _TOOLS:
+            raise ApiError(400, f"{where} must be an object with exactly one of "
+                                f"{', '.join(_TOOLS)}", where)
+        spec = tool.get("toolSpec")
+        if spec is None:
+            continue
+        where += ".toolSpec"
+        if not isinstance(spec, dict):
+            raise request.wrong_type(where, "a ToolSpecification", spec)
+        name = request.string(spec, "name", required=True, param=where + ".name")
+        if not name:
+            raise ApiError(400, f"{where}.name must not be empty", where + ".name")
+        schema = request.obj(spec, "inputSchema", param=where + ".inputSchema")
+        if schema is None:
+            raise request.missing(where + ".inputSchema")
+        if not isinstance(schema.get("json"), dict):
+            raise request.wrong_type(where + ".inputSchema.json", "a JSON schema object",
+                                     schema.get("json"))
+    choice = request.obj(config, "toolChoice", param="toolConfig.toolChoice")
+    if choice is not None:
+        if len(choice) != 1 or next(iter(choice)) not in _CHOICES:
+            raise ApiError(400, "toolConfig.toolChoice must have exactly one of auto, any, tool",
+                           "toolConfig.toolChoice")
+        if "tool" in choice:
+            named = choice["tool"]
+            request.string(named if isinstance(named, dict) else {}, "name", required=True,
+                           param="toolConfig.toolChoice.tool.name")
+
+
+def _converse_plan(call: Call, model_id: bytes, stream: bool):
+    """(the fixture's answer or None, the corpus's plan, prompt tokens, stop reason)."""
     doc = request.parse(call.body)
     system, items = _conversation(doc)
     config = request.obj(doc, "inferenceConfig") or {}
     limit = request.token_limit(config, "maxTokens", param="inferenceConfig.maxTokens")
+    _tool_config(doc)
     prompt = call.prompt_tokens = count_tokens(system, *(text for _, text in items))
+    if call.script is not None:     # scripted answers: the fixture's, when one matches
+        answer = call.script.converse(call, doc, model_id, prompt, stream)
+        if answer is not None:
+            return answer, None, prompt, b""
     p = plan(call, request.last_text(items), limit, whole=not stream)
-    return p, prompt, b"max_tokens" if p.length else b"end_turn"
+    return None, p, prompt, b"max_tokens" if p.length else b"end_turn"
 
 
 def _usage(prompt: int, completion: int) -> bytes:
@@ -134,7 +184,9 @@ def _usage(prompt: int, completion: int) -> bytes:
 
 
 def converse(call: Call, model_id: bytes):
-    p, prompt, stop = _converse_plan(call, stream=False)
+    scripted, p, prompt, stop = _converse_plan(call, model_id, stream=False)
+    if scripted is not None:
+        return scripted
     return call.whole(b'{"output":{"message":{"role":"assistant","content":[{"text":"'
                       + p.text() + b'"}]}},"stopReason":"' + stop + b'","usage":'
                       + _usage(prompt, p.total) + b',"metrics":{"latencyMs":%d}}'
@@ -147,7 +199,9 @@ def _delta(token: bytes) -> bytes:
 
 
 def converse_stream(call: Call, model_id: bytes):
-    p, prompt, stop = _converse_plan(call, stream=True)
+    scripted, p, prompt, stop = _converse_plan(call, model_id, stream=True)
+    if scripted is not None:
+        return scripted
 
     def closing(sent: int, reason: str) -> bytes:
         return (event_message(b"contentBlockStop", b'{"contentBlockIndex":0}')
