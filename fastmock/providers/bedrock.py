@@ -26,7 +26,7 @@ from fastmock.controls import unquote
 from fastmock.frames import json_string
 from fastmock.ids import IDS
 from fastmock.providers import anthropic, request
-from fastmock.providers.common import Call, Whole, count_tokens, plan
+from fastmock.providers.common import Call, Streamed, Whole, count_tokens, plan
 from fastmock.providers.request import ApiError
 from fastmock.streamspec import StreamSpec
 from fastmock.wire import JSON, retry_after
@@ -70,13 +70,45 @@ def _header(name: bytes, value: bytes) -> bytes:
     return bytes((len(name),)) + name + b"\x07" + struct.pack(">H", len(value)) + value
 
 
-def event_message(event_type: bytes, payload: bytes) -> bytes:
-    """One event-stream message of ``event_type`` carrying the JSON ``payload``."""
-    headers = (_header(b":event-type", event_type) + _header(b":content-type", JSON)
-               + _header(b":message-type", b"event"))
+def _message(headers: bytes, payload: bytes) -> bytes:
     prelude = struct.pack(">II", 12 + len(headers) + len(payload) + 4, len(headers))
     message = prelude + struct.pack(">I", crc32(prelude)) + headers + payload
     return message + struct.pack(">I", crc32(message))
+
+
+def event_message(event_type: bytes, payload: bytes) -> bytes:
+    """One event-stream message of ``event_type`` carrying the JSON ``payload``."""
+    return _message(_header(b":event-type", event_type) + _header(b":content-type", JSON)
+                    + _header(b":message-type", b"event"), payload)
+
+
+def exception_message(exception_type: bytes, payload: bytes) -> bytes:
+    """One event-stream exception message (``:message-type: exception``): botocore raises
+    it as ``EventStreamError`` with ``exception_type`` as its error code."""
+    return _message(_header(b":exception-type", exception_type) + _header(b":content-type", JSON)
+                    + _header(b":message-type", b"exception"), payload)
+
+
+def failing(call: Call, answer):
+    """A stream under ``fail_after`` (the control): Bedrock does not drop the connection
+    when a model's stream fails, it ends the stream with a ``modelStreamErrorException``
+    message. So the stream sends its first ``fail_after`` events, then that message in
+    place of its closing events, and ends cleanly (the connection stays open)."""
+    cut = call.ctl.fail_after
+    if cut < 0 or not isinstance(answer, Streamed):
+        return answer
+    spec = answer.spec
+    if 0 <= spec.total <= cut:          # it ends before the cut: a whole stream
+        answer.fail_after = -1
+        return answer
+    spec.total = cut
+    spec.last_suffix = None
+    spec.closing = exception_message(
+        b"modelStreamErrorException",
+        b'{"message":"The model stream failed after %d events (fail_after)",'
+        b'"originalStatusCode":500}' % cut)
+    answer.fail_after = -1
+    return answer
 
 
 class _Messages:
@@ -201,7 +233,7 @@ def _delta(token: bytes) -> bytes:
 def converse_stream(call: Call, model_id: bytes):
     scripted, p, prompt, stop = _converse_plan(call, model_id, stream=True)
     if scripted is not None:
-        return scripted
+        return failing(call, scripted)
 
     def closing(sent: int, reason: str) -> bytes:
         return (event_message(b"contentBlockStop", b'{"contentBlockIndex":0}')
@@ -209,10 +241,10 @@ def converse_stream(call: Call, model_id: bytes):
                 + event_message(b"metadata", b'{"usage":' + _usage(prompt, sent)
                                 + b',"metrics":{"latencyMs":%d}}' % max(call.ctl.ttft_ms, 0)))
 
-    return call.streamed(StreamSpec(
+    return failing(call, call.streamed(StreamSpec(
         content_type=EVENT_STREAM, tokens=_messages(p, "converse", _delta), total=p.total,
         opening=event_message(b"messageStart", b'{"role":"assistant"}'),
-        finish=stop.decode(), closing=closing))
+        finish=stop.decode(), closing=closing)))
 
 
 # -- InvokeModel (Anthropic Claude bodies) ----------------------------------------------------
@@ -271,9 +303,9 @@ def invoke_stream(call: Call, model_id: bytes):
                          b'"firstByteLatency":%d}}' % (prompt, sent, max(call.ctl.ttft_ms, 0),
                                                         max(call.ctl.ttft_ms, 0))))
 
-    return call.streamed(StreamSpec(
+    return failing(call, call.streamed(StreamSpec(
         content_type=EVENT_STREAM, tokens=_messages(p, "claude", _claude_delta), total=p.total,
-        opening=opening, finish=stop.decode(), closing=closing))
+        opening=opening, finish=stop.decode(), closing=closing)))
 
 
 _OPERATIONS = {

@@ -395,3 +395,47 @@ def test_bedrock_invoke_model_answers_from_a_fixture(scripted):
                        "messages": [{"role": "user", "content": "hello"}]})
     answer = json.loads(client.invoke_model(modelId="m", body=body)["body"].read())
     assert answer["content"] == [{"type": "text", "text": "Hi there, friend!"}]
+
+
+# -- Bedrock: a failed stream, errors before a stream -------------------------------------------
+
+def test_bedrock_fail_after_ends_each_stream_with_a_model_stream_error(scripted):
+    cut = bedrock(scripted, **{"X-Mock-Fail-After": "2"})
+    for messages, kwargs in (([user("both cities")], {"toolConfig": BEDROCK_TOOLS}),
+                             ([user("not scripted")], {})):
+        got = []
+        stream = cut.converse_stream(modelId="m", messages=messages, **kwargs)["stream"]
+        with pytest.raises(EventStreamError) as caught:
+            for event in stream:
+                got.append(event)
+        stream.close()
+        assert len(got) == 3 and next(iter(got[0])) == "messageStart"   # 2 events, then the error
+        assert caught.value.response["Error"]["Code"] == "modelStreamErrorException"
+    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50,
+                       "messages": [{"role": "user", "content": "tell me"}]})
+    stream = cut.invoke_model_with_response_stream(modelId="m", body=body)["body"]
+    got = []
+    with pytest.raises(EventStreamError) as caught:
+        for event in stream:
+            got.append(json.loads(event["chunk"]["bytes"])["type"])
+    stream.close()
+    assert got == ["message_start", "content_block_start", "content_block_delta",
+                   "content_block_delta"]
+    assert caught.value.response["Error"]["Code"] == "modelStreamErrorException"
+    # the stream ended as a stream does: the connection serves the next request
+    assert bedrock(scripted).converse(modelId="m", messages=[user("hello")])["stopReason"] == \
+        "end_turn"
+    assert journal(scripted, path="/invoke-with-response-stream")[0]["tokens"] == 2
+
+
+def test_bedrock_errors_before_a_stream_are_boto3s_exceptions(scripted):
+    with pytest.raises(bedrock(scripted).exceptions.ThrottlingException) as caught:
+        bedrock(scripted).converse_stream(modelId="m", messages=[user("boom")])
+    assert caught.value.response["Error"]["Message"] == "slow down"
+    failing = bedrock(scripted, **{"X-Mock-Status": "503"})
+    with pytest.raises(failing.exceptions.ServiceUnavailableException):
+        failing.converse_stream(modelId="m", messages=[user("hello")])
+    with pytest.raises(failing.exceptions.ServiceUnavailableException):
+        failing.invoke_model_with_response_stream(modelId="m", body=json.dumps(
+            {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 5,
+             "messages": [{"role": "user", "content": "x"}]}))
