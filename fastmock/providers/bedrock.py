@@ -265,7 +265,71 @@ def invoke(call: Call, model_id: bytes):
     doc = _claude_body(call, model_id)
     doc["stream"] = False
     call.body = json.dumps(doc).encode()
-    return anthropic.messages(call)
+    return _bedrock_error(anthropic.messages(call))
+
+
+def _bedrock_error(answer):
+    """A Messages API error answer (a fixture's ``error``) in Bedrock's shape."""
+    if not isinstance(answer, Whole) or answer.status < 400:
+        return answer
+    try:
+        message = json.loads(answer.body)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = "error"
+    bedrock = error(answer.status, message)
+    bedrock.headers = bedrock.headers.partition(b"\r\n")[0] + b"\r\n" + answer.headers
+    return bedrock
+
+
+# An Anthropic stream's frame (SSE events) -> its chunk messages: made once per frame, as a
+# fixture's frames are shared by every stream that sends them.
+_CHUNKS: dict = {}
+_CHUNKS_MAX = 4096
+
+
+def _sse_data(events: bytes):
+    """The ``data`` of each SSE event in ``events`` (ping left out: Bedrock sends none)."""
+    for line in events.split(b"\n"):
+        if line.startswith(b"data: ") and line != b'data: {"type":"ping"}':
+            yield line[6:]
+
+
+def _chunks_of(frame: bytes) -> bytes:
+    found = _CHUNKS.get(frame)
+    if found is None:
+        found = b"".join(map(_chunk, _sse_data(frame)))
+        if len(_CHUNKS) >= _CHUNKS_MAX:
+            _CHUNKS.clear()
+        _CHUNKS[frame] = found
+    return found
+
+
+def _as_chunks(call: Call, answer, prompt: int):
+    """A fixture's Anthropic stream (providers.scripted_wire) as InvokeModelWithResponseStream
+    sends it: each event the ``bytes`` of a ``chunk``, the last with Bedrock's metrics."""
+    if not isinstance(answer, Streamed):
+        return _bedrock_error(answer)
+    spec = answer.spec
+    closing = spec.closing
+    ttft = max(call.ctl.ttft_ms, 0)
+
+    def chunks(sent: int, finish: str) -> bytes:
+        out, output = [], sent
+        for data in _sse_data(closing if isinstance(closing, bytes) else closing(sent, finish)):
+            if data.startswith(b'{"type":"message_delta"'):   # its usage: the tokens, not frames
+                output = json.loads(data)["usage"]["output_tokens"]
+            elif data == b'{"type":"message_stop"}':
+                data = (b'{"type":"message_stop","amazon-bedrock-invocationMetrics":'
+                        b'{"inputTokenCount":%d,"outputTokenCount":%d,"invocationLatency":%d,'
+                        b'"firstByteLatency":%d}}' % (prompt, output, ttft, ttft))
+            out.append(_chunk(data))
+        return b"".join(out)
+
+    spec.content_type = EVENT_STREAM
+    spec.opening = _chunks_of(spec.opening)
+    spec.tokens = tuple(map(_chunks_of, spec.tokens))
+    spec.closing = chunks
+    return answer
 
 
 def _chunk(event: bytes) -> bytes:
@@ -285,6 +349,10 @@ def invoke_stream(call: Call, model_id: bytes):
     system = doc.get("system")
     system_text = request.content_text(system, "system") if system is not None else ""
     prompt = call.prompt_tokens = count_tokens(system_text, *(text for _, text in items))
+    if call.script is not None:     # scripted answers: the fixture's, when one matches
+        answer = call.script.messages(call, doc, model_id, prompt, True)
+        if answer is not None:
+            return failing(call, _as_chunks(call, answer, prompt))
     p = plan(call, request.last_text(items), limit)
     stop = b"max_tokens" if p.length else b"end_turn"
     message = (b'{"id":"' + IDS.new(b"msg_bdrk_") + b'","type":"message","role":"assistant",'

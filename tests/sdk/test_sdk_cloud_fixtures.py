@@ -389,12 +389,36 @@ def test_bedrock_errors_strict_and_malformed_tool_config(scripted, start_server)
     assert "no fixture matches" in caught.value.response["Error"]["Message"]
 
 
-def test_bedrock_invoke_model_answers_from_a_fixture(scripted):
+def claude_body(text: str, **fields) -> str:
+    return json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50,
+                       "messages": [{"role": "user", "content": text}], **fields})
+
+
+def test_bedrock_invoke_model_answers_from_a_fixture_whole_and_streamed(scripted):
     client = bedrock(scripted)
-    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50,
-                       "messages": [{"role": "user", "content": "hello"}]})
-    answer = json.loads(client.invoke_model(modelId="m", body=body)["body"].read())
+    answer = json.loads(client.invoke_model(modelId="m", body=claude_body("hello"))["body"].read())
     assert answer["content"] == [{"type": "text", "text": "Hi there, friend!"}]
+    tools = [{"name": "get_weather", "input_schema": WEATHER_SCHEMA}]
+    stream = client.invoke_model_with_response_stream(
+        modelId="m", body=claude_body("weather?", tools=tools))["body"]
+    events = [json.loads(e["chunk"]["bytes"]) for e in stream]
+    assert [e["type"] for e in events] == ["message_start", "content_block_start",
+                                           "content_block_delta", "content_block_stop",
+                                           "message_delta", "message_stop"]
+    assert events[1]["content_block"]["name"] == "get_weather"
+    assert json.loads(events[2]["delta"]["partial_json"]) == {"city": "Paris"}
+    assert events[4]["delta"]["stop_reason"] == "tool_use"
+    assert events[-1]["amazon-bedrock-invocationMetrics"]["outputTokenCount"] == 1
+    stream = client.invoke_model_with_response_stream(modelId="m", body=claude_body("think"))
+    events = [json.loads(e["chunk"]["bytes"]) for e in stream["body"]]
+    deltas = [e["delta"] for e in events if e["type"] == "content_block_delta"]
+    assert "".join(d.get("thinking", "") for d in deltas) == "Let me think hard."
+    assert "".join(d.get("text", "") for d in deltas) == "Done thinking."
+    with pytest.raises(client.exceptions.ThrottlingException) as caught:
+        client.invoke_model(modelId="m", body=claude_body("boom"))
+    assert caught.value.response["Error"]["Message"] == "slow down"
+    with pytest.raises(client.exceptions.ThrottlingException):
+        client.invoke_model_with_response_stream(modelId="m", body=claude_body("boom"))
 
 
 # -- Bedrock: a failed stream, errors before a stream -------------------------------------------
