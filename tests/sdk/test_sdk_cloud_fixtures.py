@@ -80,6 +80,7 @@ def test_gemini_fixture_text_and_the_journal(scripted, stream):
     assert last.usage_metadata.candidates_token_count == 3
     entry = journal(scripted, path=":")[0]
     assert entry["fixture"] and entry["status"] == 200 and entry["tokens"] == 3
+    assert entry["model"] == "gemini-2.5-flash"         # from the path: the body names none
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -306,7 +307,8 @@ def test_bedrock_fixture_text_whole_and_streamed(scripted):
                                                + ["contentBlockStop", "messageStop", "metadata"])
     assert "".join(e["contentBlockDelta"]["delta"]["text"] for e in events[1:4]) == \
         "Hi there, friend!"
-    assert journal(scripted, path="/converse-stream")[0]["fixture"]
+    entry = journal(scripted, path="/converse-stream")[0]
+    assert entry["fixture"] and entry["model"] == "m" and entry["tokens"] == 3
 
 
 def test_bedrock_tool_use_whole_and_streamed_then_the_tool_result(scripted):
