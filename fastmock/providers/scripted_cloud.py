@@ -60,9 +60,10 @@ _GEMINI_TAIL = b'],"role":"model"},'
 
 def gemini_error(reply) -> object:
     from fastmock.providers.gemini import STATUSES
-    kind = reply.type or STATUSES.get(reply.status, "INTERNAL" if reply.status >= 500
-                                      else "FAILED_PRECONDITION")
-    kind = kind.decode() if isinstance(kind, bytes) else kind
+    kind = STATUSES.get(reply.status, b"INTERNAL" if reply.status >= 500
+                        else b"FAILED_PRECONDITION").decode()
+    if reply.type and reply.type.isupper():     # a google.rpc.Code name; not OpenAI's types
+        kind = reply.type
     body = {"error": {"code": reply.status, "message": reply.message, "status": kind}}
     return error_whole(reply, json.dumps(body).encode())
 
@@ -255,11 +256,12 @@ def _deltas(text, head: bytes, tail: bytes) -> tuple:
 
 def converse_error(reply) -> object:
     from fastmock.providers.bedrock import ERROR_TYPES
-    kind = reply.type or ERROR_TYPES.get(reply.status, b"InternalServerException"
-                                         if reply.status >= 500 else b"ValidationException")
+    kind = ERROR_TYPES.get(reply.status, b"InternalServerException" if reply.status >= 500
+                           else b"ValidationException")
+    if reply.type and reply.type.endswith("Exception"):   # Bedrock's own; not OpenAI's types
+        kind = escape(reply.type)
     answer = error_whole(reply, b'{"message":"' + escape(reply.message) + b'"}')
-    answer.headers = (b"x-amzn-ErrorType: " + (kind if isinstance(kind, bytes)
-                                               else escape(kind)) + b"\r\n" + answer.headers)
+    answer.headers = b"x-amzn-ErrorType: " + kind + b"\r\n" + answer.headers
     return answer
 
 
