@@ -160,7 +160,7 @@ class Scripts:
         kind = None
         if isinstance(fmt, dict):
             kind = "json_schema" if fmt.get("json_schema") is not None else fmt.get("type")
-        facts = RequestFacts.from_messages(_chat_messages(doc.get("messages")),
+        facts = RequestFacts.from_messages(_cohere_messages(doc.get("messages")),
                                            model=_name(model),
                                            tool_names=_tool_names(doc.get("tools")),
                                            response_format=kind)
@@ -229,6 +229,20 @@ def _chat_messages(items) -> list:
             role = item.get("role")
             out.append(("system" if role == "developer" else role, _text(item.get("content")),
                         item.get("tool_call_id")))
+    return out
+
+
+def _cohere_messages(items) -> list:
+    """Cohere v2 messages: as OpenAI's, a tool message's ``document`` items its text."""
+    out = _chat_messages(items)
+    for i, (role, text, call_id) in enumerate(out):
+        content = items[i].get("content")
+        if role == "tool" and text is None and isinstance(content, list):
+            data = [d.get("data") for d in (p.get("document") for p in content
+                                            if isinstance(p, dict)) if isinstance(d, dict)]
+            texts = [v if isinstance(v, str) else _result_text(v) for v in data if v is not None]
+            if texts:
+                out[i] = (role, "".join(texts), call_id)
     return out
 
 
