@@ -5,8 +5,9 @@ A chat stream is ``message-start``, ``content-start``, one ``content-delta`` per
 ``content-end`` and ``message-end`` (the finish reason, ``COMPLETE`` or ``MAX_TOKENS``,
 and the usage), each with its ``event:`` line, then ``data: [DONE]``. Errors are
 ``{"id": ..., "message": ...}``. The text is the corpus (or the prompt, echoed) under
-every control, latency model and rate limit; scripted answers, tools and structured
-outputs are not wired for Cohere yet.
+every control, latency model and rate limit, or a fixture's answer
+(``providers.scripted_cloud``: text, ``thinking`` content, ``tool_calls``);
+``tools`` and tool messages are checked and taken.
 """
 import base64
 import struct
@@ -48,15 +49,49 @@ def _usage(prompt: int, completion: int) -> bytes:
             b'"output_tokens":%d}}' % (prompt, completion, prompt, completion))
 
 
+_TOOL_CHOICES = ("REQUIRED", "NONE")
+
+
+def _tools(doc: dict) -> None:
+    """``tools`` (``{"type": "function", "function": {"name", ...}}``), ``tool_choice``
+    and each tool message's ``tool_call_id``: checked, a 400 naming the field at fault."""
+    tools = request.array(doc, "tools")
+    for i, tool in enumerate(tools or ()):
+        where = f"tools[{i}]"
+        if not isinstance(tool, dict):
+            raise request.wrong_type(where, "a tool object", tool)
+        if tool.get("type", "function") != "function":
+            raise ApiError(400, f"'{where}.type' must be 'function'", where + ".type")
+        function = request.obj(tool, "function", param=where + ".function")
+        if function is None:
+            raise request.missing(where + ".function")
+        name = request.string(function, "name", required=True, param=where + ".function.name")
+        if not name:
+            raise ApiError(400, f"'{where}.function.name' must not be empty",
+                           where + ".function.name")
+    choice = doc.get("tool_choice")
+    if choice is not None and choice not in _TOOL_CHOICES:
+        raise ApiError(400, "'tool_choice' must be REQUIRED or NONE", "tool_choice")
+    for i, message in enumerate(doc["messages"]):
+        if message.get("role") == "tool":
+            request.string(message, "tool_call_id", required=True,
+                           param=f"messages[{i}].tool_call_id")
+
+
 # -- POST /v2/chat ---------------------------------------------------------------------------
 
 def chat(call: Call):
     doc = request.parse(call.body)
-    request.model(doc)
+    model = request.model(doc)
     items = request.messages(doc, roles=_ROLES)
     limit = request.token_limit(doc, "max_tokens")
     stream = request.boolean(doc, "stream")
+    _tools(doc)
     prompt = call.prompt_tokens = count_tokens(*(text for _, text in items))
+    if call.script is not None:     # scripted answers: the fixture's, when one matches
+        answer = call.script.cohere(call, doc, model, prompt, stream)
+        if answer is not None:
+            return answer
     p = plan(call, request.last_text(items), limit, whole=not stream)
     finish = b"MAX_TOKENS" if p.length else b"COMPLETE"
     reply_id = _uuid()

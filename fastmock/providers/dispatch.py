@@ -127,7 +127,8 @@ def record(journal, request, path: bytes, call, result, request_id: bytes) -> No
     from fastmock.request_ids import test_id
     body = request.body or b""
     entry = journal.record(request_id.decode("ascii"), request.method.decode("latin-1"),
-                           path.decode("utf-8", "replace"), body, _model(body),
+                           path.decode("utf-8", "replace"), body,
+                           _model(body) or _path_model(path),
                            test_id(request.headers), call.fixture if call is not None else None)
     if isinstance(result, Streamed):
         entry.status = 200
@@ -161,6 +162,18 @@ def _model(body: bytes) -> str | None:
     except ValueError:
         return None
     return model if isinstance(model, str) else None
+
+
+def _path_model(path: bytes) -> str | None:
+    """The model named by the path: Gemini's ``.../models/{model}:{method}``, Bedrock's
+    ``/model/{modelId}/{operation}`` (their bodies name none)."""
+    from fastmock.controls import unquote
+    if path.startswith(b"/model/"):
+        name = path[7:].rpartition(b"/")[0]
+    else:
+        at = path.rfind(b"/models/")
+        name = path[at + 8:].rpartition(b":")[0] if at >= 0 else b""
+    return unquote(name, plus=False).decode("utf-8", "replace") if name else None
 
 
 def error_for(route, status: int, message: str, param: str | None = None) -> Whole:

@@ -14,8 +14,9 @@ A streamed answer is one ``GenerateContentResponse`` per token, the last one car
 cut it) and ``usageMetadata``; Gemini has no terminal event. Errors are Google's:
 ``{"error": {"code": 400, "message": ..., "status": "INVALID_ARGUMENT"}}``.
 The text is the corpus (or the prompt, echoed), under every control, latency model and
-rate limit; scripted answers (fixtures), tools and structured outputs are not wired
-for Gemini yet.
+rate limit, or a fixture's answer (``providers.scripted_cloud``: text, ``functionCall``
+parts, thought parts). ``tools`` and ``toolConfig`` are checked, and ``functionCall`` /
+``functionResponse`` parts in the history are taken as they come.
 """
 from fastmock.controls import unquote
 from fastmock.frames import json_string
@@ -117,6 +118,60 @@ def _limit(doc: dict):
     return request.token_limit(config, "maxOutputTokens", param="generationConfig.maxOutputTokens")
 
 
+_MODES = ("MODE_UNSPECIFIED", "AUTO", "ANY", "NONE", "VALIDATED")
+
+
+def _field(doc: dict, camel: str, snake: str):
+    """``doc[camel]``, or ``doc[snake]``: Google's JSON mapping takes both spellings."""
+    value = doc.get(camel)
+    return doc.get(snake) if value is None else value
+
+
+def _tools(doc: dict) -> None:
+    """``tools`` (function declarations; other tools, such as googleSearch, pass) and
+    ``toolConfig.functionCallingConfig``: checked, a 400 naming the field at fault."""
+    tools = _field(doc, "tools", "tools")
+    if tools is not None:
+        if not isinstance(tools, list):
+            raise request.wrong_type("tools", "an array of Tool objects", tools)
+        for i, tool in enumerate(tools):
+            if not isinstance(tool, dict):
+                raise request.wrong_type(f"tools[{i}]", "a Tool object", tool)
+            declared = _field(tool, "functionDeclarations", "function_declarations")
+            where = f"tools[{i}].functionDeclarations"
+            if declared is None:
+                continue
+            if not isinstance(declared, list):
+                raise request.wrong_type(where, "an array of FunctionDeclaration objects",
+                                         declared)
+            for j, function in enumerate(declared):
+                if not isinstance(function, dict):
+                    raise request.wrong_type(f"{where}[{j}]", "a FunctionDeclaration", function)
+                name = function.get("name")
+                if not isinstance(name, str) or not name:
+                    raise ApiError(400, f"{where}[{j}].name is required: a function's name",
+                                   f"{where}[{j}].name")
+    config = _field(doc, "toolConfig", "tool_config")
+    if config is None:
+        return
+    if not isinstance(config, dict):
+        raise request.wrong_type("toolConfig", "a ToolConfig object", config)
+    calling = _field(config, "functionCallingConfig", "function_calling_config")
+    if calling is None:
+        return
+    where = "toolConfig.functionCallingConfig"
+    if not isinstance(calling, dict):
+        raise request.wrong_type(where, "a FunctionCallingConfig object", calling)
+    mode = calling.get("mode")
+    if mode is not None and mode not in _MODES:
+        raise ApiError(400, f"{where}.mode must be one of {', '.join(_MODES)}, got {mode!r}",
+                       f"{where}.mode")
+    names = _field(calling, "allowedFunctionNames", "allowed_function_names")
+    if names is not None and not (isinstance(names, list)
+                                  and all(isinstance(n, str) for n in names)):
+        raise request.wrong_type(f"{where}.allowedFunctionNames", "an array of strings", names)
+
+
 # -- generateContent ---------------------------------------------------------------------------
 
 def generate(call: Call, model: bytes):
@@ -131,14 +186,19 @@ def _generate(call: Call, model: bytes, stream: bool):
     doc = request.parse(call.body)
     items = _contents(doc)
     limit = _limit(doc)
+    _tools(doc)
     prompt = call.prompt_tokens = count_tokens(_system(doc), *(text for _, text in items))
+    sse = b"alt=sse" in (call.query or b"")
+    if call.script is not None:     # scripted answers: the fixture's, when one matches
+        answer = call.script.gemini(call, doc, model, prompt, stream, sse)
+        if answer is not None:
+            return answer
     user = [text for role, text in items if role == "user"]
     p = plan(call, user[-1] if user else "", limit, whole=not stream)
     finish = b"MAX_TOKENS" if p.length else b"STOP"
     response_id = IDS.new(b"")
     if not stream:
         return call.whole(_response(p.text(), model, response_id, finish, prompt, p.total))
-    sse = b"alt=sse" in (call.query or b"")
     head = b'{"candidates":[{"content":{"parts":[{"text":"'
     ids = b'"modelVersion":"' + model + b'","responseId":"' + response_id + b'"}'
     tail = b'"}],"role":"model"},"index":0}],' + ids

@@ -12,6 +12,7 @@ answer is encoded by ``providers.scripted_wire`` in the API's own wire format. N
 match: None (the API answers from its corpus, as without fixtures), or with
 ``--strict`` a 404 in the API's own error shape.
 """
+import json
 from _random import Random
 
 from fastmock.fixtures.load import load_paths
@@ -141,6 +142,47 @@ class Scripts:
             return None
         return wire.ollama(call, fixture, self, model, prompt, stream, chat=False)
 
+    def gemini(self, call, doc: dict, model: bytes, prompt: int, stream: bool, sse: bool):
+        """gemini.generate, stream_generate: POST .../models/{model}:generateContent."""
+        config = doc.get("generationConfig") or doc.get("generation_config")
+        facts = RequestFacts.from_messages(_gemini_messages(doc), model=_name(model),
+                                           tool_names=_gemini_tool_names(doc.get("tools")),
+                                           response_format=_gemini_format(config))
+        fixture = self.find(call, facts)
+        if fixture is None:
+            return None
+        from fastmock.providers import scripted_cloud
+        return scripted_cloud.gemini(call, fixture, self, model, prompt, stream, sse)
+
+    def cohere(self, call, doc: dict, model: bytes, prompt: int, stream: bool):
+        """cohere.chat: POST /v2/chat."""
+        fmt = doc.get("response_format")
+        kind = None
+        if isinstance(fmt, dict):
+            kind = "json_schema" if fmt.get("json_schema") is not None else fmt.get("type")
+        facts = RequestFacts.from_messages(_cohere_messages(doc.get("messages")),
+                                           model=_name(model),
+                                           tool_names=_tool_names(doc.get("tools")),
+                                           response_format=kind)
+        fixture = self.find(call, facts)
+        if fixture is None:
+            return None
+        from fastmock.providers import scripted_cloud
+        return scripted_cloud.cohere(call, fixture, self, model, prompt, stream)
+
+    def converse(self, call, doc: dict, model: bytes, prompt: int, stream: bool):
+        """bedrock.converse, converse_stream: POST /model/{modelId}/converse(-stream)."""
+        config = doc.get("toolConfig")
+        tools = config.get("tools") if isinstance(config, dict) else None
+        specs = [t.get("toolSpec") for t in tools or () if isinstance(t, dict)]
+        facts = RequestFacts.from_messages(_converse_messages(doc), model=_name(model),
+                                           tool_names=_tool_names(specs))
+        fixture = self.find(call, facts)
+        if fixture is None:
+            return None
+        from fastmock.providers import scripted_cloud
+        return scripted_cloud.converse(call, fixture, self, model, prompt, stream)
+
     def embeddings(self, call, value, model: bytes, encoding: str, tokens: int):
         """embeddings.embeddings: POST /v1/embeddings."""
         texts = [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)]
@@ -187,6 +229,20 @@ def _chat_messages(items) -> list:
             role = item.get("role")
             out.append(("system" if role == "developer" else role, _text(item.get("content")),
                         item.get("tool_call_id")))
+    return out
+
+
+def _cohere_messages(items) -> list:
+    """Cohere v2 messages: as OpenAI's, a tool message's ``document`` items its text."""
+    out = _chat_messages(items)
+    for i, (role, text, call_id) in enumerate(out):
+        content = items[i].get("content")
+        if role == "tool" and text is None and isinstance(content, list):
+            data = [d.get("data") for d in (p.get("document") for p in content
+                                            if isinstance(p, dict)) if isinstance(d, dict)]
+            texts = [v if isinstance(v, str) else _result_text(v) for v in data if v is not None]
+            if texts:
+                out[i] = (role, "".join(texts), call_id)
     return out
 
 
@@ -255,3 +311,96 @@ def _ollama_format(fmt):
     if fmt == "json":
         return "json_object"
     return "json_schema" if isinstance(fmt, dict) else None
+
+
+# -- Gemini and Bedrock: parts (content blocks) that hold text, calls or results -------------
+
+def _parts_text(parts):
+    """The ``text`` of Gemini parts or Bedrock content blocks, joined; a thought part (the
+    model's reasoning sent back) is not text; None when no part has text."""
+    if not isinstance(parts, list):
+        return None
+    texts = [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)
+             and not p.get("thought")]
+    return "".join(texts) if texts else None
+
+
+def _result_text(value):
+    """A tool result's text: a string as it is, anything else as its JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _gemini_messages(doc: dict) -> list:
+    """``systemInstruction``, then ``contents``: "model" is the assistant; a
+    ``functionResponse`` part is a tool message (its id, else its function's name)."""
+    out = []
+    system = doc.get("systemInstruction") or doc.get("system_instruction")
+    if isinstance(system, str):
+        out.append(("system", system, None))
+    elif isinstance(system, dict):
+        out.append(("system", _parts_text(system.get("parts")), None))
+    contents = doc.get("contents")
+    for content in [contents] if isinstance(contents, dict) else contents or ():
+        if not isinstance(content, dict):
+            continue
+        role = "assistant" if content.get("role") == "model" else "user"
+        parts = content.get("parts")
+        results = [p.get("functionResponse") or p.get("function_response")
+                   for p in parts or () if isinstance(p, dict)]
+        for result in results:
+            if isinstance(result, dict):
+                out.append(("tool", _result_text(result.get("response")),
+                            result.get("id") or result.get("name")))
+        text = _parts_text(parts)
+        if text is not None or not any(results):
+            out.append((role, text, None))
+    return out
+
+
+def _gemini_tool_names(tools) -> tuple:
+    names = []
+    for tool in tools or ():
+        if isinstance(tool, dict):
+            declared = tool.get("functionDeclarations") or tool.get("function_declarations")
+            names += _tool_names(declared if isinstance(declared, list) else ())
+    return tuple(names)
+
+
+def _gemini_format(config):
+    if not isinstance(config, dict):
+        return None
+    mime = config.get("responseMimeType") or config.get("response_mime_type")
+    if mime != "application/json":
+        return None
+    schema = (config.get("responseSchema") or config.get("response_schema")
+              or config.get("responseJsonSchema") or config.get("response_json_schema"))
+    return "json_schema" if schema is not None else "json_object"
+
+
+def _converse_messages(doc: dict) -> list:
+    """Bedrock Converse's ``system`` blocks, then the messages; a ``toolResult`` block is a
+    tool message."""
+    out = []
+    system = doc.get("system")
+    if isinstance(system, list):
+        out.append(("system", _parts_text(system), None))
+    for message in doc.get("messages") or ():
+        if not isinstance(message, dict):
+            continue
+        blocks = message.get("content")
+        results = [b.get("toolResult") for b in blocks or () if isinstance(b, dict)]
+        for result in results:
+            if isinstance(result, dict):
+                content = result.get("content")
+                text = _parts_text(content)
+                if text is None and isinstance(content, list):   # [{"json": ...}] blocks
+                    values = [b["json"] for b in content if isinstance(b, dict) and "json" in b]
+                    text = _result_text(values[0] if len(values) == 1 else values) \
+                        if values else None
+                out.append(("tool", text, result.get("toolUseId")))
+        text = _parts_text(blocks)
+        if text is not None or not any(results):
+            out.append((message.get("role"), text, None))
+    return out

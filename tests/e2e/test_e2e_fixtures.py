@@ -375,3 +375,118 @@ def test_unimplemented_fields_are_named_once_at_start(start_server, tmp_path):
     server = start_server("--fixtures", str(path))
     lines = [line for line in server.log.splitlines() if "not implemented" in line]
     assert len(lines) == 1 and "chaos" in lines[0], server.log
+
+
+# -- Gemini, Cohere v2, Bedrock Converse (their SDKs: tests/sdk/test_sdk_cloud_fixtures.py) ---
+
+GEMINI = "/v1beta/models/g:generateContent"
+
+
+def gemini_body(text):
+    return {"contents": [{"role": "user", "parts": [{"text": text}]}]}
+
+
+@pytest.mark.parametrize("stream", ["", "sse", "array"])
+def test_gemini_overrides_and_calls_in_every_framing(scripted, stream):
+    path = {"": GEMINI, "sse": GEMINI.replace(":generate", ":streamGenerate") + "?alt=sse",
+            "array": GEMINI.replace(":generate", ":streamGenerate")}[stream]
+    answers = []
+    for text in (CHAT, TOOLS):
+        r = post(scripted, path, gemini_body(text))
+        assert r.status == 200, r.body
+        answers.append([r.json()] if not stream else r.json() if stream == "array"
+                       else [data for _, data in sse(r.body)])
+    hello, weather = answers
+    assert "".join(p["text"] for a in hello for p in a["candidates"][0]["content"]["parts"]) == \
+        "Hi there, friend!"
+    assert {(a["responseId"], a["modelVersion"]) for a in hello} == {("fixed-id", "scripted-model")}
+    assert hello[-1]["usageMetadata"]["promptTokenCount"] == 7
+    assert hello[-1]["usageMetadata"]["candidatesTokenCount"] == 3
+    calls = [p["functionCall"] for a in weather for p in a["candidates"][0]["content"]["parts"]]
+    assert [(c["name"], c["args"]) for c in calls] == TOOL_ARGS and calls[1]["id"] == "call_t"
+    assert weather[-1]["candidates"][0]["finishReason"] == "STOP"
+    assert all("finishReason" not in a["candidates"][0] for a in weather[:-1])
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_cohere_overrides_and_calls(scripted, stream):
+    def ask(text):
+        r = post(scripted, "/v2/chat", {"model": "c", "stream": stream,
+                                        "messages": [{"role": "user", "content": text}]})
+        assert r.status == 200, r.body
+        return r.json() if not stream else sse(r.body)
+
+    hello, weather = ask(CHAT), ask(TOOLS)
+    if not stream:
+        assert hello["id"] == "fixed-id" and hello["usage"]["billed_units"] == {
+            "input_tokens": 7, "output_tokens": 3}
+        calls = [(c["function"]["name"], json.loads(c["function"]["arguments"]), c["id"])
+                 for c in weather["message"]["tool_calls"]]
+        assert "content" not in weather["message"] and weather["finish_reason"] == "TOOL_CALL"
+    else:
+        assert hello[0][1]["id"] == "fixed-id" and hello[-1] == (None, "[DONE]")
+        assert hello[-2][1]["delta"]["usage"]["tokens"] == {"input_tokens": 7, "output_tokens": 3}
+        calls, parts = [], {}
+        for name, data in weather[:-1]:
+            assert name == data["type"]
+            if name == "tool-call-start":
+                call = data["delta"]["message"]["tool_calls"]
+                calls.append([call["function"]["name"], "", call["id"]])
+            elif name == "tool-call-delta":
+                calls[data["index"]][1] += \
+                    data["delta"]["message"]["tool_calls"]["function"]["arguments"]
+        calls = [(n, json.loads(a), i) for n, a, i in calls]
+        assert weather[-2][1]["delta"]["finish_reason"] == "TOOL_CALL"
+    assert [c[:2] for c in calls] == TOOL_ARGS and calls[1][2] == "call_t"
+
+
+def test_converse_overrides_and_calls(scripted):
+    r = post(scripted, "/model/m/converse", {"messages": [{"role": "user", "content": [
+        {"text": CHAT}]}]})
+    doc = r.json()
+    assert doc["output"]["message"]["content"] == [{"text": "Hi there, friend!"}]
+    assert doc["usage"] == {"inputTokens": 7, "outputTokens": 3, "totalTokens": 10}
+    r = post(scripted, "/model/m/converse", {"messages": [{"role": "user", "content": [
+        {"text": TOOLS}]}]})
+    uses = [b["toolUse"] for b in r.json()["output"]["message"]["content"]]
+    assert [(u["name"], u["input"]) for u in uses] == TOOL_ARGS and uses[1]["toolUseId"] == "call_t"
+    # the next turn: the result of call_t
+    r = post(scripted, "/model/m/converse", {"messages": [
+        {"role": "user", "content": [{"text": TOOLS}]},
+        {"role": "assistant", "content": [{"toolUse": u} for u in uses]},
+        {"role": "user", "content": [{"toolResult": {"toolUseId": "call_t",
+                                                     "content": [{"text": "12:00"}]}}]}]})
+    assert r.json()["output"]["message"]["content"] == [{"text": "It is sunny in Paris."}]
+
+
+@pytest.mark.parametrize("path, body, shape", [
+    (GEMINI, gemini_body("boom"),
+     # (an OpenAI error type is not Google's status: RESOURCE_EXHAUSTED, as for a 429)
+     lambda d: d["error"] == {"code": 429, "message": "slow down",
+                              "status": "RESOURCE_EXHAUSTED"}),
+    ("/v2/chat", {"model": "c", "messages": [{"role": "user", "content": "boom"}]},
+     lambda d: d["message"] == "slow down" and d["id"]),
+    ("/model/m/converse", {"messages": [{"role": "user", "content": [{"text": "boom"}]}]},
+     lambda d: d == {"message": "slow down"}),
+])
+def test_scripted_errors_in_gemini_cohere_and_bedrock_shapes(scripted, path, body, shape):
+    r = post(scripted, path, body)
+    assert r.status == 429 and r.header("retry-after") == "1"
+    assert shape(r.json())
+    if path.startswith("/model/"):
+        assert r.header("x-amzn-errortype") == "ThrottlingException"
+
+
+def test_max_tokens_control_caps_gemini_cohere_and_converse(scripted):
+    r = post(scripted, GEMINI + "?max_tokens=2", gemini_body(CHAT))
+    candidate = r.json()["candidates"][0]
+    assert (candidate["content"]["parts"], candidate["finishReason"]) == (
+        [{"text": "Hi there, "}], "MAX_TOKENS")
+    r = post(scripted, "/v2/chat?max_tokens=2",
+             {"model": "c", "messages": [{"role": "user", "content": CHAT}]})
+    assert r.json()["finish_reason"] == "MAX_TOKENS"
+    assert r.json()["message"]["content"] == [{"type": "text", "text": "Hi there, "}]
+    r = post(scripted, "/model/m/converse?max_tokens=2",
+             {"messages": [{"role": "user", "content": [{"text": CHAT}]}]})
+    assert r.json()["stopReason"] == "max_tokens"
+    assert r.json()["output"]["message"]["content"] == [{"text": "Hi there, "}]

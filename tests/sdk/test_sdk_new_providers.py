@@ -12,6 +12,7 @@ import cohere
 import httpx
 import pytest
 from botocore.config import Config
+from botocore.exceptions import EventStreamError
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
@@ -164,10 +165,15 @@ def test_bedrock_controls(server):
         ["Streaming ", "is "]
     cut = bedrock(server, **{"X-Mock-Fail-After": "1"})
     got = []
-    with pytest.raises(Exception):      # botocore: the event stream ends mid-way
-        for event in cut.converse_stream(modelId="m", messages=MESSAGES)["stream"]:
+    # as Bedrock ends a failed model stream: a modelStreamErrorException message
+    stream = cut.converse_stream(modelId="m", messages=MESSAGES)["stream"]
+    with pytest.raises(EventStreamError) as caught:
+        for event in stream:
             got.append(event)
+    stream.close()
     assert [next(iter(e)) for e in got] == ["messageStart", "contentBlockDelta"]
+    assert caught.value.response["Error"]["Code"] == "modelStreamErrorException"
+    assert "after 1 events" in caught.value.response["Error"]["Message"]
     body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50,
                        "messages": [{"role": "user", "content": "echo: p q"}]})
     answer = json.loads(client.invoke_model(modelId="m", body=body)["body"].read())

@@ -36,3 +36,20 @@ AGENT = {"fixtures": [
     {"match": {"userMessage": "think"},
      "response": {"reasoning": "Let me think hard.", "content": "Done thinking."}},
 ]}
+# The Gemini, Cohere and Bedrock clients (tests/sdk/test_sdk_cloud_fixtures.py)
+CLOUD = {"fixtures": [
+    # the agent loop's second turn: the tool result of call_w came back
+    {"match": {"toolCallId": "call_w"}, "response": {"content": "It is sunny in Paris."}},
+    {"match": {"userMessage": "weather"},
+     "response": {"toolCalls": [{"name": "get_weather", "arguments": {"city": "Paris"},
+                                 "id": "call_w"}]}},
+    {"match": {"userMessage": "both"},
+     "response": {"content": "Checking both.",
+                  "toolCalls": [{"name": "get_weather", "arguments": {"city": "Paris"}},
+                                {"name": "get_weather", "arguments": {"city": "Rome"}}]}},
+    {"match": {"userMessage": "think"},
+     "response": {"reasoning": "Let me think hard.", "content": "Done thinking."}},
+    {"match": {"userMessage": "hello"}, "response": {"content": "Hi there, friend!"}},
+    {"match": {"userMessage": "boom"},
+     "response": {"error": {"message": "slow down"}, "status": 429}},
+]}

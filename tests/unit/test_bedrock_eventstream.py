@@ -44,3 +44,13 @@ def test_a_wrong_crc_is_caught_by_botocore(where):
     frame[11 if where == "prelude" else -1] ^= 0xFF
     with pytest.raises(botocore_eventstream.ChecksumMismatch):
         parse(bytes(frame))
+
+
+def test_an_exception_message_is_botocores_event_stream_error():
+    from fastmock.providers.bedrock import exception_message
+    [message] = parse(exception_message(b"modelStreamErrorException", b'{"message":"cut"}'))
+    assert message.headers == {":exception-type": "modelStreamErrorException",
+                               ":content-type": "application/json",
+                               ":message-type": "exception"}
+    assert message.to_response_dict()["status_code"] == 400     # botocore: raise, not yield
+    assert json.loads(message.payload) == {"message": "cut"}
